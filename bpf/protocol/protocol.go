@@ -1,0 +1,135 @@
+// Package protocol is the contract between the client (debug/) and the runner
+// that executes inside the ephemeral container (bpf/runner): the runner's
+// command line, the control lines the client sends on the container's stdin,
+// and the runner's own exit codes. It has no dependencies so both sides can
+// import it without importing each other.
+package protocol
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+)
+
+// RunnerPath is where the runner binary lives in the runner image.
+const RunnerPath = "/usr/local/bin/trace-debug-runner"
+
+// Control lines the client writes to the runner's stdin, one per line.
+const (
+	// Hello is the first line of an attached client: the runner starts the
+	// tracer only after it, so no output is written before anyone reads it.
+	Hello = "hello"
+	// Ping keeps an attached session alive; see Session.IdleTimeout.
+	Ping = "ping"
+	// Stop asks the runner to end the trace the Ctrl-C way (maps printed).
+	Stop = "stop"
+)
+
+// PingInterval is how often an attached client sends Ping.
+const PingInterval = 2 * time.Second
+
+// Exit codes of the runner itself. Any other code is the tracer's own.
+const (
+	// ExitProgramRejected: the tracer failed before attaching its probes
+	// (syntax error, unknown probe, verifier rejection).
+	ExitProgramRejected = 70
+	// ExitKernelUnsupported: no BTF and no kernel headers, or tracefs could
+	// not be mounted.
+	ExitKernelUnsupported = 71
+	// ExitTargetNotFound: the target container's process could not be found.
+	ExitTargetNotFound = 72
+	// ExitNoClient: an attached session's client never said hello.
+	ExitNoClient = 73
+	// ExitUsage: the runner was started with arguments it does not know
+	// (client and image of different versions).
+	ExitUsage = 74
+)
+
+// Session is everything the runner needs to know about one trace. The client
+// encodes it as the ephemeral container's args; the runner parses them back,
+// so the container spec itself records what the session is.
+type Session struct {
+	// Program is the bpftrace program text, before $container_pid substitution.
+	Program string
+	// ContainerID is the target container's runtime ID (without the
+	// "containerd://" prefix), used to find its processes.
+	ContainerID string
+	// SharedPID is true when the pod shares one PID namespace across its
+	// containers (shareProcessNamespace or hostPID), so PID 1 is not the target.
+	SharedPID bool
+	// Attached sessions wait for Hello and end when the client goes away.
+	Attached bool
+	// Duration ends the trace the Ctrl-C way after this long; 0 means no limit.
+	Duration time.Duration
+	// Deadline is the hard upper bound of the session's life.
+	Deadline time.Duration
+	// HelloTimeout bounds how long an attached session waits for its client.
+	HelloTimeout time.Duration
+	// IdleTimeout ends an attached session whose client sent nothing for this long.
+	IdleTimeout time.Duration
+}
+
+// DefaultSession returns a Session with the runner's default bounds.
+func DefaultSession() Session {
+	return Session{
+		Deadline:     time.Hour,
+		HelloTimeout: time.Minute,
+		IdleTimeout:  15 * time.Second,
+	}
+}
+
+// Args encodes s as command-line arguments for the runner.
+func (s Session) Args() []string {
+	args := []string{
+		"--program=" + s.Program,
+		"--deadline=" + s.Deadline.String(),
+		"--hello-timeout=" + s.HelloTimeout.String(),
+		"--idle-timeout=" + s.IdleTimeout.String(),
+	}
+	if s.ContainerID != "" {
+		args = append(args, "--container-id="+s.ContainerID)
+	}
+	if s.SharedPID {
+		args = append(args, "--shared-pid")
+	}
+	if s.Attached {
+		args = append(args, "--attached")
+	}
+	if s.Duration > 0 {
+		args = append(args, "--duration="+s.Duration.String())
+	}
+	return args
+}
+
+// ErrUsage marks arguments the runner cannot parse.
+var ErrUsage = errors.New("bad runner arguments")
+
+// ParseArgs decodes arguments written by Session.Args.
+func ParseArgs(args []string) (Session, error) {
+	s := DefaultSession()
+	fs := flag.NewFlagSet("trace-debug-runner", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&s.Program, "program", "", "bpftrace program")
+	fs.StringVar(&s.ContainerID, "container-id", "", "target container ID")
+	fs.BoolVar(&s.SharedPID, "shared-pid", false, "pod shares its PID namespace")
+	fs.BoolVar(&s.Attached, "attached", false, "wait for a client and stop when it leaves")
+	fs.DurationVar(&s.Duration, "duration", 0, "stop after this long")
+	fs.DurationVar(&s.Deadline, "deadline", s.Deadline, "hard bound of the session")
+	fs.DurationVar(&s.HelloTimeout, "hello-timeout", s.HelloTimeout, "how long to wait for the client")
+	fs.DurationVar(&s.IdleTimeout, "idle-timeout", s.IdleTimeout, "stop when the client is silent this long")
+	if err := fs.Parse(args); err != nil {
+		return Session{}, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return Session{}, fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
+	}
+	if s.Program == "" {
+		return Session{}, fmt.Errorf("%w: --program is required", ErrUsage)
+	}
+	if s.Deadline <= 0 {
+		return Session{}, fmt.Errorf("%w: --deadline must be positive", ErrUsage)
+	}
+	return s, nil
+}

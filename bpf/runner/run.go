@@ -1,0 +1,205 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+)
+
+// Options are the runner's inputs.
+type Options struct {
+	// Session is what the client asked for.
+	Session protocol.Session
+	// Stdin carries the client's control lines (attached sessions).
+	Stdin io.Reader
+	// Stdout and Stderr receive the tracer's output unchanged, and the
+	// runner's own messages (on Stderr).
+	Stdout, Stderr io.Writer
+	// Kernel locates the tracing interfaces.
+	Kernel Kernel
+	// ProcRoot is normally /proc.
+	ProcRoot string
+	// Tracer is the bpftrace binary.
+	Tracer string
+	// StopGrace is how long the tracer has to print its maps after SIGINT
+	// before it is killed.
+	StopGrace time.Duration
+}
+
+// Run carries out one session and returns the container's exit code: the
+// tracer's own, or one of protocol's Exit codes. It returns when the tracer
+// has exited; ctx's cancellation (SIGINT/SIGTERM to the runner) stops the
+// tracer the Ctrl-C way.
+func Run(ctx context.Context, o Options) int {
+	ctx, cancelControl := context.WithCancel(ctx)
+	defer cancelControl()
+	control := readControl(ctx, o.Stdin)
+	say := func(format string, a ...any) { fmt.Fprintf(o.Stderr, "trace-debug-runner: "+format+"\n", a...) }
+
+	if o.Session.Attached {
+		if err := awaitHello(ctx, control, o.Session.HelloTimeout); err != nil {
+			say("%v; not starting the tracer", err)
+			return protocol.ExitNoClient
+		}
+	}
+	env, err := o.prepareKernel()
+	if err != nil {
+		say("%v", err)
+		return protocol.ExitKernelUnsupported
+	}
+	pid, err := FindTargetPID(o.ProcRoot, o.Session.ContainerID, o.Session.SharedPID)
+	if err != nil {
+		say("find the target container's process: %v", err)
+		return protocol.ExitTargetNotFound
+	}
+	program := SubstituteContainerPID(o.Session.Program, pid)
+
+	attached := make(chan struct{})
+	outs := newAttachWatchers(attached, o.Stdout, o.Stderr)
+	cmd := exec.Command(o.Tracer, "-e", program)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = outs[0], outs[1]
+	// Its own process group: terminal and runner signals reach the tracer
+	// only through the runner, exactly once.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		say("start %s: %v", o.Tracer, err)
+		return protocol.ExitProgramRejected
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	stopped := o.supervise(ctx, cmd.Process, control, done, say)
+	code := exitCode(<-done)
+	select {
+	case <-attached:
+	default:
+		if code != 0 && !stopped {
+			return protocol.ExitProgramRejected
+		}
+	}
+	return code
+}
+
+func (o Options) prepareKernel() ([]string, error) {
+	if err := o.Kernel.MountTracing(); err != nil {
+		return nil, err
+	}
+	env, _, err := o.Kernel.TypeSource()
+	if err != nil {
+		return nil, err
+	}
+	if err := RaiseMemlock(); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// errNoClient means an attached session's client never said hello.
+var errNoClient = errors.New("no client attached")
+
+func awaitHello(ctx context.Context, control <-chan string, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		select {
+		case line, ok := <-control:
+			if !ok {
+				return fmt.Errorf("%w: input closed before hello", errNoClient)
+			}
+			if line == protocol.Hello {
+				return nil
+			}
+		case <-t.C:
+			return fmt.Errorf("%w within %v", errNoClient, timeout)
+		case <-ctx.Done():
+			return fmt.Errorf("%w: interrupted", errNoClient)
+		}
+	}
+}
+
+// supervise waits until the tracer exits (a value arrives on done, which it
+// puts back for the caller), interrupting it when the session must end and
+// killing it if it does not exit within StopGrace. It reports whether the
+// runner asked the tracer to stop.
+func (o Options) supervise(ctx context.Context, p *os.Process, control <-chan string, done chan error, say func(string, ...any)) bool {
+	s := o.Session
+	deadline := time.NewTimer(s.Deadline)
+	defer deadline.Stop()
+	var duration, idle, grace <-chan time.Time
+	if s.Duration > 0 {
+		duration = time.After(s.Duration)
+	}
+	idleTimer := time.NewTimer(s.IdleTimeout)
+	defer idleTimer.Stop()
+	if s.Attached {
+		idle = idleTimer.C
+	}
+	stopping := false
+	stop := func(why string) {
+		if stopping {
+			return
+		}
+		stopping = true
+		if why != "" {
+			say("stopping the trace: %s", why)
+		}
+		_ = syscall.Kill(-p.Pid, syscall.SIGINT)
+		grace = time.After(o.StopGrace)
+	}
+	for {
+		select {
+		case err := <-done:
+			done <- err
+			return stopping
+		case <-ctx.Done():
+			stop("")
+			ctx = context.Background() // stop once
+		case line, ok := <-control:
+			switch {
+			case !ok:
+				control = nil
+				if s.Attached {
+					stop("the client went away")
+				}
+			case line == protocol.Stop:
+				stop("")
+			default:
+				idleTimer.Reset(s.IdleTimeout)
+			}
+		case <-idle:
+			stop(fmt.Sprintf("no word from the client for %v", s.IdleTimeout))
+		case <-duration:
+			stop("")
+		case <-deadline.C:
+			stop(fmt.Sprintf("the session's deadline (%v) was reached", s.Deadline))
+		case <-grace:
+			say("the tracer did not exit %v after SIGINT; killing it", o.StopGrace)
+			_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
+			grace = nil
+		}
+	}
+}
+
+// exitCode turns the tracer's wait status into an exit code, 128+N for a
+// tracer killed by signal N.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return 1
+}

@@ -1,0 +1,63 @@
+package debug
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+)
+
+var (
+	traceLong = templates.LongDesc(`
+		Trace one running pod with eBPF, in one command.
+
+		kubectl trace-debug injects a privileged ephemeral container into the pod,
+		in the target container's process namespace, and runs a bpftrace program
+		there. In the program, $container_pid is the target container's main
+		process, so /proc/$container_pid/root/... is the target's filesystem.
+		Output streams back; Ctrl-C (or --duration) stops the trace and prints its
+		maps. The tracer never outlives the session: it stops when the client goes
+		away and at --deadline at the latest.`)
+
+	traceExample = templates.Examples(`
+		# Count the syscalls of one pod's processes by name
+		kubectl trace-debug pod/web -e 'tracepoint:raw_syscalls:sys_enter /comm == "server"/ { @[comm] = count(); }'
+
+		# Show what a process writes, for ten seconds
+		kubectl trace-debug web -c server --duration 10s -e 'tracepoint:syscalls:sys_enter_write /comm == "server"/ { printf("%s\n", str(args->buf)); }'
+
+		# Count calls of a Go function in the target's own binary
+		kubectl trace-debug pod/web -e 'uprobe:/proc/$container_pid/root/app/server:"main.counterValue" { @calls = count(); }'
+
+		# Run a program from a file against the "shell" container
+		kubectl trace-debug pod/web -c shell -f bashreadline.bt`)
+)
+
+// NewCmdTraceDebug returns the `kubectl trace-debug` command. interrupts
+// delivers the user's Ctrl-C (SIGINT) and SIGTERM.
+func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.Signal) *cobra.Command {
+	o := NewTraceOptions(streams)
+	o.Interrupts = interrupts
+	cmd := &cobra.Command{
+		Use:           "kubectl trace-debug TARGET (-e PROGRAM | -f FILE) [-c CONTAINER] [--duration D]",
+		Short:         "Trace a running pod with bpftrace through an ephemeral container",
+		Long:          traceLong,
+		Example:       traceExample,
+		Version:       Version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

@@ -1,0 +1,96 @@
+package debug
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// tracerSession is one tracer container injected into a pod.
+type tracerSession struct {
+	o         *TraceOptions
+	name      string
+	container string
+	// state is the tracer's state when start returned: running, or already
+	// terminated.
+	state corev1.ContainerState
+}
+
+// progress prints a line about what the command is doing to stderr.
+func (o *TraceOptions) progress(format string, a ...any) {
+	fmt.Fprintf(o.ErrOut, "trace-debug: "+format+"\n", a...)
+}
+
+// start resolves the target, injects the tracer and waits until it runs.
+func (o *TraceOptions) start(ctx context.Context) (*tracerSession, error) {
+	pods := o.Client.CoreV1().Pods(o.Namespace)
+	pod, err := pods.Get(ctx, o.PodName, metav1.GetOptions{})
+	if err != nil {
+		return nil, apiError(err, fmt.Sprintf("get pod %s/%s", o.Namespace, o.PodName),
+			fmt.Sprintf("list the pods with `kubectl get pods -n %s`", o.Namespace))
+	}
+	container, err := ChooseContainer(pod, o.Container)
+	if err != nil {
+		return nil, err
+	}
+	containerID, err := CheckPod(pod, container)
+	if err != nil {
+		return nil, err
+	}
+	s := &tracerSession{o: o, name: SessionName(pod), container: container}
+	ec := EphemeralContainer(TracerSpec{
+		Name:    s.name,
+		Target:  container,
+		Image:   o.Image,
+		Session: o.session(containerID, SharesPIDNamespace(pod)),
+	})
+	patch, err := EphemeralContainerPatch(ec)
+	if err != nil {
+		return nil, err
+	}
+	o.progress("starting tracer %s in pod %s, container %s (image %s)", s.name, podRef(pod), container, o.Image)
+	if _, err := pods.Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "ephemeralcontainers"); err != nil {
+		return nil, injectError(err, pod)
+	}
+	s.state, err = watchTracer(ctx, o.Client, o.Namespace, pod.Name, s.name, o.StartTimeout, o.ErrOut, untilStarted(s.name))
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// injectError explains why the API refused the tracer container.
+func injectError(err error, pod *corev1.Pod) error {
+	what := "add tracer container to pod " + podRef(pod)
+	status, isStatus := err.(apierrors.APIStatus)
+	switch {
+	case apierrors.IsNotFound(err) && isStatus && status.Status().Details != nil && status.Status().Details.Name == "":
+		return codef(ExitUnsupportedPod, "%s: the cluster does not serve pods/ephemeralcontainers; ephemeral containers need Kubernetes 1.25 or later", what)
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "PodSecurity"):
+		return codef(ExitPodSecurity, "%s: %w; the tracer must be privileged, which only the `privileged` Pod Security level allows: label the namespace with pod-security.kubernetes.io/enforce=privileged (or ask for an exemption), or trace a pod in a namespace that allows it", what, err)
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "static pods"):
+		return codef(ExitUnsupportedPod, "%s: %w", what, err)
+	}
+	return apiError(err, what, "")
+}
+
+// apiError maps an API error to an exit code and a message with a fix.
+func apiError(err error, what, notFoundFix string) error {
+	switch {
+	case apierrors.IsNotFound(err):
+		if notFoundFix != "" {
+			return codef(ExitTargetNotFound, "%s: %w; %s", what, err, notFoundFix)
+		}
+		return codef(ExitTargetNotFound, "%s: %w", what, err)
+	case apierrors.IsForbidden(err):
+		return codef(ExitForbidden, "%s: %w; ask your cluster admin for the permissions listed in the README (RBAC)", what, err)
+	case apierrors.IsUnauthorized(err):
+		return codef(ExitForbidden, "%s: %w; your credentials were refused: check --kubeconfig and --context", what, err)
+	}
+	return codef(ExitInternal, "%s: %w", what, err)
+}

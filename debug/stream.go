@@ -1,0 +1,154 @@
+package debug
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/remotecommand"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+)
+
+// finishTimeout bounds the wait for the tracer's final status once its
+// output has ended: the runner's stop grace plus the kubelet's status lag.
+const finishTimeout = 30 * time.Second
+
+// errLeft means the user left before the trace ended (second Ctrl-C).
+var errLeft = errors.New("left the session before the trace ended")
+
+// follow streams the tracer's output until it exits and returns its result.
+func (s *tracerSession) follow(ctx context.Context) error {
+	o := s.o
+	if s.state.Terminated == nil {
+		o.progress("tracer %s running; Ctrl-C stops it and prints its maps", s.name)
+		err := s.attach(ctx)
+		if errors.Is(err, errLeft) {
+			return codef(ExitInterrupted, "%s; the tracer %s stops by itself within %v", errLeft, s.name, protocol.DefaultSession().IdleTimeout)
+		}
+		if err != nil {
+			o.progress("output stream ended: %v", err)
+		}
+	} else if err := s.copyLogs(ctx); err != nil {
+		return err
+	}
+	st, err := watchTracer(ctx, o.Client, o.Namespace, o.PodName, s.name, finishTimeout, nil, untilTerminated)
+	if err != nil {
+		return err
+	}
+	return tracerResult(s.name, st.Terminated)
+}
+
+// tracerResult turns the tracer container's exit into the command's result.
+func tracerResult(name string, t *corev1.ContainerStateTerminated) error {
+	switch t.ExitCode {
+	case 0:
+		return nil
+	case protocol.ExitProgramRejected:
+		return codef(ExitProgramRejected, "bpftrace rejected the program (its message is above); fix the program and run again")
+	case protocol.ExitKernelUnsupported:
+		return codef(ExitKernel, "the node's kernel cannot be traced (the tracer's message is above)")
+	case protocol.ExitTargetNotFound:
+		return codef(ExitTargetNotFound, "the tracer could not find the target container's process (its message is above)")
+	case protocol.ExitNoClient:
+		return codef(ExitInternal, "tracer %s did not hear from this client and did not start; check that pods/attach is allowed and run again", name)
+	case protocol.ExitUsage:
+		return codef(ExitImage, "the runner image does not understand this client (different versions); pass --image with the image of version %s", Version())
+	}
+	return codef(int(t.ExitCode), "the tracer exited with code %d (%s)", t.ExitCode, t.Reason)
+}
+
+// attach connects to the tracer's stdin, stdout and stderr, says hello (the
+// runner starts the tracer only then, so no output is missed), keeps the
+// session alive with pings and turns the first interrupt into a graceful
+// stop. A second interrupt leaves at once and returns errLeft.
+func (s *tracerSession) attach(ctx context.Context) error {
+	o := s.o
+	req := o.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(o.Namespace).Name(o.PodName).
+		SubResource("attach").VersionedParams(&corev1.PodAttachOptions{
+		Container: s.name, Stdin: true, Stdout: true, Stderr: true,
+	}, scheme.ParameterCodec)
+	exec, err := newExecutor(o, req.URL())
+	if err != nil {
+		return err
+	}
+	streamCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stdinR, stdinW := io.Pipe()
+	defer stdinW.Close()
+	left := make(chan struct{})
+	go s.control(streamCtx, stdinW, cancel, left)
+	err = exec.StreamWithContext(streamCtx, remotecommand.StreamOptions{Stdin: stdinR, Stdout: o.Out, Stderr: o.ErrOut})
+	select {
+	case <-left:
+		return errLeft
+	default:
+	}
+	if err != nil {
+		return fmt.Errorf("attach to tracer %s: %w", s.name, err)
+	}
+	return nil
+}
+
+// control writes the runner's control lines: hello, then a ping every
+// protocol.PingInterval and a stop on the first interrupt; on the second it
+// closes left and cancels the stream.
+func (s *tracerSession) control(ctx context.Context, w io.Writer, cancel func(), left chan struct{}) {
+	send := func(line string) { _, _ = io.WriteString(w, line+"\n") }
+	send(protocol.Hello)
+	tick := time.NewTicker(protocol.PingInterval)
+	defer tick.Stop()
+	interrupts := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			send(protocol.Ping)
+		case <-s.o.Interrupts:
+			interrupts++
+			if interrupts == 1 {
+				s.o.progress("stopping the trace; its maps follow (Ctrl-C again to leave at once)")
+				send(protocol.Stop)
+				continue
+			}
+			close(left)
+			cancel()
+			return
+		}
+	}
+}
+
+// newExecutor returns kubectl's attach transport: WebSocket, falling back
+// to SPDY on servers that do not upgrade to it.
+func newExecutor(o *TraceOptions, u *url.URL) (remotecommand.Executor, error) {
+	spdy, err := remotecommand.NewSPDYExecutor(o.RESTConfig, "POST", u)
+	if err != nil {
+		return nil, fmt.Errorf("create SPDY executor: %w", err)
+	}
+	ws, err := remotecommand.NewWebSocketExecutor(o.RESTConfig, "GET", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("create WebSocket executor: %w", err)
+	}
+	return remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
+}
+
+// copyLogs prints the output of a tracer that ended before it could be attached.
+func (s *tracerSession) copyLogs(ctx context.Context) error {
+	o := s.o
+	rc, err := o.Client.CoreV1().Pods(o.Namespace).GetLogs(o.PodName, &corev1.PodLogOptions{Container: s.name}).Stream(ctx)
+	if err != nil {
+		return apiError(err, "read tracer "+s.name+" logs", "")
+	}
+	defer rc.Close()
+	_, err = io.Copy(o.ErrOut, rc)
+	return err
+}
