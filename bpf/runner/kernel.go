@@ -82,12 +82,18 @@ func hasTracefs(dir string) bool {
 	return err == nil
 }
 
-// RaiseMemlock lifts RLIMIT_MEMLOCK for the tracer (older kernels charge BPF
-// maps against it).
-func RaiseMemlock() error {
-	lim := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
-	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
-		return fmt.Errorf("raise memlock limit: %w", err)
+// RaiseMemlock lifts RLIMIT_MEMLOCK for the tracer, which kernels before 5.11
+// charge BPF maps against. Without CAP_SYS_RESOURCE it raises the soft limit
+// to the hard one; newer kernels account BPF memory to the cgroup instead, so
+// a limit that cannot be raised is not an error.
+func RaiseMemlock() {
+	inf := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if unix.Setrlimit(unix.RLIMIT_MEMLOCK, &inf) == nil {
+		return
 	}
-	return nil
+	var cur unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_MEMLOCK, &cur) == nil && cur.Cur < cur.Max {
+		cur.Cur = cur.Max
+		_ = unix.Setrlimit(unix.RLIMIT_MEMLOCK, &cur)
+	}
 }

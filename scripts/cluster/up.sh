@@ -71,11 +71,10 @@ start kube-controller-manager "$BIN/kube-controller-manager" \
   --kubeconfig="$CLUSTER_DIR/controller-manager.kubeconfig" --leader-elect=false \
   --bind-address=127.0.0.1 --cert-dir="$CLUSTER_DIR/controller-manager" \
   --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
-  --use-service-account-credentials=false --flex-volume-plugin-dir="$CLUSTER_DIR/flexvolume" \
-  --controllers='*,-bootstrapsigner,-tokencleaner,-nodeipam,-service-lb-controller,-cloud-node-lifecycle-controller,-node-route-controller'
+  --use-service-account-credentials=false --flex-volume-plugin-dir="$CLUSTER_DIR/flexvolume"
 start kube-scheduler "$BIN/kube-scheduler" --config="$CLUSTER_DIR/scheduler.yaml" --bind-address=127.0.0.1
 start kubelet "$BIN/kubelet" --config="$CLUSTER_DIR/kubelet/config.yaml" \
-  --kubeconfig="$CLUSTER_DIR/kubelet.kubeconfig" --hostname-override="$NODE_NAME" --node-ip=127.0.0.1 \
+  --kubeconfig="$CLUSTER_DIR/kubelet.kubeconfig" --hostname-override="$NODE_NAME" \
   --container-runtime-endpoint="unix://$CONTAINERD_SOCK" --root-dir="$CLUSTER_DIR/kubelet/root" \
   --cert-dir="$CLUSTER_DIR/kubelet/pki"
 

@@ -1,0 +1,46 @@
+# kubectl trace-debug — build, test, benchmark, and the local cluster.
+# `make demo` runs the main job, `make test` all the tests (see README.md).
+VERSION := $(shell cat VERSION)
+PKG := github.com/trace-debug/kubectl-trace-debug
+LDFLAGS := -X $(PKG)/debug.version=$(VERSION)
+BIN := _output/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: all build deps cluster-up cluster-down images demo test unit-test e2e-test bench generate lint clean
+
+all: build
+
+build:
+	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-trace_debug .
+
+deps:
+	scripts/deps.sh
+
+images:
+	scripts/images/build.sh import
+
+cluster-up:
+	scripts/cluster/up.sh
+
+cluster-down:
+	scripts/cluster/down.sh
+
+# The main job: a real trace of the demo pod on the local cluster.
+demo: build
+	scripts/demo/run.sh
+
+unit-test:
+	go vet ./...
+	go test ./...
+
+# End-to-end tests need the local cluster (started if it is not running).
+e2e-test: build
+	scripts/test-e2e.sh
+
+test: unit-test e2e-test
+
+bench: build
+	scripts/bench.sh
+
+clean:
+	rm -rf _output
