@@ -40,7 +40,8 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 	o := NewTraceOptions(streams)
 	o.Interrupts = interrupts
 	cmd := &cobra.Command{
-		Use:           "kubectl trace-debug TARGET (-e PROGRAM | -f FILE) [-c CONTAINER] [--duration D]",
+		Use:           "trace-debug TARGET (-e PROGRAM | -f FILE) [-c CONTAINER] [--duration D]",
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl trace-debug"},
 		Short:         "Trace a running pod with bpftrace through an ephemeral container",
 		Long:          traceLong,
 		Example:       traceExample,

@@ -82,6 +82,7 @@ func Run(ctx context.Context, o Options) int {
 	case <-attached:
 	default:
 		if code != 0 && !stopped {
+			say("%s exited with code %d before attaching its probes", o.Tracer, code)
 			return protocol.ExitProgramRejected
 		}
 	}

@@ -72,4 +72,14 @@ image demo trace-debug.local/demo:1 /app/server
 new_rootfs "$work/runner"
 go build -trimpath -ldflags="-s -w" -o "$work/runner/usr/local/bin/trace-debug-runner" ./bpf/cmd/trace-debug-runner
 add_binary "$work/runner" "$(command -v bpftrace)" /usr/bin/bpftrace
+# bpftrace compiles tracepoint structs and casts with its embedded clang,
+# which reads linux/version.h and clang's own builtin headers; it asks the
+# clang driver for the system include paths (`sh -c "clang-14 -Wp,-v ..."`).
+add_binary "$work/runner" /bin/dash /usr/bin/dash
+ln -s dash "$work/runner/usr/bin/sh"
+for cl in /usr/bin/clang-[0-9]*; do add_binary "$work/runner" "$(readlink -f "$cl")" "$cl"; done
+install -D -m 0644 /usr/include/linux/version.h "$work/runner/usr/include/linux/version.h"
+for inc in /usr/lib/llvm-*/lib/clang/*/include; do
+  mkdir -p "$work/runner$inc" && cp -a "$inc/." "$work/runner$inc/"
+done
 image runner "ghcr.io/kubectl-trace-debug/runner:$version" /usr/local/bin/trace-debug-runner

@@ -1,0 +1,104 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/trace-debug/kubectl-trace-debug/debug"
+)
+
+// Exit codes and messages for bad input; each must come within seconds.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	d := startDemo(t, ns, nil)
+
+	pending := podSpec("pending", 1)
+	pending.Spec.NodeSelector = map[string]string{"no-such-label": "x"}
+	if _, err := client.CoreV1().Pods(ns).Create(context.Background(), pending, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ambiguous := podSpec("ambiguous", 1)
+	ambiguous.Annotations = nil
+	ambiguous.Spec.NodeSelector = map[string]string{"no-such-label": "x"}
+	if _, err := client.CoreV1().Pods(ns).Create(context.Background(), ambiguous, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		contains string
+	}{
+		{"no such pod", []string{"pod/nope", "-e", "BEGIN{}"}, debug.ExitTargetNotFound, `pods "nope" not found`},
+		{"not running", []string{"pod/pending", "-e", "BEGIN{}"}, debug.ExitTargetNotFound, "is Pending, not Running"},
+		{"ambiguous container", []string{"pod/ambiguous", "-e", "BEGIN{}"}, debug.ExitUsage, "choose one with -c"},
+		{"unknown container", []string{"pod/" + d.name, "-c", "nope", "-e", "BEGIN{}"}, debug.ExitTargetNotFound, "has no container \"nope\""},
+		{"not a pod", []string{"deploy/x", "-e", "BEGIN{}"}, debug.ExitUsage, "only pods can be traced"},
+		{"no program", []string{"pod/" + d.name}, debug.ExitUsage, "no program"},
+		{"syntax error", []string{"pod/" + d.name, "-e", "BEGIN { printf(\"x\" }"}, debug.ExitProgramRejected, "bpftrace rejected the program"},
+		{"unknown probe", []string{"pod/" + d.name, "-e", "tracepoint:nope:nope { }"}, debug.ExitProgramRejected, "bpftrace rejected the program"},
+		{"image missing", []string{"pod/" + d.name, "--image", "127.0.0.1:1/trace-debug/missing:1", "-e", "BEGIN{}"}, debug.ExitImage, "ErrImagePull"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, stderr, code := runPlugin(t, 60*time.Second, append([]string{"-n", ns}, c.args...)...)
+			if code != c.code {
+				t.Fatalf("exit code %d, want %d\n%s", code, c.code, stderr)
+			}
+			if !strings.Contains(stderr, c.contains) {
+				t.Fatalf("stderr lacks %q:\n%s", c.contains, stderr)
+			}
+		})
+	}
+	assertNoHarm(t, d, 15*time.Second)
+}
+
+// TestClientKilledStopsTracer: when the client dies (SIGKILL, no chance to
+// clean up), the tracer stops by itself within seconds.
+func TestClientKilledStopsTracer(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, newNamespace(t), nil)
+	s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "-e", ready+`interval:ms:100 { @ticks = count(); }`)
+	s.waitOutput(t, "tracing\n", 60*time.Second)
+	name := tracerName(t, s.stderr.String())
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	s.wait(t, 5*time.Second)
+	var reason string
+	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		p, err := client.CoreV1().Pods(d.ns).Get(ctx, d.name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, st := range p.Status.EphemeralContainerStatuses {
+			if st.Name == name && st.State.Terminated != nil {
+				reason = st.State.Terminated.Reason
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("tracer %s still running 10 s after its client was killed: %v", name, err)
+	}
+	logs, err := client.CoreV1().Pods(d.ns).GetLogs(d.name, &corev1.PodLogOptions{Container: name}).DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(logs), "the client went away") || !strings.Contains(string(logs), "@ticks:") {
+		t.Fatalf("tracer (%s) did not stop the Ctrl-C way when its client died; its log:\n%s", reason, logs)
+	}
+	assertNoHarm(t, d, 10*time.Second)
+}

@@ -1,0 +1,146 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const counterProbe = `uprobe:/proc/$container_pid/root/app/server:"main.counterValue"`
+
+// mapValue returns the value of "@name: N" in bpftrace's map summary.
+func mapValue(t *testing.T, out, name string) int {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `: (\d+)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no %q in the output:\n%s", name, out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// ready is a BEGIN block: bpftrace runs BEGIN once every probe is attached,
+// so its line tells a test that tracing has begun ("Attaching N probes..."
+// is printed before the probes are attached).
+const ready = `BEGIN { printf("tracing\n"); } `
+
+// TestUprobeCountsEachRequest: a uprobe on the demo server's Go function,
+// through /proc/$container_pid/root, counts exactly the requests sent.
+//
+// Uprobe tests do not run in parallel: a uprobe binds to the binary's inode,
+// so it also fires in other pods of the same image (see README, Limits).
+func TestUprobeCountsEachRequest(t *testing.T) {
+	d := startDemo(t, newNamespace(t), nil)
+	s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "-e", ready+counterProbe+` { @calls = count(); }`)
+	s.waitOutput(t, "tracing\n", 60*time.Second)
+	const requests = 7
+	d.request(t, requests)
+	s.interrupt(t)
+	if code := s.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0\n%s", code, s.stderr)
+	}
+	if got := mapValue(t, s.stdout.String(), "@calls"); got != requests {
+		t.Fatalf("@calls = %d, want %d (one per request)", got, requests)
+	}
+	assertNoHarm(t, d, 10*time.Second)
+}
+
+// TestTracepointFilteredByComm: syscall tracepoint counts keyed and filtered
+// by comm, ended by --duration.
+func TestTracepointFilteredByComm(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, newNamespace(t), nil)
+	s := startPlugin(t, "-n", d.ns, d.name, "--duration", "6s",
+		"-e", ready+`tracepoint:syscalls:sys_enter_write /comm == "server"/ { @[comm] = count(); }`)
+	s.waitOutput(t, "tracing\n", 60*time.Second)
+	const requests = 5
+	d.request(t, requests)
+	if code := s.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0\n%s", code, s.stderr)
+	}
+	out := s.stdout.String()
+	if got := mapValue(t, out, "@[server]"); got < requests {
+		t.Fatalf("@[server] = %d, want at least one write per request (%d)", got, requests)
+	}
+	if keys := regexp.MustCompile(`(?m)^@\[`).FindAllString(out, -1); len(keys) != 1 {
+		t.Fatalf("want only the server's key in the map, got:\n%s", out)
+	}
+	assertNoHarm(t, d, 10*time.Second)
+}
+
+// TestWriteBufferAsString: str(args->buf) shows what the server writes.
+func TestWriteBufferAsString(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, newNamespace(t), nil)
+	s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "--duration", "5s",
+		"-e", ready+`tracepoint:syscalls:sys_enter_write /comm == "server"/ { printf("%s\n", str(args->buf)); }`)
+	s.waitOutput(t, "tracing\n", 60*time.Second)
+	d.request(t, 3)
+	if code := s.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0\n%s", code, s.stderr)
+	}
+	out := s.stdout.String()
+	// str() keeps 64 bytes by default: the status line of each response.
+	if n := strings.Count(out, "HTTP/1.1 200 OK"); n < 3 {
+		t.Fatalf("want the server's 3 responses in the trace, found %d:\n%s", n, out)
+	}
+	assertNoHarm(t, d, 10*time.Second)
+}
+
+// TestProgramFileWithBEGIN: -f with comments and a BEGIN block whose output,
+// printed at once, is not lost before the stream connects.
+func TestProgramFileWithBEGIN(t *testing.T) {
+	d := startDemo(t, newNamespace(t), nil)
+	file := filepath.Join(t.TempDir(), "requests.bt")
+	program := `/*
+ * Counts the demo server's requests.
+ */
+BEGIN
+{
+	printf("tracing requests of %s\n", "demo");   // a comment
+}
+
+` + counterProbe + `
+{
+	@requests = count();
+}
+`
+	if err := os.WriteFile(file, []byte(program), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "-f", file, "--duration", "6s")
+	s.waitOutput(t, "tracing requests of demo", 60*time.Second)
+	d.request(t, 4)
+	if code := s.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0\n%s", code, s.stderr)
+	}
+	if got := mapValue(t, s.stdout.String(), "@requests"); got != 4 {
+		t.Fatalf("@requests = %d, want 4", got)
+	}
+	assertNoHarm(t, d, 10*time.Second)
+}
+
+// TestDurationEndsWithSummary: --duration stops the trace the Ctrl-C way by itself.
+func TestDurationEndsWithSummary(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, newNamespace(t), nil)
+	start := time.Now()
+	out, stderr, code := runPlugin(t, 90*time.Second, "-n", d.ns, "pod/"+d.name, "--duration", "3s",
+		"-e", `interval:ms:100 { @ticks = count(); }`)
+	if code != 0 {
+		t.Fatalf("exit code %d, want 0\n%s", code, stderr)
+	}
+	if took := time.Since(start); took < 3*time.Second {
+		t.Fatalf("ended after %v, before --duration 3s", took)
+	}
+	if got := mapValue(t, out, "@ticks"); got < 20 {
+		t.Fatalf("@ticks = %d after 3 s of 100 ms ticks", got)
+	}
+	assertNoHarm(t, d, 10*time.Second)
+}
