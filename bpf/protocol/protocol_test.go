@@ -1,0 +1,44 @@
+package protocol
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestArgsRoundTrip(t *testing.T) {
+	full := DefaultSession()
+	full.Program = "uprobe:/proc/$container_pid/root/app:\"main.f\" { printf(\"%d\\n\", 1); }\n// --deadline=0"
+	full.ContainerID = "abc"
+	full.SharedPID = true
+	full.Attached = true
+	full.Duration = 90 * time.Second
+	full.Deadline = 2 * time.Hour
+	minimal := DefaultSession()
+	minimal.Program = "BEGIN {}"
+	for name, s := range map[string]Session{"full": full, "minimal": minimal} {
+		got, err := ParseArgs(s.Args())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if d := cmp.Diff(s, got); d != "" {
+			t.Fatalf("%s: round trip (-want +got):\n%s", name, d)
+		}
+	}
+}
+
+func TestParseArgsRejects(t *testing.T) {
+	for name, args := range map[string][]string{
+		"no program":     {"--deadline=1h"},
+		"unknown flag":   {"--program=x", "--frobnicate"},
+		"stray argument": {"--program=x", "extra"},
+		"zero deadline":  {"--program=x", "--deadline=0s"},
+		"bad duration":   {"--program=x", "--duration=soon"},
+	} {
+		if _, err := ParseArgs(args); !errors.Is(err, ErrUsage) {
+			t.Errorf("%s: got %v, want ErrUsage", name, err)
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+)
+
+// These tests run the real runner with the real bpftrace, as root. They
+// mount tracefs, so TestMain first re-runs the test binary in a private
+// mount namespace: the machine's own mounts are never touched.
+func TestMain(m *testing.M) {
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "bpf/runner tests load real eBPF programs: run them as root")
+		os.Exit(1)
+	}
+	if os.Getenv("RUNNER_TEST_MOUNT_NS") == "" {
+		cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", os.Args[0]}, os.Args[1:]...)...)
+		cmd.Env = append(os.Environ(), "RUNNER_TEST_MOUNT_NS=1")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			if ee, ok := err.(*exec.ExitError); ok {
+				os.Exit(ee.ExitCode())
+			}
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// lockedBuffer collects output written by the runner's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type run struct {
+	stdin          *io.PipeWriter
+	stdout, stderr *lockedBuffer
+	code           chan int
+}
+
+func startRunner(t *testing.T, ctx context.Context, s protocol.Session) *run {
+	t.Helper()
+	in, w := io.Pipe()
+	r := &run{stdin: w, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, code: make(chan int, 1)}
+	go func() {
+		r.code <- Run(ctx, Options{
+			Session: s, Stdin: in, Stdout: r.stdout, Stderr: r.stderr,
+			Kernel: HostKernel(), ProcRoot: "/proc", Tracer: "bpftrace", StopGrace: 5 * time.Second,
+		})
+	}()
+	t.Cleanup(func() { w.Close() })
+	return r
+}
+
+func (r *run) send(line string) { _, _ = io.WriteString(r.stdin, line+"\n") }
+
+func (r *run) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case c := <-r.code:
+		return c
+	case <-time.After(60 * time.Second):
+		t.Fatalf("runner did not return\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	return -1
+}
+
+func (r *run) waitOutput(t *testing.T, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(r.stdout.String(), want) {
+			return
+		}
+	}
+	t.Fatalf("no %q in the output\nstdout:\n%s\nstderr:\n%s", want, r.stdout, r.stderr)
+}
+
+func session(program string, mutate func(*protocol.Session)) protocol.Session {
+	s := protocol.DefaultSession()
+	s.Program = program
+	s.Attached = true
+	if mutate != nil {
+		mutate(&s)
+	}
+	return s
+}
+
+const ticking = `BEGIN { printf("started\n"); } interval:ms:50 { @ticks = count(); }`
+
+// endings: each way a session ends stops bpftrace the Ctrl-C way, so its
+// maps are printed, and the runner says why.
+func TestSessionEndings(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		mutate func(*protocol.Session)
+		act    func(ctx context.CancelFunc, r *run)
+		why    string
+	}{
+		{"stop line", nil, func(_ context.CancelFunc, r *run) { r.send(protocol.Stop) }, ""},
+		{"client went away", nil, func(_ context.CancelFunc, r *run) { r.stdin.Close() }, "the client went away"},
+		{"signal", nil, func(cancel context.CancelFunc, _ *run) { cancel() }, ""},
+		{"client silent", func(s *protocol.Session) { s.IdleTimeout = time.Second }, func(context.CancelFunc, *run) {}, "no word from the client for 1s"},
+		{"duration", func(s *protocol.Session) { s.Duration = time.Second }, func(context.CancelFunc, *run) {}, ""},
+		{"deadline", func(s *protocol.Session) { s.Deadline = time.Second }, func(context.CancelFunc, *run) {}, "deadline (1s) was reached"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r := startRunner(t, ctx, session(ticking, c.mutate))
+			r.send(protocol.Hello)
+			r.waitOutput(t, "started\n")
+			c.act(cancel, r)
+			if code := r.wait(t); code != 0 {
+				t.Fatalf("exit code %d\n%s", code, r.stderr)
+			}
+			if !strings.Contains(r.stdout.String(), "@ticks: ") {
+				t.Fatalf("maps not printed:\n%s", r.stdout)
+			}
+			if c.why != "" && !strings.Contains(r.stderr.String(), c.why) {
+				t.Fatalf("stderr lacks %q:\n%s", c.why, r.stderr)
+			}
+		})
+	}
+}
+
+func TestNoOutputBeforeHello(t *testing.T) {
+	r := startRunner(t, context.Background(), session(ticking, nil))
+	time.Sleep(time.Second)
+	if out := r.stdout.String(); out != "" {
+		t.Fatalf("the tracer ran before the client said hello: %q", out)
+	}
+	r.send(protocol.Hello)
+	r.waitOutput(t, "started\n")
+	r.send(protocol.Stop)
+	r.wait(t)
+}
+
+func TestNoClient(t *testing.T) {
+	r := startRunner(t, context.Background(), session(ticking, func(s *protocol.Session) { s.HelloTimeout = 300 * time.Millisecond }))
+	if code := r.wait(t); code != protocol.ExitNoClient {
+		t.Fatalf("exit code %d, want ExitNoClient", code)
+	}
+	if r.stdout.String() != "" {
+		t.Fatalf("tracer output without a client: %s", r.stdout)
+	}
+}
+
+func TestProgramRejected(t *testing.T) {
+	for name, program := range map[string]string{
+		"syntax error":  `BEGIN { printf("x" }`,
+		"unknown probe": `tracepoint:nope:nope { }`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := startRunner(t, context.Background(), session(program, nil))
+			r.send(protocol.Hello)
+			if code := r.wait(t); code != protocol.ExitProgramRejected {
+				t.Fatalf("exit code %d, want ExitProgramRejected\n%s", code, r.stderr)
+			}
+			if !strings.Contains(r.stderr.String(), "before attaching its probes") {
+				t.Fatalf("stderr does not say why:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+// A tracer that ends by itself after attaching keeps its own exit code.
+func TestTracerExitsByItself(t *testing.T) {
+	r := startRunner(t, context.Background(), session(`BEGIN { printf("started\n"); } interval:ms:100 { exit(); }`, nil))
+	r.send(protocol.Hello)
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("exit code %d, want bpftrace's 0\n%s", code, r.stderr)
+	}
+}
+
+// $container_pid becomes the target's PID: PID 1 when the runner has the
+// target's PID namespace to itself and no container ID is given.
+func TestContainerPIDSubstituted(t *testing.T) {
+	r := startRunner(t, context.Background(), session(`BEGIN { printf("pid=%d\n", $container_pid); exit(); }`, nil))
+	r.send(protocol.Hello)
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("exit code %d\n%s", code, r.stderr)
+	}
+	if !strings.Contains(r.stdout.String(), "pid=1\n") {
+		t.Fatalf("$container_pid was not replaced by the target's PID 1:\n%s", r.stdout)
+	}
+}

@@ -1,0 +1,131 @@
+package debug
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+func TestParseTarget(t *testing.T) {
+	for _, c := range []struct {
+		in, name string
+		code     int
+	}{
+		{"web", "web", 0},
+		{"pod/web", "web", 0},
+		{"pods/web", "web", 0},
+		{"po/web", "web", 0},
+		{"Pod/web", "web", 0},
+		{"deploy/web", "", ExitUsage},
+		{"pod/", "", ExitUsage},
+		{"pod/a/b", "", ExitUsage},
+	} {
+		name, err := ParseTarget(c.in)
+		if name != c.name || ExitCode(err) != c.code {
+			t.Errorf("ParseTarget(%q) = %q, %v (code %d); want %q, code %d", c.in, name, err, ExitCode(err), c.name, c.code)
+		}
+	}
+}
+
+func pod(containers ...string) *corev1.Pod {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"}}
+	for _, c := range containers {
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c})
+	}
+	return p
+}
+
+func TestChooseContainer(t *testing.T) {
+	annotated := pod("app", "sidecar")
+	annotated.Annotations = map[string]string{defaultContainerAnnotation: "sidecar"}
+	staleAnnotation := pod("app", "sidecar")
+	staleAnnotation.Annotations = map[string]string{defaultContainerAnnotation: "gone"}
+	for _, c := range []struct {
+		name      string
+		pod       *corev1.Pod
+		requested string
+		want      string
+		code      int
+		msg       string
+	}{
+		{"only container", pod("app"), "", "app", 0, ""},
+		{"requested", pod("app", "sidecar"), "sidecar", "sidecar", 0, ""},
+		{"requested wins over annotation", annotated, "app", "app", 0, ""},
+		{"annotation", annotated, "", "sidecar", 0, ""},
+		{"unknown requested", pod("app"), "nope", "", ExitTargetNotFound, `has no container "nope"; its containers are: app`},
+		{"ambiguous", pod("app", "sidecar"), "", "", ExitUsage, "has 2 containers (app, sidecar); choose one with -c"},
+		{"stale annotation is ambiguous", staleAnnotation, "", "", ExitUsage, "choose one with -c"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := ChooseContainer(c.pod, c.requested)
+			if got != c.want || ExitCode(err) != c.code {
+				t.Fatalf("got %q, %v (code %d); want %q, code %d", got, err, ExitCode(err), c.want, c.code)
+			}
+			if err != nil && !strings.Contains(err.Error(), c.msg) {
+				t.Fatalf("error %q lacks %q", err, c.msg)
+			}
+		})
+	}
+}
+
+func TestCheckPod(t *testing.T) {
+	running := func(mutate func(*corev1.Pod)) *corev1.Pod {
+		p := pod("app")
+		p.Status.Phase = corev1.PodRunning
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+			Name: "app", ContainerID: "containerd://abc123",
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+		}}
+		if mutate != nil {
+			mutate(p)
+		}
+		return p
+	}
+	for _, c := range []struct {
+		name string
+		pod  *corev1.Pod
+		id   string
+		code int
+		msg  string
+	}{
+		{"running", running(nil), "abc123", 0, ""},
+		{"pending", running(func(p *corev1.Pod) { p.Status.Phase = corev1.PodPending }), "", ExitTargetNotFound, "is Pending, not Running"},
+		{"deleting", running(func(p *corev1.Pod) { p.DeletionTimestamp = &metav1.Time{} }), "", ExitTargetNotFound, "being deleted"},
+		{"mirror", running(func(p *corev1.Pod) { p.Annotations = map[string]string{mirrorPodAnnotation: "x"} }), "", ExitUnsupportedPod, "static (mirror) pod"},
+		{"windows", running(func(p *corev1.Pod) { p.Spec.OS = &corev1.PodOS{Name: corev1.Windows} }), "", ExitUnsupportedPod, "Windows"},
+		{"container waiting", running(func(p *corev1.Pod) {
+			p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+		}), "", ExitTargetNotFound, "not running (waiting: CrashLoopBackOff)"},
+		{"no status", running(func(p *corev1.Pod) { p.Status.ContainerStatuses = nil }), "", ExitTargetNotFound, "no status yet"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id, err := CheckPod(c.pod, "app")
+			if id != c.id || ExitCode(err) != c.code {
+				t.Fatalf("got %q, %v (code %d); want %q, code %d", id, err, ExitCode(err), c.id, c.code)
+			}
+			if err != nil && !strings.Contains(err.Error(), c.msg) {
+				t.Fatalf("error %q lacks %q", err, c.msg)
+			}
+		})
+	}
+}
+
+func TestSharesPIDNamespace(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		spec corev1.PodSpec
+		want bool
+	}{
+		{"per container", corev1.PodSpec{}, false},
+		{"shareProcessNamespace", corev1.PodSpec{ShareProcessNamespace: ptr.To(true)}, true},
+		{"shareProcessNamespace false", corev1.PodSpec{ShareProcessNamespace: ptr.To(false)}, false},
+		{"hostPID", corev1.PodSpec{HostPID: true}, true},
+	} {
+		if got := SharesPIDNamespace(&corev1.Pod{Spec: c.spec}); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}
