@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs the end-to-end tests against the local cluster, starting it (and
+# building what it needs) first. The cluster stays up for the next run;
+# `make cluster-down` stops it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+kubeconfig=$(scripts/cluster/up.sh)
+TRACE_DEBUG_KUBECONFIG=$kubeconfig TRACE_DEBUG_BIN=$root/_output/bin/kubectl-trace_debug \
+  go test -tags e2e -count=1 -timeout 20m -v ./test/e2e 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
+exit "${PIPESTATUS[0]}"
