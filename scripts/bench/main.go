@@ -1,0 +1,183 @@
+// Command bench measures, on the local cluster, the time from command start
+// to the first event of a one-probe bpftrace program, two ways in one run:
+//
+//   - trace-debug: `kubectl-trace_debug pod/NAME -e PROGRAM` (an ephemeral
+//     container in the running pod);
+//   - job: the kubectl-trace way, a Job pinned to the node with hostPID
+//     running the same bpftrace in the same runner image, its output
+//     followed from the pod log.
+//
+// It alternates the two, prints each run, the medians and their ratio.
+// `make bench` runs it; it is a benchmark, not a test.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+)
+
+const program = `interval:ms:10 { printf("first-event\n"); exit(); }`
+
+func main() {
+	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the local cluster")
+	plugin := flag.String("plugin", "_output/bin/kubectl-trace_debug", "the plugin binary")
+	image := flag.String("image", "", "runner image (both ways)")
+	pod := flag.String("pod", "demo", "pod to trace (namespace default)")
+	node := flag.String("node", "trace-debug-node", "node the Job is pinned to")
+	runs := flag.Int("runs", 5, "runs of each way")
+	flag.Parse()
+	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		fail(err)
+	}
+	client := kubernetes.NewForConfigOrDie(cfg)
+	var plugins, jobs []time.Duration
+	for i := 0; i < *runs; i++ {
+		p, err := viaPlugin(*plugin, *kubeconfig, *pod, *image)
+		if err != nil {
+			fail(fmt.Errorf("trace-debug run %d: %w", i, err))
+		}
+		j, err := viaJob(client, *node, *image, i)
+		if err != nil {
+			fail(fmt.Errorf("job run %d: %w", i, err))
+		}
+		fmt.Printf("run %d: trace-debug %v, job %v\n", i+1, p.Round(time.Millisecond), j.Round(time.Millisecond))
+		plugins, jobs = append(plugins, p), append(jobs, j)
+	}
+	mp, mj := median(plugins), median(jobs)
+	fmt.Printf("\ntime to first event, median of %d (program %q):\n", *runs, program)
+	fmt.Printf("  trace-debug (ephemeral container): %v\n", mp.Round(time.Millisecond))
+	fmt.Printf("  Job on the node (kubectl-trace):   %v\n", mj.Round(time.Millisecond))
+	fmt.Printf("  ratio job / trace-debug:           %.2fx\n", float64(mj)/float64(mp))
+}
+
+// viaPlugin runs the plugin and returns the time until the event's line.
+func viaPlugin(plugin, kubeconfig, pod, image string) (time.Duration, error) {
+	args := []string{"--kubeconfig", kubeconfig, "pod/" + pod, "-e", program}
+	if image != "" {
+		args = append(args, "--image", image)
+	}
+	cmd := exec.Command(plugin, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	cmd.Stderr = io.Discard
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	took, found := firstEvent(out, start)
+	if err := cmd.Wait(); err != nil {
+		return 0, fmt.Errorf("plugin: %w", err)
+	}
+	if !found {
+		return 0, fmt.Errorf("no event printed")
+	}
+	return took, nil
+}
+
+// viaJob creates the Job, follows its pod's log and returns the time until
+// the event's line; the Job is deleted afterwards.
+func viaJob(client kubernetes.Interface, node, image string, i int) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if image == "" {
+		image = defaultImage()
+	}
+	name := fmt.Sprintf("bench-trace-job-%d-%d", time.Now().Unix(), i)
+	jobs := client.BatchV1().Jobs("default")
+	start := time.Now()
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: batchv1.JobSpec{
+			BackoffLimit: ptr.To[int32](0),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"bench": name}},
+				Spec: corev1.PodSpec{
+					NodeName: node, HostPID: true, HostNetwork: true, RestartPolicy: corev1.RestartPolicyNever,
+					TerminationGracePeriodSeconds: ptr.To[int64](0),
+					Containers: []corev1.Container{{
+						Name: "bpftrace", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
+						Command:         []string{"/usr/bin/bpftrace", "-e", program},
+						SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)},
+					}},
+				},
+			},
+		},
+	}
+	if _, err := jobs.Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		return 0, err
+	}
+	defer jobs.Delete(context.Background(), name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
+	// Follow the log as kubectl-trace does: find the pod, wait until its
+	// container has started, stream.
+	for {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		pods, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "bench=" + name})
+		if err == nil && len(pods.Items) == 1 && len(pods.Items[0].Status.ContainerStatuses) == 1 {
+			st := pods.Items[0].Status.ContainerStatuses[0].State
+			if st.Running != nil || st.Terminated != nil {
+				rc, err := client.CoreV1().Pods("default").GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{Follow: true}).Stream(ctx)
+				if err != nil {
+					return 0, err
+				}
+				defer rc.Close()
+				if took, found := firstEvent(rc, start); found {
+					return took, nil
+				}
+				return 0, fmt.Errorf("no event in the Job's log")
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// firstEvent reads lines until the event's and returns the time since start.
+func firstEvent(r io.Reader, start time.Time) (time.Duration, bool) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "first-event") {
+			took := time.Since(start)
+			_, _ = io.Copy(io.Discard, r)
+			return took, true
+		}
+	}
+	return 0, false
+}
+
+func defaultImage() string {
+	v, err := os.ReadFile("VERSION")
+	if err != nil {
+		fail(err)
+	}
+	return "ghcr.io/kubectl-trace-debug/runner:" + strings.TrimSpace(string(v))
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+	os.Exit(1)
+}
