@@ -6,12 +6,13 @@ LDFLAGS := -X $(PKG)/debug.version=$(VERSION)
 BIN := _output/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all build deps cluster-up cluster-down images demo test unit-test e2e-test bench generate lint clean
+.PHONY: all build deps cluster-up cluster-down images demo test unit-test e2e-test bench krew clean
 
 all: build
 
 build:
 	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-trace_debug .
+	install -m 0755 scripts/kubectl_complete-trace_debug $(BIN)/
 
 deps:
 	scripts/deps.sh
@@ -41,6 +42,10 @@ test: unit-test e2e-test
 
 bench: build
 	scripts/bench.sh
+
+# Release archives and the krew manifest with their sha256.
+krew:
+	scripts/krew.sh
 
 clean:
 	rm -rf _output

@@ -60,5 +60,6 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
 	o.AddFlags(cmd.Flags())
+	registerCompletions(cmd, o)
 	return cmd
 }
