@@ -38,7 +38,7 @@ unit-test:
 e2e-test: build
 	scripts/test-e2e.sh
 
-test: unit-test e2e-test
+test: deps unit-test e2e-test
 
 bench: build
 	scripts/bench.sh
