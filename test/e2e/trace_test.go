@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
 
 const counterProbe = `uprobe:/proc/$container_pid/root/app/server:"main.counterValue"`
@@ -141,6 +144,28 @@ func TestDurationEndsWithSummary(t *testing.T) {
 	}
 	if got := mapValue(t, out, "@ticks"); got < 20 {
 		t.Fatalf("@ticks = %d after 3 s of 100 ms ticks", got)
+	}
+	assertNoHarm(t, d, 10*time.Second)
+}
+
+// TestSharedProcessNamespace: with shareProcessNamespace, PID 1 is the pause
+// process; the runner finds the target by its container ID instead, so
+// $container_pid is still the server.
+func TestSharedProcessNamespace(t *testing.T) {
+	d := startDemo(t, newNamespace(t), func(p *corev1.Pod) { p.Spec.ShareProcessNamespace = ptr.To(true) })
+	s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "-e",
+		`BEGIN { printf("tracing pid %d\n", $container_pid); } `+counterProbe+` { @calls = count(); }`)
+	s.waitOutput(t, "tracing pid", 60*time.Second)
+	if strings.Contains(s.stdout.String(), "tracing pid 1\n") {
+		t.Fatalf("$container_pid is PID 1 (the pause process) in a shared PID namespace")
+	}
+	d.request(t, 3)
+	s.interrupt(t)
+	if code := s.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0\n%s", code, s.stderr)
+	}
+	if got := mapValue(t, s.stdout.String(), "@calls"); got != 3 {
+		t.Fatalf("@calls = %d, want 3", got)
 	}
 	assertNoHarm(t, d, 10*time.Second)
 }
