@@ -27,6 +27,14 @@ const (
 	Stop = "stop"
 )
 
+// ReadyLine is what the runner writes to stderr once every probe of the
+// tracer is attached: from then on, events are seen. Clients wait for a
+// line starting with ReadyPrefix.
+func ReadyLine(probes int) string { return fmt.Sprintf("%s (%d)", ReadyPrefix, probes) }
+
+// ReadyPrefix starts the ReadyLine.
+const ReadyPrefix = "trace-debug-runner: probes attached"
+
 // PingInterval is how often an attached client sends Ping.
 const PingInterval = 2 * time.Second
 
@@ -69,6 +77,8 @@ type Session struct {
 	HelloTimeout time.Duration
 	// IdleTimeout ends an attached session whose client sent nothing for this long.
 	IdleTimeout time.Duration
+	// JSON asks the tracer for one JSON object per line.
+	JSON bool
 }
 
 // DefaultSession returns a Session with the runner's default bounds.
@@ -100,6 +110,9 @@ func (s Session) Args() []string {
 	if s.Duration > 0 {
 		args = append(args, "--duration="+s.Duration.String())
 	}
+	if s.JSON {
+		args = append(args, "--json")
+	}
 	return args
 }
 
@@ -116,6 +129,7 @@ func ParseArgs(args []string) (Session, error) {
 	fs.BoolVar(&s.SharedPID, "shared-pid", false, "pod shares its PID namespace")
 	fs.BoolVar(&s.Attached, "attached", false, "wait for a client and stop when it leaves")
 	fs.DurationVar(&s.Duration, "duration", 0, "stop after this long")
+	fs.BoolVar(&s.JSON, "json", false, "tracer output as JSON lines")
 	fs.DurationVar(&s.Deadline, "deadline", s.Deadline, "hard bound of the session")
 	fs.DurationVar(&s.HelloTimeout, "hello-timeout", s.HelloTimeout, "how long to wait for the client")
 	fs.DurationVar(&s.IdleTimeout, "idle-timeout", s.IdleTimeout, "stop when the client is silent this long")

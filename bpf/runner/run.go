@@ -61,9 +61,9 @@ func Run(ctx context.Context, o Options) int {
 	}
 	program := SubstituteContainerPID(o.Session.Program, pid)
 
-	attached := make(chan struct{})
-	outs := newAttachWatchers(attached, o.Stdout, o.Stderr)
-	cmd := exec.Command(o.Tracer, "-e", program)
+	announced := make(chan int, 1)
+	outs := newAnnounceWatchers(announced, o.Stdout, o.Stderr)
+	cmd := exec.Command(o.Tracer, TracerArgs(o.Session, program)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = outs[0], outs[1]
 	// Its own process group: terminal and runner signals reach the tracer
@@ -75,14 +75,16 @@ func Run(ctx context.Context, o Options) int {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	ready := make(chan struct{})
+	go reportReady(ctx, o.ProcRoot, cmd.Process.Pid, announced, o.Stderr, ready)
 
 	stopped := o.supervise(ctx, cmd.Process, control, done, say)
 	code := exitCode(<-done)
 	select {
-	case <-attached:
+	case <-ready:
 	default:
 		if code != 0 && !stopped {
-			say("%s exited with code %d before attaching its probes", o.Tracer, code)
+			say("%s exited with code %d before its probes were attached", o.Tracer, code)
 			return protocol.ExitProgramRejected
 		}
 	}
@@ -99,6 +101,15 @@ func (o Options) prepareKernel() ([]string, error) {
 	}
 	RaiseMemlock()
 	return env, nil
+}
+
+// TracerArgs returns bpftrace's arguments for the session's (substituted)
+// program: never through a shell, and in JSON when the session asks for it.
+func TracerArgs(s protocol.Session, program string) []string {
+	if s.JSON {
+		return []string{"-f", "json", "-e", program}
+	}
+	return []string{"-e", program}
 }
 
 // errNoClient means an attached session's client never said hello.

@@ -180,7 +180,7 @@ func TestProgramRejected(t *testing.T) {
 			if code := r.wait(t); code != protocol.ExitProgramRejected {
 				t.Fatalf("exit code %d, want ExitProgramRejected\n%s", code, r.stderr)
 			}
-			if !strings.Contains(r.stderr.String(), "before attaching its probes") {
+			if !strings.Contains(r.stderr.String(), "before its probes were attached") {
 				t.Fatalf("stderr does not say why:\n%s", r.stderr)
 			}
 		})
@@ -206,5 +206,43 @@ func TestContainerPIDSubstituted(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout.String(), "pid=1\n") {
 		t.Fatalf("$container_pid was not replaced by the target's PID 1:\n%s", r.stdout)
+	}
+}
+
+// The ready line comes once the probes are attached: an event that happens
+// after it is always seen.
+func TestReadyMeansAttached(t *testing.T) {
+	for _, json := range []bool{false, true} {
+		t.Run(fmt.Sprintf("json=%v", json), func(t *testing.T) {
+			// The probe fires when this test's own process execs a child;
+			// BEGIN is left out, so only the announcement and the fds tell.
+			r := startRunner(t, context.Background(), session(`tracepoint:sched:sched_process_exec /comm == "true"/ { @execs = count(); }`,
+				func(s *protocol.Session) { s.JSON = json }))
+			r.send(protocol.Hello)
+			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(r.stderr.String(), protocol.ReadyPrefix); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no ready line\n%s", r.stderr)
+				}
+			}
+			for i := 0; i < 3; i++ {
+				if err := exec.Command("true").Run(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r.send(protocol.Stop)
+			if code := r.wait(t); code != 0 {
+				t.Fatalf("exit code %d\n%s", code, r.stderr)
+			}
+			want := "@execs: 3"
+			if json {
+				want = `{"type": "map", "data": {"@execs": 3}}`
+			}
+			if !strings.Contains(r.stdout.String(), want) {
+				t.Fatalf("want %s: events right after the ready line were missed\n%s", want, r.stdout)
+			}
+			if !strings.Contains(r.stderr.String(), protocol.ReadyLine(1)) {
+				t.Fatalf("ready line does not count 1 probe:\n%s", r.stderr)
+			}
+		})
 	}
 }

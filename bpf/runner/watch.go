@@ -4,45 +4,105 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"sync"
+	"time"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
-// attachMarkers are what bpftrace prints once its probes are attached, in
-// text and in JSON output mode.
-var attachMarkers = [][]byte{[]byte("Attaching "), []byte(`"attached_probes"`)}
+// attaching matches bpftrace's announcement of its probes, in text and in
+// JSON output mode. bpftrace prints it before it attaches them.
+var attaching = regexp.MustCompile(`Attaching (\d+) probes?|"attached_probes", "data": \{"probes": (\d+)\}`)
 
-// attachWatcher passes output through unchanged and closes Attached the first
-// time the tracer reports that its probes are attached.
-type attachWatcher struct {
-	w        io.Writer
-	attached chan struct{}
-	once     *sync.Once
-	tail     []byte
+// announceWatcher passes output through unchanged and sends, once, the
+// number of probes the tracer announces.
+type announceWatcher struct {
+	w         io.Writer
+	announced chan<- int
+	once      *sync.Once
+	tail      []byte
 }
 
-func newAttachWatchers(attached chan struct{}, ws ...io.Writer) []*attachWatcher {
+// newAnnounceWatchers wraps each writer; the first announcement seen on any
+// of them is sent on announced, which must have room for one value.
+func newAnnounceWatchers(announced chan<- int, ws ...io.Writer) []io.Writer {
 	once := new(sync.Once)
-	out := make([]*attachWatcher, len(ws))
+	out := make([]io.Writer, len(ws))
 	for i, w := range ws {
-		out[i] = &attachWatcher{w: w, attached: attached, once: once}
+		out[i] = &announceWatcher{w: w, announced: announced, once: once}
 	}
 	return out
 }
 
-func (a *attachWatcher) Write(p []byte) (int, error) {
+func (a *announceWatcher) Write(p []byte) (int, error) {
 	n, err := a.w.Write(p)
 	buf := append(a.tail, p...)
-	for _, m := range attachMarkers {
-		if bytes.Contains(buf, m) {
-			a.once.Do(func() { close(a.attached) })
-		}
+	if m := attaching.FindSubmatch(buf); m != nil {
+		count, _ := strconv.Atoi(string(m[1]) + string(m[2]))
+		a.once.Do(func() { a.announced <- count })
 	}
-	if keep := 32; len(buf) > keep {
+	if keep := 64; len(buf) > keep {
 		buf = buf[len(buf)-keep:]
 	}
 	a.tail = append(a.tail[:0], buf...)
 	return n, err
+}
+
+// reportReady waits for the tracer's announcement of n probes, then until
+// the tracer process holds n attached probes (perf events or BPF links), or
+// holds some and has attached no more for settle (one BPF link can carry
+// many probes), and writes protocol.ReadyLine to w. It returns early when
+// ctx is done.
+func reportReady(ctx context.Context, procRoot string, pid int, announced <-chan int, w io.Writer, ready chan<- struct{}) {
+	var n int
+	select {
+	case n = <-announced:
+	case <-ctx.Done():
+		return
+	}
+	const settle = 250 * time.Millisecond
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	last, since := 0, time.Now()
+	for {
+		c := countProbeFDs(procRoot, pid)
+		if c != last {
+			last, since = c, time.Now()
+		}
+		if c >= n || c > 0 && time.Since(since) >= settle {
+			fmt.Fprintln(w, protocol.ReadyLine(n))
+			close(ready)
+			return
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// countProbeFDs counts the attached probes process pid holds open.
+func countProbeFDs(procRoot string, pid int) int {
+	dir := filepath.Join(procRoot, strconv.Itoa(pid), "fd")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		target, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err == nil && (target == "anon_inode:[perf_event]" || target == "anon_inode:bpf_link") {
+			n++
+		}
+	}
+	return n
 }
 
 // readControl sends each line read from r on the returned channel and closes
