@@ -46,6 +46,8 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 		Long:          traceLong,
 		Example:       traceExample,
 		Version:       Version(),
+		// TARGET is positional: any word that is not a subcommand is a target.
+		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,7 +61,10 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
+	o.ConfigFlags.AddFlags(cmd.PersistentFlags())
 	o.AddFlags(cmd.Flags())
 	registerCompletions(cmd, o)
+	s := &SessionOptions{IOStreams: streams, ConfigFlags: o.ConfigFlags, Interrupts: interrupts}
+	cmd.AddCommand(newCmdList(s), newCmdLogs(s), newCmdStop(s), newCmdAttach(s))
 	return cmd
 }

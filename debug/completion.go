@@ -62,14 +62,6 @@ func registerCompletions(cmd *cobra.Command, o *TraceOptions) {
 
 // completionClient builds a client from the kube flags given so far.
 func completionClient(o *TraceOptions) (kubernetes.Interface, string, bool) {
-	ns, _, err := o.ConfigFlags.ToRawKubeConfigLoader().Namespace()
-	if err != nil {
-		return nil, "", false
-	}
-	cfg, err := o.ConfigFlags.ToRESTConfig()
-	if err != nil {
-		return nil, "", false
-	}
-	client, err := kubernetes.NewForConfig(cfg)
-	return client, ns, err == nil
+	k, err := newKube(o.ConfigFlags)
+	return k.Client, k.Namespace, err == nil
 }

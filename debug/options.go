@@ -2,15 +2,12 @@ package debug
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
@@ -34,12 +31,21 @@ type TraceOptions struct {
 	Deadline time.Duration
 	// StartTimeout bounds the wait for the tracer container to start.
 	StartTimeout time.Duration
+	// OutputFormat is "text" (bpftrace's own) or "json" (one object per line).
+	OutputFormat string
+	// OutputFile receives the tracer's output instead of stdout.
+	OutputFile string
+	// ReadyFile is written with the session's name once the probes are attached.
+	ReadyFile string
+	// Detach returns once the probes are attached, leaving the trace running
+	// until its --duration or --deadline, or `stop`.
+	Detach bool
+	// DryRun prints the patch that would add the tracer, and sends nothing.
+	DryRun bool
 
 	// Filled by Complete.
-	PodName    string
-	Namespace  string
-	Client     kubernetes.Interface
-	RESTConfig *rest.Config
+	PodName string
+	kube
 	// Interrupts delivers the user's Ctrl-C (SIGINT) and SIGTERM.
 	Interrupts <-chan os.Signal
 }
@@ -52,12 +58,13 @@ func NewTraceOptions(streams genericiooptions.IOStreams) *TraceOptions {
 		Image:        DefaultImage(),
 		Deadline:     protocol.DefaultSession().Deadline,
 		StartTimeout: 2 * time.Minute,
+		OutputFormat: "text",
 	}
 }
 
 // AddFlags binds the command's flags to o, each defaulting to its field.
+// kubectl's standard flags are bound by the root command, for all commands.
 func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
-	o.ConfigFlags.AddFlags(flags)
 	flags.StringVarP(&o.Program, "expr", "e", o.Program, "bpftrace program to run")
 	flags.StringVarP(&o.ProgramFile, "filename", "f", o.ProgramFile, "file holding the bpftrace program to run")
 	flags.StringVarP(&o.Container, "container", "c", o.Container, "container to trace (default: the pod's default container, or its only one)")
@@ -65,6 +72,11 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.DurationVar(&o.Duration, "duration", o.Duration, "stop the trace after this long and print its maps, as Ctrl-C does (0: until Ctrl-C)")
 	flags.DurationVar(&o.Deadline, "deadline", o.Deadline, "hard bound of the tracer's life in the pod, whatever happens to the client")
 	flags.DurationVar(&o.StartTimeout, "start-timeout", o.StartTimeout, "how long to wait for the tracer container to start")
+	flags.StringVarP(&o.OutputFormat, "output", "o", o.OutputFormat, "tracer output format: text or json (one JSON object per line)")
+	flags.StringVar(&o.OutputFile, "output-file", o.OutputFile, "write the tracer's output to this file instead of stdout")
+	flags.StringVar(&o.ReadyFile, "ready-file", o.ReadyFile, "write the session's name to this file once the probes are attached (for scripts)")
+	flags.BoolVar(&o.Detach, "detach", o.Detach, "return once the probes are attached; the trace runs until --duration, --deadline or `stop`")
+	flags.BoolVar(&o.DryRun, "dry-run", o.DryRun, "print the patch that would add the tracer container, and change nothing")
 }
 
 // Complete reads the program file, resolves the namespace and builds the clients.
@@ -87,19 +99,8 @@ func (o *TraceOptions) Complete(args []string) error {
 		}
 		o.Program = string(b)
 	}
-	o.Namespace, _, err = o.ConfigFlags.ToRawKubeConfigLoader().Namespace()
-	if err != nil {
-		return codef(ExitUsage, "resolve namespace: %w (check --kubeconfig and --context)", err)
-	}
-	o.RESTConfig, err = o.ConfigFlags.ToRESTConfig()
-	if err != nil {
-		return codef(ExitUsage, "load kubeconfig: %w (pass --kubeconfig or set KUBECONFIG)", err)
-	}
-	o.Client, err = kubernetes.NewForConfig(o.RESTConfig)
-	if err != nil {
-		return fmt.Errorf("create client: %w", err)
-	}
-	return nil
+	o.kube, err = newKube(o.ConfigFlags)
+	return err
 }
 
 // Validate checks the options without any I/O.
@@ -117,6 +118,8 @@ func (o *TraceOptions) Validate() error {
 		return codef(ExitUsage, "--duration (%v) is longer than --deadline (%v); raise --deadline too", o.Duration, o.Deadline)
 	case o.StartTimeout <= 0:
 		return codef(ExitUsage, "--start-timeout must be positive")
+	case o.OutputFormat != "text" && o.OutputFormat != "json":
+		return codef(ExitUsage, "--output must be text or json, not %q", o.OutputFormat)
 	}
 	return nil
 }
@@ -127,7 +130,8 @@ func (o *TraceOptions) session(containerID string, sharedPID bool) protocol.Sess
 	s.Program = o.Program
 	s.ContainerID = containerID
 	s.SharedPID = sharedPID
-	s.Attached = true
+	s.Attached = !o.Detach
+	s.JSON = o.OutputFormat == "json"
 	s.Duration = o.Duration
 	s.Deadline = o.Deadline
 	return s
@@ -136,9 +140,20 @@ func (o *TraceOptions) session(containerID string, sharedPID bool) protocol.Sess
 // Run injects the tracer into the pod, streams its output and returns its
 // exit code as an *ExitError (nil when the tracer exited 0).
 func (o *TraceOptions) Run(ctx context.Context) error {
+	if o.OutputFile != "" {
+		f, err := os.Create(o.OutputFile)
+		if err != nil {
+			return codef(ExitUsage, "open --output-file: %w", err)
+		}
+		defer f.Close()
+		o.Out = f
+	}
 	s, err := o.start(ctx)
-	if err != nil {
+	if err != nil || s == nil {
 		return err
+	}
+	if o.Detach {
+		return s.detach(ctx)
 	}
 	return s.follow(ctx)
 }

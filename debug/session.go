@@ -3,6 +3,7 @@ package debug
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,8 +23,11 @@ type tracerSession struct {
 }
 
 // progress prints a line about what the command is doing to stderr.
-func (o *TraceOptions) progress(format string, a ...any) {
-	fmt.Fprintf(o.ErrOut, "trace-debug: "+format+"\n", a...)
+func (o *TraceOptions) progress(format string, a ...any) { progressf(o.ErrOut, format, a...) }
+
+// progressf prints a progress line to w (the command's stderr).
+func progressf(w io.Writer, format string, a ...any) {
+	fmt.Fprintf(w, "trace-debug: "+format+"\n", a...)
 }
 
 // start resolves the target, injects the tracer and waits until it runs.
@@ -48,10 +52,16 @@ func (o *TraceOptions) start(ctx context.Context) (*tracerSession, error) {
 		Target:  container,
 		Image:   o.Image,
 		Session: o.session(containerID, SharesPIDNamespace(pod)),
+		User:    o.whoAmI(ctx),
 	})
 	patch, err := EphemeralContainerPatch(ec)
 	if err != nil {
 		return nil, err
+	}
+	if o.DryRun {
+		fmt.Fprintf(o.Out, "%s\n", patch)
+		o.progress("dry run: this patch of pods/ephemeralcontainers would add tracer %s to pod %s; nothing was sent", s.name, podRef(pod))
+		return nil, nil
 	}
 	o.progress("starting tracer %s in pod %s, container %s (image %s)", s.name, podRef(pod), container, o.Image)
 	if _, err := pods.Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "ephemeralcontainers"); err != nil {

@@ -47,12 +47,15 @@ type TracerSpec struct {
 	Image string
 	// Session is passed to the runner as its arguments.
 	Session protocol.Session
+	// User is who started the session, as the API server knows them.
+	User string
 }
 
 // EphemeralContainer builds the tracer container: the runner with the
-// session as arguments, stdin for the client's control lines, privileged and
-// root so it can load eBPF and mount tracefs whatever the pod's own
-// security context says.
+// session as arguments, stdin for the client's control lines (closed when an
+// attached session's client leaves; kept open for a detached one, so `stop`
+// can reach it), privileged and root so it can load eBPF and mount tracefs
+// whatever the pod's own security context says.
 func EphemeralContainer(s TracerSpec) corev1.EphemeralContainer {
 	return corev1.EphemeralContainer{
 		EphemeralContainerCommon: corev1.EphemeralContainerCommon{
@@ -61,8 +64,12 @@ func EphemeralContainer(s TracerSpec) corev1.EphemeralContainer {
 			ImagePullPolicy:          corev1.PullIfNotPresent,
 			Command:                  []string{protocol.RunnerPath},
 			Args:                     s.Session.Args(),
-			Stdin:                    s.Session.Attached,
+			Stdin:                    true,
 			StdinOnce:                s.Session.Attached,
+			Env: []corev1.EnvVar{
+				{Name: envUser, Value: s.User},
+				{Name: envClientVersion, Value: Version()},
+			},
 			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 			SecurityContext:          privileged(),
 		},

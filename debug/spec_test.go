@@ -21,7 +21,7 @@ func TestEphemeralContainer(t *testing.T) {
 	detached := session
 	detached.Attached = false
 
-	want := func(stdin bool, args []string) corev1.EphemeralContainer {
+	want := func(stdinOnce bool, args []string) corev1.EphemeralContainer {
 		return corev1.EphemeralContainer{
 			EphemeralContainerCommon: corev1.EphemeralContainerCommon{
 				Name:                     "trace-debug-x",
@@ -29,8 +29,12 @@ func TestEphemeralContainer(t *testing.T) {
 				ImagePullPolicy:          corev1.PullIfNotPresent,
 				Command:                  []string{protocol.RunnerPath},
 				Args:                     args,
-				Stdin:                    stdin,
-				StdinOnce:                stdin,
+				Stdin:                    true,
+				StdinOnce:                stdinOnce,
+				Env: []corev1.EnvVar{
+					{Name: envUser, Value: "alice"},
+					{Name: envClientVersion, Value: Version()},
+				},
 				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 				SecurityContext: &corev1.SecurityContext{
 					Privileged: ptr.To(true), RunAsUser: ptr.To[int64](0), RunAsGroup: ptr.To[int64](0), RunAsNonRoot: ptr.To(false),
@@ -52,7 +56,7 @@ func TestEphemeralContainer(t *testing.T) {
 			"--container-id=abc", "--duration=5s"})},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := EphemeralContainer(TracerSpec{Name: "trace-debug-x", Target: "app", Image: "img:1", Session: c.session})
+			got := EphemeralContainer(TracerSpec{Name: "trace-debug-x", Target: "app", Image: "img:1", Session: c.session, User: "alice"})
 			if d := cmp.Diff(c.want, got); d != "" {
 				t.Fatalf("container (-want +got):\n%s", d)
 			}

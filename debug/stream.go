@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -70,11 +69,7 @@ func tracerResult(name string, t *corev1.ContainerStateTerminated) error {
 // stop. A second interrupt leaves at once and returns errLeft.
 func (s *tracerSession) attach(ctx context.Context) error {
 	o := s.o
-	req := o.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(o.Namespace).Name(o.PodName).
-		SubResource("attach").VersionedParams(&corev1.PodAttachOptions{
-		Container: s.name, Stdin: true, Stdout: true, Stderr: true,
-	}, scheme.ParameterCodec)
-	exec, err := newExecutor(o, req.URL())
+	exec, err := o.attacher(o.PodName, &corev1.PodAttachOptions{Container: s.name, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
 		return err
 	}
@@ -84,7 +79,7 @@ func (s *tracerSession) attach(ctx context.Context) error {
 	defer stdinW.Close()
 	left := make(chan struct{})
 	go s.control(streamCtx, stdinW, cancel, left)
-	err = exec.StreamWithContext(streamCtx, remotecommand.StreamOptions{Stdin: stdinR, Stdout: o.Out, Stderr: o.ErrOut})
+	err = exec.StreamWithContext(streamCtx, remotecommand.StreamOptions{Stdin: stdinR, Stdout: o.Out, Stderr: s.readyStderr()})
 	select {
 	case <-left:
 		return errLeft
@@ -94,6 +89,19 @@ func (s *tracerSession) attach(ctx context.Context) error {
 		return fmt.Errorf("attach to tracer %s: %w", s.name, err)
 	}
 	return nil
+}
+
+// readyStderr is the tracer's stderr, watched for the runner's ready line,
+// which writes --ready-file.
+func (s *tracerSession) readyStderr() io.Writer {
+	return &readyWatcher{w: s.o.ErrOut, onReady: func() {
+		if s.o.ReadyFile == "" {
+			return
+		}
+		if err := writeReadyFile(s.o.ReadyFile, s.name); err != nil {
+			s.o.progress("%v", err)
+		}
+	}}
 }
 
 // control writes the runner's control lines: hello, then a ping every
@@ -125,14 +133,16 @@ func (s *tracerSession) control(ctx context.Context, w io.Writer, cancel func(),
 	}
 }
 
-// newExecutor returns kubectl's attach transport: WebSocket, falling back
-// to SPDY on servers that do not upgrade to it.
-func newExecutor(o *TraceOptions, u *url.URL) (remotecommand.Executor, error) {
-	spdy, err := remotecommand.NewSPDYExecutor(o.RESTConfig, "POST", u)
+// attacher returns kubectl's attach transport to a container of pod:
+// WebSocket, falling back to SPDY on servers that do not upgrade to it.
+func (k kube) attacher(pod string, opts *corev1.PodAttachOptions) (remotecommand.Executor, error) {
+	u := k.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(k.Namespace).Name(pod).
+		SubResource("attach").VersionedParams(opts, scheme.ParameterCodec).URL()
+	spdy, err := remotecommand.NewSPDYExecutor(k.RESTConfig, "POST", u)
 	if err != nil {
 		return nil, fmt.Errorf("create SPDY executor: %w", err)
 	}
-	ws, err := remotecommand.NewWebSocketExecutor(o.RESTConfig, "GET", u.String())
+	ws, err := remotecommand.NewWebSocketExecutor(k.RESTConfig, "GET", u.String())
 	if err != nil {
 		return nil, fmt.Errorf("create WebSocket executor: %w", err)
 	}

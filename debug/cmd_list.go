@@ -1,0 +1,126 @@
+package debug
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"sigs.k8s.io/yaml"
+)
+
+func newCmdList(o *SessionOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list [TARGET] [-A] [-o json|yaml|wide]",
+		Short: "List trace sessions, running and finished, read from the pods themselves",
+		Example: `  kubectl trace-debug list
+  kubectl trace-debug list pod/web -o wide
+  kubectl trace-debug list -A -o json`,
+		RunE: runE(func(ctx context.Context, args []string) error {
+			if err := o.Complete(args, false); err != nil {
+				return err
+			}
+			return o.list(ctx)
+		}),
+	}
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "list sessions in every namespace")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: (table), wide, json or yaml")
+	return cmd
+}
+
+func (o *SessionOptions) list(ctx context.Context) error {
+	var pods []corev1.Pod
+	switch {
+	case o.PodName != "":
+		p, err := o.Client.CoreV1().Pods(o.Namespace).Get(ctx, o.PodName, metav1.GetOptions{})
+		if err != nil {
+			return apiError(err, fmt.Sprintf("get pod %s/%s", o.Namespace, o.PodName), "")
+		}
+		pods = []corev1.Pod{*p}
+	default:
+		ns := o.Namespace
+		if o.AllNamespaces {
+			ns = metav1.NamespaceAll
+		}
+		l, err := o.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return apiError(err, "list pods", "")
+		}
+		pods = l.Items
+	}
+	var sessions []SessionInfo
+	for i := range pods {
+		sessions = append(sessions, Sessions(&pods[i])...)
+	}
+	return printSessions(o.Out, sessions, o.Output, o.AllNamespaces, time.Now())
+}
+
+// printSessions writes sessions as a table (wide with more columns), JSON or YAML.
+func printSessions(w io.Writer, sessions []SessionInfo, format string, withNamespace bool, now time.Time) error {
+	if sessions == nil {
+		sessions = []SessionInfo{}
+	}
+	switch format {
+	case "json":
+		b, err := json.MarshalIndent(sessions, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode sessions: %w", err)
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	case "yaml":
+		b, err := yaml.Marshal(sessions)
+		if err != nil {
+			return fmt.Errorf("encode sessions: %w", err)
+		}
+		_, err = w.Write(b)
+		return err
+	case "", "wide":
+	default:
+		return codef(ExitUsage, "--output must be wide, json or yaml, not %q", format)
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	cols := []string{"POD", "SESSION", "CONTAINER", "STATE", "EXIT", "AGE", "PROGRAM"}
+	if withNamespace {
+		cols = append([]string{"NAMESPACE"}, cols...)
+	}
+	if format == "wide" {
+		cols = append(cols, "MODE", "DEADLINE", "USER")
+	}
+	fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	for _, s := range sessions {
+		exit, age, mode := "", "", "attached"
+		if s.ExitCode != nil {
+			exit = fmt.Sprint(*s.ExitCode)
+		}
+		if !s.Started.IsZero() {
+			age = duration.HumanDuration(now.Sub(s.Started))
+		}
+		if s.Detached {
+			mode = "detached"
+		}
+		row := []string{s.Pod, s.Name, s.Target, s.State, exit, age, truncate(s.FirstLine(), 50)}
+		if withNamespace {
+			row = append([]string{s.Namespace}, row...)
+		}
+		if format == "wide" {
+			row = append(row, mode, s.Deadline.Duration.String(), s.User)
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

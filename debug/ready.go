@@ -1,0 +1,61 @@
+package debug
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+)
+
+// readyWatcher passes the runner's stderr through unchanged and calls
+// onReady once, when the runner's ready line (probes attached) goes by.
+type readyWatcher struct {
+	w       io.Writer
+	onReady func()
+	once    sync.Once
+	line    []byte
+}
+
+func (r *readyWatcher) Write(p []byte) (int, error) {
+	n, err := r.w.Write(p)
+	rest := p
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			r.line = append(r.line, rest...)
+			break
+		}
+		r.line = append(r.line, rest[:i]...)
+		if bytes.HasPrefix(r.line, []byte(protocol.ReadyPrefix)) {
+			r.once.Do(r.onReady)
+		}
+		r.line = r.line[:0]
+		rest = rest[i+1:]
+	}
+	return n, err
+}
+
+// writeReadyFile writes the session's name to path, atomically, so a script
+// waiting for the file never reads it half written.
+func writeReadyFile(path, session string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ready-*")
+	if err != nil {
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := fmt.Fprintln(tmp, session); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package debug
+
+import (
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+)
+
+// Env names of the session metadata kept in the tracer container itself
+// (ephemeral containers take no labels; their spec is kept forever).
+const (
+	envUser          = "TRACE_DEBUG_USER"
+	envClientVersion = "TRACE_DEBUG_CLIENT_VERSION"
+)
+
+// SessionInfo describes one tracer session, read from its pod.
+type SessionInfo struct {
+	Namespace     string        `json:"namespace"`
+	Pod           string        `json:"pod"`
+	Name          string        `json:"session"`
+	Target        string        `json:"container"`
+	Program       string        `json:"program"`
+	State         string        `json:"state"`
+	ExitCode      *int32        `json:"exitCode,omitempty"`
+	Started       time.Time     `json:"started,omitzero"`
+	Detached      bool          `json:"detached"`
+	Duration      metav1.Duration `json:"duration,omitzero"`
+	Deadline      metav1.Duration `json:"deadline"`
+	User          string        `json:"user,omitempty"`
+	ClientVersion string        `json:"clientVersion,omitempty"`
+}
+
+// Sessions lists the tracer sessions of pod: its ephemeral containers that
+// run the runner, in the order they were added.
+func Sessions(pod *corev1.Pod) []SessionInfo {
+	status := map[string]corev1.ContainerState{}
+	for _, st := range pod.Status.EphemeralContainerStatuses {
+		status[st.Name] = st.State
+	}
+	var out []SessionInfo
+	for _, ec := range pod.Spec.EphemeralContainers {
+		if len(ec.Command) == 0 || ec.Command[0] != protocol.RunnerPath {
+			continue
+		}
+		s := SessionInfo{Namespace: pod.Namespace, Pod: pod.Name, Name: ec.Name, Target: ec.TargetContainerName}
+		if sess, err := protocol.ParseArgs(ec.Args); err == nil {
+			s.Program, s.Detached = sess.Program, !sess.Attached
+			s.Duration, s.Deadline = metav1.Duration{Duration: sess.Duration}, metav1.Duration{Duration: sess.Deadline}
+		}
+		for _, e := range ec.Env {
+			switch e.Name {
+			case envUser:
+				s.User = e.Value
+			case envClientVersion:
+				s.ClientVersion = e.Value
+			}
+		}
+		st, ok := status[ec.Name]
+		switch {
+		case !ok:
+			s.State = "Pending"
+		case st.Running != nil:
+			s.State, s.Started = "Running", st.Running.StartedAt.Time
+		case st.Terminated != nil:
+			s.State, s.Started = st.Terminated.Reason, st.Terminated.StartedAt.Time
+			s.ExitCode = &st.Terminated.ExitCode
+		case st.Waiting != nil:
+			s.State = st.Waiting.Reason
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// FirstLine is the program's first non-empty line, for tables.
+func (s SessionInfo) FirstLine() string {
+	for _, l := range strings.Split(s.Program, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return l
+		}
+	}
+	return ""
+}
