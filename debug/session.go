@@ -32,6 +32,13 @@ func progressf(w io.Writer, format string, a ...any) {
 
 // start resolves the target, injects the tracer and waits until it runs.
 func (o *TraceOptions) start(ctx context.Context) (*tracerSession, error) {
+	// Refusals come before anything is injected, so nothing is left behind.
+	if err := o.checkAccess(ctx, traceAccess); err != nil {
+		return nil, err
+	}
+	if err := o.checkPodSecurity(ctx); err != nil {
+		return nil, err
+	}
 	pods := o.Client.CoreV1().Pods(o.Namespace)
 	pod, err := pods.Get(ctx, o.PodName, metav1.GetOptions{})
 	if err != nil {

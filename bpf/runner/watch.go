@@ -55,10 +55,10 @@ func (a *announceWatcher) Write(p []byte) (int, error) {
 }
 
 // reportReady waits for the tracer's announcement of n probes, then until
-// the tracer process holds n attached probes (perf events or BPF links), or
-// holds some and has attached no more for settle (one BPF link can carry
-// many probes), and writes protocol.ReadyLine to w. It returns early when
-// ctx is done.
+// the tracer process holds n probes (perf events or BPF links; or some, and
+// no more for settle, as one BPF link can carry many probes) and has gone on
+// to wait for events (epoll: every probe is enabled by then), and writes
+// protocol.ReadyLine to w. It returns early when ctx is done.
 func reportReady(ctx context.Context, procRoot string, pid int, announced <-chan int, w io.Writer, ready chan<- struct{}) {
 	var n int
 	select {
@@ -75,7 +75,7 @@ func reportReady(ctx context.Context, procRoot string, pid int, announced <-chan
 		if c != last {
 			last, since = c, time.Now()
 		}
-		if c >= n || c > 0 && time.Since(since) >= settle {
+		if (c >= n || c > 0 && time.Since(since) >= settle) && waitingForEvents(procRoot, pid, since) {
 			fmt.Fprintln(w, protocol.ReadyLine(n))
 			close(ready)
 			return
@@ -86,6 +86,17 @@ func reportReady(ctx context.Context, procRoot string, pid int, announced <-chan
 			return
 		}
 	}
+}
+
+// waitingForEvents reports whether the tracer's main thread sleeps in epoll,
+// its event loop. Where the kernel hides wait channels it gives up asking 2 s
+// after the probes were counted.
+func waitingForEvents(procRoot string, pid int, counted time.Time) bool {
+	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "wchan"))
+	if err != nil || string(b) == "0" || len(b) == 0 {
+		return time.Since(counted) > 2*time.Second
+	}
+	return bytes.Contains(b, []byte("epoll"))
 }
 
 // countProbeFDs counts the attached probes process pid holds open.

@@ -1,0 +1,104 @@
+package debug
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// access is one permission a command needs.
+type access struct{ verb, resource, subresource string }
+
+func (a access) String() string {
+	if a.subresource != "" {
+		return a.verb + " pods/" + a.subresource
+	}
+	return a.verb + " " + a.resource
+}
+
+// traceAccess is every permission `kubectl trace-debug TARGET` uses.
+var traceAccess = []access{
+	{"get", "pods", ""},
+	{"list", "pods", ""},
+	{"watch", "pods", ""},
+	{"patch", "pods", "ephemeralcontainers"},
+	{"get", "pods", "attach"},
+	{"create", "pods", "attach"},
+	{"get", "pods", "log"},
+}
+
+// checkAccess asks the API server, with SelfSubjectAccessReviews, whether the
+// user has every permission in needs in namespace, and names the missing ones
+// with a Role that would grant them.
+func (k kube) checkAccess(ctx context.Context, needs []access) error {
+	var missing []access
+	for _, a := range needs {
+		r, err := k.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: k.Namespace, Verb: a.verb, Resource: a.resource, Subresource: a.subresource,
+			}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return apiError(err, "check permissions", "")
+		}
+		if !r.Status.Allowed {
+			missing = append(missing, a)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	names := make([]string, len(missing))
+	for i, a := range missing {
+		names[i] = a.String()
+	}
+	return codef(ExitForbidden, "check permissions: you may not %s in namespace %s; nothing was changed. Ask for a binding to the ClusterRole in deploy/rbac.yaml, or a Role like:\n%s",
+		strings.Join(names, ", "), k.Namespace, RoleFor(k.Namespace, missing))
+}
+
+// RoleFor renders a Role granting the given permissions in namespace.
+func RoleFor(namespace string, grants []access) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  apiVersion: rbac.authorization.k8s.io/v1\n  kind: Role\n  metadata: {name: trace-debug, namespace: %s}\n  rules:\n", namespace)
+	for _, a := range grants {
+		res := a.resource
+		if a.subresource != "" {
+			res += "/" + a.subresource
+		}
+		fmt.Fprintf(&b, "  - {apiGroups: [\"\"], resources: [%q], verbs: [%q]}\n", res, a.verb)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// podSecurityLabel is the Pod Security admission level a namespace enforces.
+const podSecurityLabel = "pod-security.kubernetes.io/enforce"
+
+// checkPodSecurity reads the namespace's Pod Security level and refuses up
+// front when it cannot admit a privileged container. A user who may not read
+// namespaces is not refused here: the API server's answer is explained later.
+func (k kube) checkPodSecurity(ctx context.Context) error {
+	ns, err := k.Client.CoreV1().Namespaces().Get(ctx, k.Namespace, metav1.GetOptions{})
+	if apierrors.IsForbidden(err) {
+		return nil
+	}
+	if err != nil {
+		return apiError(err, "get namespace "+k.Namespace, "")
+	}
+	return PodSecurityProblem(ns.Name, ns.Labels[podSecurityLabel])
+}
+
+// PodSecurityProblem explains why a namespace enforcing level cannot run the
+// privileged tracer; nil when it can ("" is the cluster's default, usually
+// privileged, and is left to the API server).
+func PodSecurityProblem(namespace, level string) error {
+	if level == "" || level == "privileged" {
+		return nil
+	}
+	return codef(ExitPodSecurity, "check Pod Security: namespace %s enforces the %q level, which forbids the privileged container the tracer needs; nothing was changed. "+
+		"Ask for the namespace to be labelled %s=privileged (or for an exemption for your user), or trace a copy of the pod in a namespace that allows privileged pods",
+		namespace, level, podSecurityLabel)
+}
