@@ -40,12 +40,12 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 	o := NewTraceOptions(streams)
 	o.Interrupts = interrupts
 	cmd := &cobra.Command{
-		Use:           "trace-debug TARGET (-e PROGRAM | -f FILE) [-c CONTAINER] [--duration D]",
-		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl trace-debug"},
-		Short:         "Trace a running pod with bpftrace through an ephemeral container",
-		Long:          traceLong,
-		Example:       traceExample,
-		Version:       Version(),
+		Use:         "trace-debug TARGET (-e PROGRAM | -f FILE) [-c CONTAINER] [--duration D]",
+		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl trace-debug"},
+		Short:       "Trace a running pod with bpftrace through an ephemeral container",
+		Long:        traceLong,
+		Example:     traceExample,
+		Version:     Version(),
 		// TARGET is positional: any word that is not a subcommand is a target.
 		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,

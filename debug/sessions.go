@@ -19,19 +19,19 @@ const (
 
 // SessionInfo describes one tracer session, read from its pod.
 type SessionInfo struct {
-	Namespace     string        `json:"namespace"`
-	Pod           string        `json:"pod"`
-	Name          string        `json:"session"`
-	Target        string        `json:"container"`
-	Program       string        `json:"program"`
-	State         string        `json:"state"`
-	ExitCode      *int32        `json:"exitCode,omitempty"`
-	Started       time.Time     `json:"started,omitzero"`
-	Detached      bool          `json:"detached"`
+	Namespace     string          `json:"namespace"`
+	Pod           string          `json:"pod"`
+	Name          string          `json:"session"`
+	Target        string          `json:"container"`
+	Program       string          `json:"program"`
+	State         string          `json:"state"`
+	ExitCode      *int32          `json:"exitCode,omitempty"`
+	Started       time.Time       `json:"started,omitzero"`
+	Detached      bool            `json:"detached"`
 	Duration      metav1.Duration `json:"duration,omitzero"`
 	Deadline      metav1.Duration `json:"deadline"`
-	User          string        `json:"user,omitempty"`
-	ClientVersion string        `json:"clientVersion,omitempty"`
+	User          string          `json:"user,omitempty"`
+	ClientVersion string          `json:"clientVersion,omitempty"`
 }
 
 // Sessions lists the tracer sessions of pod: its ephemeral containers that

@@ -59,13 +59,13 @@ type TracerSpec struct {
 func EphemeralContainer(s TracerSpec) corev1.EphemeralContainer {
 	return corev1.EphemeralContainer{
 		EphemeralContainerCommon: corev1.EphemeralContainerCommon{
-			Name:                     s.Name,
-			Image:                    s.Image,
-			ImagePullPolicy:          corev1.PullIfNotPresent,
-			Command:                  []string{protocol.RunnerPath},
-			Args:                     s.Session.Args(),
-			Stdin:                    true,
-			StdinOnce:                s.Session.Attached,
+			Name:            s.Name,
+			Image:           s.Image,
+			ImagePullPolicy: corev1.PullIfNotPresent,
+			Command:         []string{protocol.RunnerPath},
+			Args:            s.Session.Args(),
+			Stdin:           true,
+			StdinOnce:       s.Session.Attached,
 			Env: []corev1.EnvVar{
 				{Name: envUser, Value: s.User},
 				{Name: envClientVersion, Value: Version()},

@@ -24,13 +24,13 @@ func TestEphemeralContainer(t *testing.T) {
 	want := func(stdinOnce bool, args []string) corev1.EphemeralContainer {
 		return corev1.EphemeralContainer{
 			EphemeralContainerCommon: corev1.EphemeralContainerCommon{
-				Name:                     "trace-debug-x",
-				Image:                    "img:1",
-				ImagePullPolicy:          corev1.PullIfNotPresent,
-				Command:                  []string{protocol.RunnerPath},
-				Args:                     args,
-				Stdin:                    true,
-				StdinOnce:                stdinOnce,
+				Name:            "trace-debug-x",
+				Image:           "img:1",
+				ImagePullPolicy: corev1.PullIfNotPresent,
+				Command:         []string{protocol.RunnerPath},
+				Args:            args,
+				Stdin:           true,
+				StdinOnce:       stdinOnce,
 				Env: []corev1.EnvVar{
 					{Name: envUser, Value: "alice"},
 					{Name: envClientVersion, Value: Version()},
