@@ -65,6 +65,6 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 	o.AddFlags(cmd.Flags())
 	registerCompletions(cmd, o)
 	s := &SessionOptions{IOStreams: streams, ConfigFlags: o.ConfigFlags, Interrupts: interrupts}
-	cmd.AddCommand(newCmdList(s), newCmdLogs(s), newCmdStop(s), newCmdAttach(s))
+	cmd.AddCommand(newCmdList(s), newCmdLogs(s), newCmdStop(s), newCmdAttach(s), newCmdDoctor(s))
 	return cmd
 }

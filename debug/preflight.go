@@ -35,6 +35,20 @@ var traceAccess = []access{
 // user has every permission in needs in namespace, and names the missing ones
 // with a Role that would grant them.
 func (k kube) checkAccess(ctx context.Context, needs []access) error {
+	missing, err := k.missingAccess(ctx, needs)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	names := make([]string, len(missing))
+	for i, a := range missing {
+		names[i] = a.String()
+	}
+	return codef(ExitForbidden, "check permissions: you may not %s in namespace %s; nothing was changed. Ask for a binding to the ClusterRole in deploy/rbac.yaml, or a Role like:\n%s",
+		strings.Join(names, ", "), k.Namespace, RoleFor(k.Namespace, missing))
+}
+
+// missingAccess returns the permissions in needs the user lacks.
+func (k kube) missingAccess(ctx context.Context, needs []access) ([]access, error) {
 	var missing []access
 	for _, a := range needs {
 		r, err := k.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
@@ -43,21 +57,13 @@ func (k kube) checkAccess(ctx context.Context, needs []access) error {
 			}},
 		}, metav1.CreateOptions{})
 		if err != nil {
-			return apiError(err, "check permissions", "")
+			return nil, apiError(err, "check permissions", "")
 		}
 		if !r.Status.Allowed {
 			missing = append(missing, a)
 		}
 	}
-	if len(missing) == 0 {
-		return nil
-	}
-	names := make([]string, len(missing))
-	for i, a := range missing {
-		names[i] = a.String()
-	}
-	return codef(ExitForbidden, "check permissions: you may not %s in namespace %s; nothing was changed. Ask for a binding to the ClusterRole in deploy/rbac.yaml, or a Role like:\n%s",
-		strings.Join(names, ", "), k.Namespace, RoleFor(k.Namespace, missing))
+	return missing, nil
 }
 
 // RoleFor renders a Role granting the given permissions in namespace.

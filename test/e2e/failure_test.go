@@ -48,6 +48,7 @@ func TestBadInput(t *testing.T) {
 		{"no program", []string{"pod/" + d.name}, debug.ExitUsage, "no program"},
 		{"syntax error", []string{"pod/" + d.name, "-e", "BEGIN { printf(\"x\" }"}, debug.ExitProgramRejected, "bpftrace rejected the program"},
 		{"unknown probe", []string{"pod/" + d.name, "-e", "tracepoint:nope:nope { }"}, debug.ExitProgramRejected, "bpftrace rejected the program"},
+		{"detached syntax error", []string{"pod/" + d.name, "--detach", "-e", "BEGIN { printf(\"x\" }"}, debug.ExitProgramRejected, "syntax error"},
 		{"image missing", []string{"pod/" + d.name, "--image", "127.0.0.1:1/trace-debug/missing:1", "-e", "BEGIN{}"}, debug.ExitImage, "ErrImagePull"},
 	}
 	for _, c := range cases {

@@ -176,3 +176,27 @@ func TestStartTimeout(t *testing.T) {
 		t.Fatalf("code %d, want %d\n%s", code, debug.ExitTimeout, stderr)
 	}
 }
+
+// TestDoctor: every check passes for a traceable pod, and the refusals of
+// the trace itself show up as failed checks with the same exit codes.
+func TestDoctor(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, newNamespace(t), nil)
+	out, stderr, code := runPlugin(t, 30*time.Second, "doctor", "-n", d.ns, "pod/"+d.name)
+	if code != 0 {
+		t.Fatalf("doctor on a traceable pod: code %d\n%s%s", code, out, stderr)
+	}
+	for _, row := range []string{"permissions", "pod security", "pod ", "pid namespace", "node", "image"} {
+		if !strings.Contains(out, row) {
+			t.Fatalf("doctor lacks the %q check:\n%s", row, out)
+		}
+	}
+	if strings.Contains(out, "fail") {
+		t.Fatalf("a check failed:\n%s", out)
+	}
+	out, _, code = runPlugin(t, 30*time.Second, "doctor", "-n", d.ns, "--as", "e2e-nobody", "pod/"+d.name)
+	if code != debug.ExitForbidden || !strings.Contains(out, "patch pods/ephemeralcontainers") {
+		t.Fatalf("doctor for a user without permissions: code %d\n%s", code, out)
+	}
+	assertNothingInjected(t, d.ns, d.name)
+}

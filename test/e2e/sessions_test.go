@@ -14,6 +14,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/trace-debug/kubectl-trace-debug/debug"
 )
 
 // sessionState reads a session's state from `list -o json`.
@@ -99,6 +101,13 @@ func TestStopAndDetachedOutlivesClient(t *testing.T) {
 		t.Fatalf("detach: code %d\n%s", code, stderr)
 	}
 	session := strings.TrimSpace(out)
+	// attach --no-stop: Ctrl-C leaves, the session goes on.
+	a := startPlugin(t, "attach", "--no-stop", "-n", d.ns, "pod/"+d.name, session)
+	a.waitOutput(t, "probes attached", 30*time.Second)
+	a.interrupt(t)
+	if code := a.wait(t, 30*time.Second); code != debug.ExitInterrupted {
+		t.Fatalf("attach --no-stop: code %d, want %d\n%s", code, debug.ExitInterrupted, a.stderr)
+	}
 	time.Sleep(18 * time.Second)
 	if state, _ := sessionState(t, d.ns, d.name, session); state != "Running" {
 		t.Fatalf("detached session is %s 18 s after its client left, want Running", state)

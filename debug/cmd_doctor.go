@@ -1,0 +1,148 @@
+package debug
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// check is one row of `doctor`: ok, warn or fail, with details; a failing
+// check carries the exit code the trace itself would end with.
+type check struct {
+	Name, Result, Detail string
+	code                 int
+}
+
+func newCmdDoctor(o *SessionOptions) *cobra.Command {
+	var container, image string
+	cmd := &cobra.Command{
+		Use:   "doctor TARGET [-c CONTAINER]",
+		Short: "Check, without changing anything, whether TARGET can be traced, and why not",
+		Example: `  kubectl trace-debug doctor pod/web
+  kubectl trace-debug doctor web -c server -n shop`,
+		RunE: runE(func(ctx context.Context, args []string) error {
+			if err := o.Complete(args, false); err != nil {
+				return err
+			}
+			if o.PodName == "" {
+				return codef(ExitUsage, "doctor needs a TARGET (pod/NAME or NAME)")
+			}
+			checks := o.doctor(ctx, container, image)
+			printChecks(o.Out, checks)
+			for _, c := range checks {
+				if c.Result == "fail" {
+					return codef(c.code, "doctor: %s check failed: %s", c.Name, c.Detail)
+				}
+			}
+			return nil
+		}),
+	}
+	cmd.Flags().StringVarP(&container, "container", "c", "", "container to trace (default: the pod's default container, or its only one)")
+	cmd.Flags().StringVar(&image, "image", DefaultImage(), "runner image")
+	return cmd
+}
+
+// doctor runs every check that a trace of the pod depends on.
+func (o *SessionOptions) doctor(ctx context.Context, container, image string) []check {
+	var checks []check
+	add := func(name string, err error, okDetail string) {
+		if err != nil {
+			checks = append(checks, check{name, "fail", err.Error(), ExitCode(err)})
+			return
+		}
+		checks = append(checks, check{Name: name, Result: "ok", Detail: okDetail})
+	}
+
+	missing, err := o.missingAccess(ctx, traceAccess)
+	switch {
+	case err != nil:
+		add("permissions", err, "")
+	case len(missing) > 0:
+		names := make([]string, len(missing))
+		for i, a := range missing {
+			names[i] = a.String()
+		}
+		add("permissions", codef(ExitForbidden, "missing: %s (see deploy/rbac.yaml)", strings.Join(names, ", ")), "")
+	default:
+		add("permissions", nil, fmt.Sprintf("all %d permissions in namespace %s", len(traceAccess), o.Namespace))
+	}
+
+	ns, err := o.Client.CoreV1().Namespaces().Get(ctx, o.Namespace, metav1.GetOptions{})
+	switch {
+	case apierrors.IsForbidden(err):
+		checks = append(checks, check{Name: "pod security", Result: "warn", Detail: "cannot read namespace " + o.Namespace + " to see its level"})
+	case err != nil:
+		add("pod security", apiError(err, "get namespace", ""), "")
+	default:
+		level := ns.Labels[podSecurityLabel]
+		detail := fmt.Sprintf("namespace %s enforces %q", ns.Name, level)
+		if level == "" {
+			detail = fmt.Sprintf("namespace %s has no %s label: the cluster's default level applies (privileged unless configured otherwise)", ns.Name, podSecurityLabel)
+		}
+		add("pod security", PodSecurityProblem(ns.Name, level), detail)
+	}
+
+	pod, err := o.Client.CoreV1().Pods(o.Namespace).Get(ctx, o.PodName, metav1.GetOptions{})
+	if err != nil {
+		add("pod", apiError(err, "get pod "+o.PodName, ""), "")
+		return checks
+	}
+	name, err := ChooseContainer(pod, container)
+	if err == nil {
+		_, err = CheckPod(pod, name)
+	}
+	add("pod", err, fmt.Sprintf("%s is Running; container %s", podRef(pod), name))
+	if SharesPIDNamespace(pod) {
+		checks = append(checks, check{Name: "pid namespace", Result: "ok", Detail: "shared by the pod: the target is found by its container ID"})
+	} else {
+		checks = append(checks, check{Name: "pid namespace", Result: "ok", Detail: "per container: the target is PID 1 of the tracer's namespace"})
+	}
+	checks = append(checks, o.nodeChecks(ctx, pod.Spec.NodeName, image)...)
+	return checks
+}
+
+// nodeChecks reads the node's OS, architecture, kernel, runtime and images.
+func (o *SessionOptions) nodeChecks(ctx context.Context, nodeName, image string) []check {
+	node, err := o.Client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	if err != nil {
+		return []check{{Name: "node", Result: "warn", Detail: fmt.Sprintf("cannot read node %s: %v", nodeName, err)}}
+	}
+	info := node.Status.NodeInfo
+	nodeCheck := check{Name: "node", Result: "ok", Detail: fmt.Sprintf("%s: %s/%s, kernel %s, %s", node.Name, info.OperatingSystem, info.Architecture, info.KernelVersion, info.ContainerRuntimeVersion)}
+	if info.OperatingSystem != "linux" {
+		nodeCheck.Result, nodeCheck.code = "fail", ExitUnsupportedPod
+		nodeCheck.Detail += " (eBPF tracing is Linux-only)"
+	}
+	imageCheck := check{Name: "image", Result: "ok", Detail: image + " is on the node"}
+	if !nodeHasImage(node, image) {
+		imageCheck.Result, imageCheck.Detail = "warn", image+" is not on the node yet: it will be pulled from its registry"
+	}
+	return []check{nodeCheck, imageCheck}
+}
+
+func nodeHasImage(node *corev1.Node, image string) bool {
+	for _, img := range node.Status.Images {
+		for _, n := range img.Names {
+			if n == image || strings.TrimPrefix(n, "docker.io/") == image {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func printChecks(w io.Writer, checks []check) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tRESULT\tDETAIL")
+	for _, c := range checks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.Result, c.Detail)
+	}
+	_ = tw.Flush()
+}
