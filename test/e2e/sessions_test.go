@@ -6,7 +6,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -185,4 +187,27 @@ func TestDryRun(t *testing.T) {
 	if err != nil || len(p.Spec.EphemeralContainers) != 0 {
 		t.Fatalf("dry run changed the pod (%v): %d ephemeral containers", err, len(p.Spec.EphemeralContainers))
 	}
+}
+
+// TestCIExampleScript runs the README's CI script against the demo pod: the
+// JSON summary counts exactly the load's requests.
+func TestCIExampleScript(t *testing.T) {
+	d := startDemo(t, newNamespace(t), nil)
+	load := fmt.Sprintf("for i in 1 2 3; do curl -sf %s >/dev/null; done", d.url())
+	cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "ci-example.sh"), d.ns, d.name, "bash", "-c", load)
+	cmd.Env = append(os.Environ(), "TRACE_DEBUG="+pluginBin+" --kubeconfig "+kubeconfig)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ci-example.sh: %v\n%s", err, out)
+	}
+	last := strings.TrimSpace(string(out))
+	last = last[strings.LastIndex(last, "\n")+1:]
+	var result struct {
+		Type string           `json:"type"`
+		Data map[string]int64 `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(last), &result); err != nil || result.Type != "map" || result.Data["@calls"] != 3 {
+		t.Fatalf("want the map {\"@calls\": 3} as the script's last line (%v):\n%s", err, out)
+	}
+	assertNoHarm(t, d, 10*time.Second)
 }
