@@ -42,6 +42,8 @@ type TraceOptions struct {
 	Detach bool
 	// DryRun prints the patch that would add the tracer, and sends nothing.
 	DryRun bool
+	// UnsafeUretprobe lets uretprobes on Go executables through (they crash Go programs).
+	UnsafeUretprobe bool
 
 	// Filled by Complete.
 	PodName string
@@ -77,6 +79,7 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.ReadyFile, "ready-file", o.ReadyFile, "write the session's name to this file once the probes are attached (for scripts)")
 	flags.BoolVar(&o.Detach, "detach", o.Detach, "return once the probes are attached; the trace runs until --duration, --deadline or `stop`")
 	flags.BoolVar(&o.DryRun, "dry-run", o.DryRun, "print the patch that would add the tracer container, and change nothing")
+	flags.BoolVar(&o.UnsafeUretprobe, "unsafe-uretprobe", o.UnsafeUretprobe, "run uretprobes on Go executables anyway (they crash Go programs: Go moves its stacks)")
 }
 
 // Complete reads the program file, resolves the namespace and builds the clients.
@@ -132,6 +135,7 @@ func (o *TraceOptions) session(containerID string, sharedPID bool) protocol.Sess
 	s.SharedPID = sharedPID
 	s.Attached = !o.Detach
 	s.JSON = o.OutputFormat == "json"
+	s.UnsafeUretprobe = o.UnsafeUretprobe
 	s.Duration = o.Duration
 	s.Deadline = o.Deadline
 	return s

@@ -51,6 +51,8 @@ func tracerResult(name string, t *corev1.ContainerStateTerminated) error {
 		return nil
 	case protocol.ExitProgramRejected:
 		return codef(ExitProgramRejected, "bpftrace rejected the program (its message is above); fix the program and run again")
+	case protocol.ExitUnsafeProgram:
+		return codef(ExitProgramRejected, "refused the program: it would crash its target (the tracer's message above says why and what to use instead)")
 	case protocol.ExitKernelUnsupported:
 		return codef(ExitKernel, "the node's kernel cannot be traced (the tracer's message is above)")
 	case protocol.ExitTargetNotFound:

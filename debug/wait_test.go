@@ -48,6 +48,7 @@ func TestTracerResult(t *testing.T) {
 		{130, 130, "code 130"},
 		{protocol.ExitProgramRejected, ExitProgramRejected, "rejected the program"},
 		{protocol.ExitKernelUnsupported, ExitKernel, "kernel cannot be traced"},
+		{protocol.ExitUnsafeProgram, ExitProgramRejected, "would crash its target"},
 		{protocol.ExitTargetNotFound, ExitTargetNotFound, "could not find the target"},
 		{protocol.ExitNoClient, ExitInternal, "did not hear from this client"},
 		{protocol.ExitUsage, ExitImage, "different versions"},

@@ -53,6 +53,9 @@ const (
 	// ExitUsage: the runner was started with arguments it does not know
 	// (client and image of different versions).
 	ExitUsage = 74
+	// ExitUnsafeProgram: the program would harm its target (a uretprobe on a
+	// Go executable) and the session did not insist.
+	ExitUnsafeProgram = 75
 )
 
 // Session is everything the runner needs to know about one trace. The client
@@ -79,6 +82,8 @@ type Session struct {
 	IdleTimeout time.Duration
 	// JSON asks the tracer for one JSON object per line.
 	JSON bool
+	// UnsafeUretprobe lets uretprobes on Go executables through.
+	UnsafeUretprobe bool
 }
 
 // DefaultSession returns a Session with the runner's default bounds.
@@ -113,6 +118,9 @@ func (s Session) Args() []string {
 	if s.JSON {
 		args = append(args, "--json")
 	}
+	if s.UnsafeUretprobe {
+		args = append(args, "--unsafe-uretprobe")
+	}
 	return args
 }
 
@@ -130,6 +138,7 @@ func ParseArgs(args []string) (Session, error) {
 	fs.BoolVar(&s.Attached, "attached", false, "wait for a client and stop when it leaves")
 	fs.DurationVar(&s.Duration, "duration", 0, "stop after this long")
 	fs.BoolVar(&s.JSON, "json", false, "tracer output as JSON lines")
+	fs.BoolVar(&s.UnsafeUretprobe, "unsafe-uretprobe", false, "allow uretprobes on Go executables")
 	fs.DurationVar(&s.Deadline, "deadline", s.Deadline, "hard bound of the session")
 	fs.DurationVar(&s.HelloTimeout, "hello-timeout", s.HelloTimeout, "how long to wait for the client")
 	fs.DurationVar(&s.IdleTimeout, "idle-timeout", s.IdleTimeout, "stop when the client is silent this long")

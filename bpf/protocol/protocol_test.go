@@ -17,6 +17,7 @@ func TestArgsRoundTrip(t *testing.T) {
 	full.Duration = 90 * time.Second
 	full.Deadline = 2 * time.Hour
 	full.JSON = true
+	full.UnsafeUretprobe = true
 	minimal := DefaultSession()
 	minimal.Program = "BEGIN {}"
 	for name, s := range map[string]Session{"full": full, "minimal": minimal} {

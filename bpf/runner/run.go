@@ -60,6 +60,10 @@ func Run(ctx context.Context, o Options) int {
 		return protocol.ExitTargetNotFound
 	}
 	program := SubstituteContainerPID(o.Session.Program, pid)
+	if err := CheckGoUretprobes(program, o.Session.UnsafeUretprobe); err != nil {
+		say("%v", err)
+		return protocol.ExitUnsafeProgram
+	}
 
 	announced := make(chan int, 1)
 	outs := newAnnounceWatchers(announced, o.Stdout, o.Stderr)

@@ -7,11 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+	"github.com/trace-debug/kubectl-trace-debug/internal/syncbuf"
 )
 
 // These tests run the real runner with the real bpftrace, as root. They
@@ -38,34 +38,16 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// lockedBuffer collects output written by the runner's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type run struct {
 	stdin          *io.PipeWriter
-	stdout, stderr *lockedBuffer
+	stdout, stderr *syncbuf.Buffer
 	code           chan int
 }
 
 func startRunner(t *testing.T, ctx context.Context, s protocol.Session) *run {
 	t.Helper()
 	in, w := io.Pipe()
-	r := &run{stdin: w, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, code: make(chan int, 1)}
+	r := &run{stdin: w, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, code: make(chan int, 1)}
 	go func() {
 		r.code <- Run(ctx, Options{
 			Session: s, Stdin: in, Stdout: r.stdout, Stderr: r.stderr,
@@ -109,7 +91,9 @@ func session(program string, mutate func(*protocol.Session)) protocol.Session {
 	return s
 }
 
-const ticking = `BEGIN { printf("started\n"); } interval:ms:50 { @ticks = count(); }`
+// ticking has its map from the start, so a stop right after "started" still
+// has maps to print.
+const ticking = `BEGIN { @ticks = count(); printf("started\n"); } interval:ms:50 { @ticks = count(); }`
 
 // endings: each way a session ends stops bpftrace the Ctrl-C way, so its
 // maps are printed, and the runner says why.
@@ -123,9 +107,9 @@ func TestSessionEndings(t *testing.T) {
 		{"stop line", nil, func(_ context.CancelFunc, r *run) { r.send(protocol.Stop) }, ""},
 		{"client went away", nil, func(_ context.CancelFunc, r *run) { r.stdin.Close() }, "the client went away"},
 		{"signal", nil, func(cancel context.CancelFunc, _ *run) { cancel() }, ""},
-		{"client silent", func(s *protocol.Session) { s.IdleTimeout = time.Second }, func(context.CancelFunc, *run) {}, "no word from the client for 1s"},
-		{"duration", func(s *protocol.Session) { s.Duration = time.Second }, func(context.CancelFunc, *run) {}, ""},
-		{"deadline", func(s *protocol.Session) { s.Deadline = time.Second }, func(context.CancelFunc, *run) {}, "deadline (1s) was reached"},
+		{"client silent", func(s *protocol.Session) { s.IdleTimeout = 3 * time.Second }, func(context.CancelFunc, *run) {}, "no word from the client for 3s"},
+		{"duration", func(s *protocol.Session) { s.Duration = 3 * time.Second }, func(context.CancelFunc, *run) {}, ""},
+		{"deadline", func(s *protocol.Session) { s.Deadline = 3 * time.Second }, func(context.CancelFunc, *run) {}, "deadline (3s) was reached"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())

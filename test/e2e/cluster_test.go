@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -26,6 +24,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
+
+	"github.com/trace-debug/kubectl-trace-debug/internal/syncbuf"
 )
 
 const demoImage = "trace-debug.local/demo:1"
@@ -144,7 +144,7 @@ func (d demoPod) request(t *testing.T, n int) {
 // session is one run of the plugin.
 type session struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	done           chan struct{}
 	code           int
 }
@@ -152,7 +152,7 @@ type session struct {
 // startPlugin runs kubectl-trace_debug with args (plus the kubeconfig).
 func startPlugin(t *testing.T, args ...string) *session {
 	t.Helper()
-	s := &session{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	s := &session{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(pluginBin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	if err := s.cmd.Start(); err != nil {
@@ -257,22 +257,4 @@ func assertNoHarm(t *testing.T, d demoPod, timeout time.Duration) {
 			t.Fatalf("target container %s: restarts %d, state %+v; the trace harmed it", st.Name, st.RestartCount, st.State)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

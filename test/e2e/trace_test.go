@@ -13,6 +13,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/trace-debug/kubectl-trace-debug/debug"
 )
 
 const counterProbe = `uprobe:/proc/$container_pid/root/app/server:"main.counterValue"`
@@ -167,5 +169,21 @@ func TestSharedProcessNamespace(t *testing.T) {
 	if got := mapValue(t, s.stdout.String(), "@calls"); got != 3 {
 		t.Fatalf("@calls = %d, want 3", got)
 	}
+	assertNoHarm(t, d, 10*time.Second)
+}
+
+// TestGoUretprobeRefused: the seed's own uretprobe one-liner on the demo's Go
+// function is refused before anything is attached, with the safe
+// alternatives named; the server keeps serving.
+func TestGoUretprobeRefused(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, newNamespace(t), nil)
+	_, stderr, code := runPlugin(t, 60*time.Second, "-n", d.ns, "pod/"+d.name,
+		"-e", `uretprobe:/proc/$container_pid/exe:"main.counterValue" { printf("%d\n", retval) }`)
+	if code != debug.ExitProgramRejected || !strings.Contains(stderr, "refusing uretprobe on a Go executable") ||
+		!strings.Contains(stderr, "--func main.counterValue") {
+		t.Fatalf("code %d, want %d with the reason\n%s", code, debug.ExitProgramRejected, stderr)
+	}
+	d.request(t, 3)
 	assertNoHarm(t, d, 10*time.Second)
 }
