@@ -6,7 +6,7 @@ LDFLAGS := -X $(PKG)/debug.version=$(VERSION)
 BIN := _output/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all build deps cluster-up cluster-down images demo test unit-test e2e-test bench krew clean
+.PHONY: all build deps cluster-up cluster-down images demo test unit-test e2e-test bench krew generate clean
 
 all: build
 
@@ -42,6 +42,11 @@ test: deps unit-test e2e-test
 
 bench: build
 	scripts/bench.sh
+
+# Regenerate the eBPF objects (bpf2go, clang) and the syscall tables; the
+# results are committed, so building needs no clang.
+generate:
+	go generate ./bpf/...
 
 # Release archives and the krew manifest with their sha256.
 krew:

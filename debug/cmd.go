@@ -31,7 +31,10 @@ var (
 		kubectl trace-debug pod/web -e 'uprobe:/proc/$container_pid/root/app/server:"main.counterValue" { @calls = count(); }'
 
 		# Run a program from a file against the "shell" container
-		kubectl trace-debug pod/web -c shell -f bashreadline.bt`)
+		kubectl trace-debug pod/web -c shell -f bashreadline.bt
+
+		# Count the container's syscalls by name and thread, natively, for 30 s
+		kubectl trace-debug pod/web --syscalls --duration 30s`)
 )
 
 // NewCmdTraceDebug returns the `kubectl trace-debug` command. interrupts

@@ -44,6 +44,8 @@ type TraceOptions struct {
 	DryRun bool
 	// UnsafeUretprobe lets uretprobes on Go executables through (they crash Go programs).
 	UnsafeUretprobe bool
+	// Syscalls runs the native syscall census instead of a bpftrace program.
+	Syscalls bool
 
 	// Filled by Complete.
 	PodName string
@@ -79,6 +81,7 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&o.ReadyFile, "ready-file", o.ReadyFile, "write the session's name to this file once the probes are attached (for scripts)")
 	flags.BoolVar(&o.Detach, "detach", o.Detach, "return once the probes are attached; the trace runs until --duration, --deadline or `stop`")
 	flags.BoolVar(&o.DryRun, "dry-run", o.DryRun, "print the patch that would add the tracer container, and change nothing")
+	flags.BoolVar(&o.Syscalls, "syscalls", o.Syscalls, "count the target's syscalls by name and thread with the native engine (no bpftrace; attaches in milliseconds)")
 	flags.BoolVar(&o.UnsafeUretprobe, "unsafe-uretprobe", o.UnsafeUretprobe, "run uretprobes on Go executables anyway (they crash Go programs: Go moves its stacks)")
 }
 
@@ -109,8 +112,10 @@ func (o *TraceOptions) Complete(args []string) error {
 // Validate checks the options without any I/O.
 func (o *TraceOptions) Validate() error {
 	switch {
-	case o.Program == "":
-		return codef(ExitUsage, "no program: give a bpftrace program with -e 'PROGRAM' or -f FILE")
+	case o.Program == "" && !o.Syscalls:
+		return codef(ExitUsage, "no program: give a bpftrace program with -e 'PROGRAM' or -f FILE, or --syscalls")
+	case o.Program != "" && o.Syscalls:
+		return codef(ExitUsage, "--syscalls runs the native census, not a program: drop -e/-f or --syscalls")
 	case o.Image == "":
 		return codef(ExitUsage, "--image must not be empty")
 	case o.Duration < 0:
@@ -136,6 +141,7 @@ func (o *TraceOptions) session(containerID string, sharedPID bool) protocol.Sess
 	s.Attached = !o.Detach
 	s.JSON = o.OutputFormat == "json"
 	s.UnsafeUretprobe = o.UnsafeUretprobe
+	s.Syscalls = o.Syscalls
 	s.Duration = o.Duration
 	s.Deadline = o.Deadline
 	return s

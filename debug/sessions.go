@@ -28,6 +28,7 @@ type SessionInfo struct {
 	ExitCode      *int32          `json:"exitCode,omitempty"`
 	Started       time.Time       `json:"started,omitzero"`
 	Detached      bool            `json:"detached"`
+	Syscalls      bool            `json:"syscalls,omitempty"`
 	Duration      metav1.Duration `json:"duration,omitzero"`
 	Deadline      metav1.Duration `json:"deadline"`
 	User          string          `json:"user,omitempty"`
@@ -48,7 +49,7 @@ func Sessions(pod *corev1.Pod) []SessionInfo {
 		}
 		s := SessionInfo{Namespace: pod.Namespace, Pod: pod.Name, Name: ec.Name, Target: ec.TargetContainerName}
 		if sess, err := protocol.ParseArgs(ec.Args); err == nil {
-			s.Program, s.Detached = sess.Program, !sess.Attached
+			s.Program, s.Detached, s.Syscalls = sess.Program, !sess.Attached, sess.Syscalls
 			s.Duration, s.Deadline = metav1.Duration{Duration: sess.Duration}, metav1.Duration{Duration: sess.Deadline}
 		}
 		for _, e := range ec.Env {
@@ -78,6 +79,9 @@ func Sessions(pod *corev1.Pod) []SessionInfo {
 
 // FirstLine is the program's first non-empty line, for tables.
 func (s SessionInfo) FirstLine() string {
+	if s.Syscalls {
+		return "--syscalls (native census)"
+	}
 	for _, l := range strings.Split(s.Program, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
 			return l

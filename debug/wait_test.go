@@ -73,6 +73,8 @@ func TestValidate(t *testing.T) {
 	}{
 		{"valid", func(*TraceOptions) {}, ""},
 		{"no program", func(o *TraceOptions) { o.Program = "" }, "no program"},
+		{"census alone is valid", func(o *TraceOptions) { o.Program = ""; o.Syscalls = true }, ""},
+		{"census and program", func(o *TraceOptions) { o.Syscalls = true }, "--syscalls runs the native census"},
 		{"no image", func(o *TraceOptions) { o.Image = "" }, "--image"},
 		{"negative duration", func(o *TraceOptions) { o.Duration = -1 }, "--duration"},
 		{"no deadline", func(o *TraceOptions) { o.Deadline = 0 }, "--deadline must be positive"},

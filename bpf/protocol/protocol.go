@@ -84,6 +84,8 @@ type Session struct {
 	JSON bool
 	// UnsafeUretprobe lets uretprobes on Go executables through.
 	UnsafeUretprobe bool
+	// Syscalls runs the native syscall census instead of a bpftrace program.
+	Syscalls bool
 }
 
 // DefaultSession returns a Session with the runner's default bounds.
@@ -97,12 +99,15 @@ func DefaultSession() Session {
 
 // Args encodes s as command-line arguments for the runner.
 func (s Session) Args() []string {
-	args := []string{
-		"--program=" + s.Program,
-		"--deadline=" + s.Deadline.String(),
-		"--hello-timeout=" + s.HelloTimeout.String(),
-		"--idle-timeout=" + s.IdleTimeout.String(),
+	var args []string
+	if s.Program != "" {
+		args = append(args, "--program="+s.Program)
 	}
+	args = append(args,
+		"--deadline="+s.Deadline.String(),
+		"--hello-timeout="+s.HelloTimeout.String(),
+		"--idle-timeout="+s.IdleTimeout.String(),
+	)
 	if s.ContainerID != "" {
 		args = append(args, "--container-id="+s.ContainerID)
 	}
@@ -120,6 +125,9 @@ func (s Session) Args() []string {
 	}
 	if s.UnsafeUretprobe {
 		args = append(args, "--unsafe-uretprobe")
+	}
+	if s.Syscalls {
+		args = append(args, "--syscalls")
 	}
 	return args
 }
@@ -139,6 +147,7 @@ func ParseArgs(args []string) (Session, error) {
 	fs.DurationVar(&s.Duration, "duration", 0, "stop after this long")
 	fs.BoolVar(&s.JSON, "json", false, "tracer output as JSON lines")
 	fs.BoolVar(&s.UnsafeUretprobe, "unsafe-uretprobe", false, "allow uretprobes on Go executables")
+	fs.BoolVar(&s.Syscalls, "syscalls", false, "run the native syscall census")
 	fs.DurationVar(&s.Deadline, "deadline", s.Deadline, "hard bound of the session")
 	fs.DurationVar(&s.HelloTimeout, "hello-timeout", s.HelloTimeout, "how long to wait for the client")
 	fs.DurationVar(&s.IdleTimeout, "idle-timeout", s.IdleTimeout, "stop when the client is silent this long")
@@ -148,8 +157,8 @@ func ParseArgs(args []string) (Session, error) {
 	if fs.NArg() > 0 {
 		return Session{}, fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
 	}
-	if s.Program == "" {
-		return Session{}, fmt.Errorf("%w: --program is required", ErrUsage)
+	if (s.Program == "") == !s.Syscalls {
+		return Session{}, fmt.Errorf("%w: want exactly one of --program and --syscalls", ErrUsage)
 	}
 	if s.Deadline <= 0 {
 		return Session{}, fmt.Errorf("%w: --deadline must be positive", ErrUsage)

@@ -20,7 +20,9 @@ func TestArgsRoundTrip(t *testing.T) {
 	full.UnsafeUretprobe = true
 	minimal := DefaultSession()
 	minimal.Program = "BEGIN {}"
-	for name, s := range map[string]Session{"full": full, "minimal": minimal} {
+	census := DefaultSession()
+	census.Syscalls = true
+	for name, s := range map[string]Session{"full": full, "minimal": minimal, "census": census} {
 		got, err := ParseArgs(s.Args())
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -34,6 +36,7 @@ func TestArgsRoundTrip(t *testing.T) {
 func TestParseArgsRejects(t *testing.T) {
 	for name, args := range map[string][]string{
 		"no program":     {"--deadline=1h"},
+		"both engines":   {"--program=x", "--syscalls"},
 		"unknown flag":   {"--program=x", "--frobnicate"},
 		"stray argument": {"--program=x", "extra"},
 		"zero deadline":  {"--program=x", "--deadline=0s"},

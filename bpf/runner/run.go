@@ -59,6 +59,9 @@ func Run(ctx context.Context, o Options) int {
 		say("find the target container's process: %v", err)
 		return protocol.ExitTargetNotFound
 	}
+	if o.Session.Syscalls {
+		return o.runCensus(ctx, control, pid, say)
+	}
 	program := SubstituteContainerPID(o.Session.Program, pid)
 	if err := CheckGoUretprobes(program, o.Session.UnsafeUretprobe); err != nil {
 		say("%v", err)
@@ -82,7 +85,10 @@ func Run(ctx context.Context, o Options) int {
 	ready := make(chan struct{})
 	go reportReady(ctx, o.ProcRoot, cmd.Process.Pid, announced, o.Stderr, ready)
 
-	stopped := o.supervise(ctx, cmd.Process, control, done, say)
+	pgid := cmd.Process.Pid
+	stopped := o.supervise(ctx, control, done, say,
+		func() { _ = syscall.Kill(-pgid, syscall.SIGINT) },
+		func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
 	code := exitCode(<-done)
 	select {
 	case <-ready:
@@ -143,7 +149,7 @@ func awaitHello(ctx context.Context, control <-chan string, timeout time.Duratio
 // puts back for the caller), interrupting it when the session must end and
 // killing it if it does not exit within StopGrace. It reports whether the
 // runner asked the tracer to stop.
-func (o Options) supervise(ctx context.Context, p *os.Process, control <-chan string, done chan error, say func(string, ...any)) bool {
+func (o Options) supervise(ctx context.Context, control <-chan string, done chan error, say func(string, ...any), interrupt, kill func()) bool {
 	s := o.Session
 	deadline := time.NewTimer(s.Deadline)
 	defer deadline.Stop()
@@ -165,7 +171,7 @@ func (o Options) supervise(ctx context.Context, p *os.Process, control <-chan st
 		if why != "" {
 			say("stopping the trace: %s", why)
 		}
-		_ = syscall.Kill(-p.Pid, syscall.SIGINT)
+		interrupt()
 		grace = time.After(o.StopGrace)
 	}
 	for {
@@ -196,7 +202,7 @@ func (o Options) supervise(ctx context.Context, p *os.Process, control <-chan st
 			stop(fmt.Sprintf("the session's deadline (%v) was reached", s.Deadline))
 		case <-grace:
 			say("the tracer did not exit %v after SIGINT; killing it", o.StopGrace)
-			_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
+			kill()
 			grace = nil
 		}
 	}

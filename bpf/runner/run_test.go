@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,16 +15,17 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/internal/syncbuf"
 )
 
-// These tests run the real runner with the real bpftrace, as root. They
-// mount tracefs, so TestMain first re-runs the test binary in a private
-// mount namespace: the machine's own mounts are never touched.
+// These tests run the real runner with the real bpftrace, as root. TestMain
+// first re-runs the test binary as a container would see the world: in a
+// private mount namespace (the tracefs mounts never touch the machine's) and
+// a PID namespace of its own, where the test process is PID 1, the target.
 func TestMain(m *testing.M) {
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "bpf/runner tests load real eBPF programs: run them as root")
 		os.Exit(1)
 	}
 	if os.Getenv("RUNNER_TEST_MOUNT_NS") == "" {
-		cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", os.Args[0]}, os.Args[1:]...)...)
+		cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", os.Args[0]}, os.Args[1:]...)...)
 		cmd.Env = append(os.Environ(), "RUNNER_TEST_MOUNT_NS=1")
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
@@ -226,6 +228,43 @@ func TestReadyMeansAttached(t *testing.T) {
 			}
 			if !strings.Contains(r.stderr.String(), protocol.ReadyLine(1)) {
 				t.Fatalf("ready line does not count 1 probe:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+// TestCensusSession: the native engine counts the syscalls of the runner's
+// PID namespace (here the test's own, whose PID 1 is the target), ends like
+// a bpftrace session and prints its summary in both formats.
+func TestCensusSession(t *testing.T) {
+	for _, asJSON := range []bool{false, true} {
+		t.Run(fmt.Sprintf("json=%v", asJSON), func(t *testing.T) {
+			r := startRunner(t, context.Background(), session("", func(s *protocol.Session) { s.Syscalls = true; s.JSON = asJSON }))
+			r.send(protocol.Hello)
+			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(r.stderr.String(), protocol.ReadyLine(1)); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no ready line\n%s", r.stderr)
+				}
+			}
+			for i := 0; i < 3; i++ {
+				if err := exec.Command("/bin/true").Run(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r.send(protocol.Stop)
+			if code := r.wait(t); code != 0 {
+				t.Fatalf("exit code %d\n%s", code, r.stderr)
+			}
+			out := r.stdout.String()
+			if asJSON {
+				if !strings.Contains(out, `{"type": "attached_probes", "data": {"probes": 1}}`) || !strings.Contains(out, `"@syscalls":{`) || !strings.Contains(out, `"execve"`) {
+					t.Fatalf("JSON summary lacks the census:\n%s", out)
+				}
+			} else if !regexp.MustCompile(`(?m)^execve +\S+ +\d+$`).MatchString(out) || !strings.Contains(out, "total") {
+				t.Fatalf("text summary lacks execve:\n%s", out)
+			}
+			if !strings.Contains(r.stderr.String(), "peak memory of the runner") {
+				t.Fatalf("no peak memory report:\n%s", r.stderr)
 			}
 		})
 	}

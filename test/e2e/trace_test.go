@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -185,5 +186,38 @@ func TestGoUretprobeRefused(t *testing.T) {
 		t.Fatalf("code %d, want %d with the reason\n%s", code, debug.ExitProgramRejected, stderr)
 	}
 	d.request(t, 3)
+	assertNoHarm(t, d, 10*time.Second)
+}
+
+// TestSyscallCensus: the native engine counts the target container's
+// syscalls only: another pod of the same image, busier, is not counted.
+func TestSyscallCensus(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	d := startDemo(t, ns, nil)
+	other := startDemo(t, newNamespace(t), nil)
+	s := startPlugin(t, "-n", ns, "pod/"+d.name, "--syscalls", "-o", "json", "--duration", "4s")
+	s.waitOutput(t, "probes attached", 60*time.Second)
+	d.request(t, 3)
+	other.request(t, 20)
+	if code := s.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("exit code %d\n%s", code, s.stderr)
+	}
+	var bySyscall map[string]int
+	for _, line := range strings.Split(s.stdout.String(), "\n") {
+		var ev struct {
+			Type string                    `json:"type"`
+			Data map[string]map[string]int `json:"data"`
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Type == "map" && ev.Data["@syscalls"] != nil {
+			bySyscall = ev.Data["@syscalls"]
+		}
+	}
+	if w := bySyscall["write"]; w < 3 || w > 6 {
+		t.Fatalf("write = %d for 3 requests to this pod (20 went to another): %v\n%s", w, bySyscall, s.stdout)
+	}
+	if !strings.Contains(s.stderr.String(), "peak memory of the runner") {
+		t.Fatalf("no peak memory report:\n%s", s.stderr)
+	}
 	assertNoHarm(t, d, 10*time.Second)
 }

@@ -1,0 +1,126 @@
+package syscalls
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// Target is a PID namespace to count, and the one process in it not to
+// count (the runner itself).
+type Target struct {
+	// PIDNamespace is the path of the namespace, e.g. /proc/1/ns/pid.
+	PIDNamespace string
+	// Self is the runner's PID in that namespace; 0 counts every process.
+	Self uint32
+}
+
+// Census is an attached syscall counter.
+type Census struct {
+	objs censusObjects
+	link link.Link
+}
+
+// Count is the calls of one syscall by one thread name.
+type Count struct {
+	Nr    uint32
+	Name  string
+	Comm  string
+	Calls uint64
+}
+
+// Start loads the census program, restricted to t's PID namespace, and
+// attaches it to the sys_enter raw tracepoint.
+func Start(t Target) (*Census, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(t.PIDNamespace, &st); err != nil {
+		return nil, fmt.Errorf("stat pid namespace: %w", err)
+	}
+	_ = rlimit.RemoveMemlock() // kernels before 5.11 charge maps to memlock
+	spec, err := loadCensus()
+	if err != nil {
+		return nil, fmt.Errorf("load census spec: %w", err)
+	}
+	if err := spec.Variables["pidns_dev"].Set(uint64(st.Dev)); err != nil {
+		return nil, fmt.Errorf("set pidns_dev: %w", err)
+	}
+	if err := spec.Variables["pidns_ino"].Set(st.Ino); err != nil {
+		return nil, fmt.Errorf("set pidns_ino: %w", err)
+	}
+	if err := spec.Variables["self_tgid"].Set(t.Self); err != nil {
+		return nil, fmt.Errorf("set self_tgid: %w", err)
+	}
+	c := &Census{}
+	if err := spec.LoadAndAssign(&c.objs, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("load census: %+v", ve)
+		}
+		return nil, fmt.Errorf("load census: %w", err)
+	}
+	c.link, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_enter", Program: c.objs.CountSysEnter})
+	if err != nil {
+		c.objs.Close()
+		return nil, fmt.Errorf("attach census to sys_enter: %w", err)
+	}
+	return c, nil
+}
+
+// Counts returns the counts so far, most calls first, and how many distinct
+// (syscall, thread name) pairs did not fit in the map.
+func (c *Census) Counts() ([]Count, uint64, error) {
+	var (
+		k      censusKey
+		v      uint64
+		counts []Count
+	)
+	it := c.objs.Counts.Iterate()
+	for it.Next(&k, &v) {
+		b := make([]byte, 0, len(k.Comm))
+		for _, ch := range k.Comm {
+			if ch == 0 {
+				break
+			}
+			b = append(b, byte(ch))
+		}
+		comm := string(b)
+		counts = append(counts, Count{Nr: k.Nr, Name: Name(k.Nr), Comm: comm, Calls: v})
+	}
+	if err := it.Err(); err != nil {
+		return nil, 0, fmt.Errorf("read counts: %w", err)
+	}
+	sort.Slice(counts, func(i, j int) bool {
+		if counts[i].Calls != counts[j].Calls {
+			return counts[i].Calls > counts[j].Calls
+		}
+		if counts[i].Name != counts[j].Name {
+			return counts[i].Name < counts[j].Name
+		}
+		return counts[i].Comm < counts[j].Comm
+	})
+	var dropped uint64
+	if err := c.objs.Dropped.Lookup(uint32(0), &dropped); err != nil {
+		return nil, 0, fmt.Errorf("read dropped: %w", err)
+	}
+	return counts, dropped, nil
+}
+
+// Close detaches and unloads the program.
+func (c *Census) Close() error {
+	err := c.link.Close()
+	return errors.Join(err, c.objs.Close())
+}
+
+// Name returns the syscall's name on this architecture, or "syscall_N".
+func Name(nr uint32) string {
+	if n, ok := names[nr]; ok {
+		return n
+	}
+	return "syscall_" + strconv.FormatUint(uint64(nr), 10)
+}

@@ -1,0 +1,92 @@
+package syscalls
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCensusCountsOneNamespace loads the real program, restricted to the PID
+// namespace of a child started with unshare, and checks that it counts that
+// namespace's syscalls exactly and nothing from outside it.
+func TestCensusCountsOneNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("the census test loads a real eBPF program: run it as root")
+	}
+	// In a new PID namespace, a shell waits for a go-ahead file, then
+	// starts /bin/true three times (three execve calls by comm "sh").
+	dir := t.TempDir()
+	goAhead := filepath.Join(dir, "go")
+	cmd := exec.Command("unshare", "--pid", "--fork", "--", "/bin/sh", "-c",
+		"while [ ! -e "+goAhead+" ]; do sleep 0.05; done; /bin/true; /bin/true; /bin/true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	nsPath := childNamespace(t, cmd.Process.Pid)
+
+	c, err := Start(Target{PIDNamespace: nsPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 5; i++ { // outside the namespace: not counted
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(goAhead, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	counts, dropped, err := c.Counts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	execs := map[string]uint64{}
+	for _, n := range counts {
+		if n.Name == "execve" {
+			execs[n.Comm] += n.Calls
+		}
+	}
+	if execs["sh"] != 3 || len(execs) != 1 || dropped != 0 {
+		t.Fatalf("execve by comm = %v (dropped %d), want exactly 3 by sh: the namespace's, and none from outside", execs, dropped)
+	}
+	if len(counts) < 5 || counts[0].Calls < counts[len(counts)-1].Calls {
+		t.Fatalf("counts not sorted or too few: %+v", counts)
+	}
+}
+
+// childNamespace returns /proc/PID/ns/pid of unshare's forked child.
+func childNamespace(t *testing.T, unsharePID int) string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(unsharePID) + "/task/" + strconv.Itoa(unsharePID) + "/children")
+		if err == nil && strings.TrimSpace(string(b)) != "" {
+			return "/proc/" + strings.Fields(string(b))[0] + "/ns/pid"
+		}
+	}
+	t.Fatal("unshare did not fork its child")
+	return ""
+}
+
+func TestName(t *testing.T) {
+	if Name(1<<20) != "syscall_1048576" {
+		t.Fatalf("unknown syscall named %q", Name(1<<20))
+	}
+	for _, n := range []string{"read", "write", "execve"} {
+		found := false
+		for _, v := range names {
+			found = found || v == n
+		}
+		if !found {
+			t.Errorf("no %s in this architecture's table", n)
+		}
+	}
+}
