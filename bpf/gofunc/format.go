@@ -1,0 +1,161 @@
+package gofunc
+
+import (
+	"fmt"
+	"math/bits"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Results renders a call's results from its registers, as their Go types
+// say (from DWARF). Without types (a stripped binary) it shows the first
+// result register. errored reports a non-nil error as the last result.
+func (c Call) Results() (results []string, errored bool) {
+	types := c.Func.Results
+	if types == nil {
+		return []string{"0x" + strconv.FormatUint(c.Regs[0], 16)}, false
+	}
+	reg := 0
+	take := func(n int) ([]uint64, bool) {
+		if reg+n > len(c.Regs) {
+			return nil, false
+		}
+		r := c.Regs[reg : reg+n]
+		reg += n
+		return r, true
+	}
+	for i, t := range types {
+		v, ok := "?", true
+		var r []uint64
+		switch {
+		case t == "string":
+			if r, ok = take(2); ok {
+				v = c.text(i == 0 && reg == 2, r[1])
+			}
+		case t == "error" || strings.HasPrefix(t, "interface"):
+			if r, ok = take(2); ok {
+				v = "nil"
+				if r[0] != 0 {
+					v = "non-nil"
+					errored = errored || (t == "error" && i == len(types)-1)
+				}
+			}
+		case strings.HasPrefix(t, "[]"):
+			if r, ok = take(3); ok {
+				v = fmt.Sprintf("%s(len %d)", t, r[1])
+			}
+		case t == "bool":
+			if r, ok = take(1); ok {
+				v = strconv.FormatBool(r[0]&0xff != 0)
+			}
+		case t == "int" || t == "int64" || t == "int32" || t == "int16" || t == "int8":
+			if r, ok = take(1); ok {
+				v = strconv.FormatInt(signExtend(r[0], t), 10)
+			}
+		case strings.HasPrefix(t, "uint"):
+			if r, ok = take(1); ok {
+				v = strconv.FormatUint(r[0], 10)
+			}
+		case strings.HasPrefix(t, "*") || t == "unsafe.Pointer" || strings.HasPrefix(t, "map[") || strings.HasPrefix(t, "chan ") || strings.HasPrefix(t, "func("):
+			if r, ok = take(1); ok {
+				v = "0x" + strconv.FormatUint(r[0], 16)
+			}
+		default: // floats, structs, arrays: not decoded, and later results are unknown
+			ok = false
+		}
+		results = append(results, v)
+		if !ok {
+			for range types[i+1:] {
+				results = append(results, "?")
+			}
+			break
+		}
+	}
+	return results, errored
+}
+
+// text renders a string result: its bytes when they were captured (the first
+// result), else its length.
+func (c Call) text(captured bool, n uint64) string {
+	if !captured {
+		return fmt.Sprintf("string(len %d)", n)
+	}
+	b := c.Str[:min(n, uint64(len(c.Str)))]
+	s := strconv.Quote(string(b))
+	if n > uint64(len(c.Str)) {
+		s += "..."
+	}
+	return s
+}
+
+func signExtend(v uint64, t string) int64 {
+	switch t {
+	case "int32":
+		return int64(int32(v))
+	case "int16":
+		return int64(int16(v))
+	case "int8":
+		return int64(int8(v))
+	}
+	return int64(v)
+}
+
+// Summary aggregates calls per function: count, errors and a latency
+// histogram in power-of-two microsecond buckets.
+type Summary struct {
+	order []string
+	stats map[string]*FuncStats
+}
+
+// FuncStats are one function's totals.
+type FuncStats struct {
+	Calls, Errors uint64
+	// Latency[i] counts calls taking [2^(i-1), 2^i) µs; Latency[0] under 1 µs.
+	Latency [40]uint64
+}
+
+// Add counts one call.
+func (s *Summary) Add(c Call, errored bool) {
+	if s.stats == nil {
+		s.stats = map[string]*FuncStats{}
+	}
+	st := s.stats[c.Func.Name]
+	if st == nil {
+		st = &FuncStats{}
+		s.stats[c.Func.Name] = st
+		s.order = append(s.order, c.Func.Name)
+	}
+	st.Calls++
+	if errored {
+		st.Errors++
+	}
+	st.Latency[min(bits.Len64(uint64(c.Duration/time.Microsecond)), len(st.Latency)-1)]++
+}
+
+// Funcs returns the functions seen, in order of first call, with their stats.
+func (s *Summary) Funcs() ([]string, map[string]*FuncStats) { return s.order, s.stats }
+
+// Text renders the summary the way bpftrace prints maps and histograms.
+func (s *Summary) Text() string {
+	var b strings.Builder
+	for _, name := range s.order {
+		st := s.stats[name]
+		fmt.Fprintf(&b, "\n@calls[%s]: %d\n@errors[%s]: %d\n@latency_us[%s]:\n", name, st.Calls, name, st.Errors, name)
+		peak := uint64(1)
+		for _, n := range st.Latency {
+			peak = max(peak, n)
+		}
+		for i, n := range st.Latency {
+			if n == 0 {
+				continue
+			}
+			lo, hi := uint64(0), uint64(1)
+			if i > 0 {
+				lo, hi = 1<<(i-1), 1<<i
+			}
+			fmt.Fprintf(&b, "[%d, %d)%*s%8d |%-50s|\n", lo, hi, 12-len(fmt.Sprintf("[%d, %d)", lo, hi)), "", n, strings.Repeat("@", int(n*50/peak)))
+		}
+	}
+	return b.String()
+}
