@@ -34,7 +34,10 @@ var (
 		kubectl trace-debug pod/web -c shell -f bashreadline.bt
 
 		# Count the container's syscalls by name and thread, natively, for 30 s
-		kubectl trace-debug pod/web --syscalls --duration 30s`)
+		kubectl trace-debug pod/web --syscalls --duration 30s
+
+		# Each call of a Go function with its results and duration (Go-safe: no uretprobe)
+		kubectl trace-debug pod/web --func main.counterValue`)
 )
 
 // NewCmdTraceDebug returns the `kubectl trace-debug` command. interrupts

@@ -46,6 +46,8 @@ type TraceOptions struct {
 	UnsafeUretprobe bool
 	// Syscalls runs the native syscall census instead of a bpftrace program.
 	Syscalls bool
+	// Funcs are Go functions for the native, Go-safe function tracer.
+	Funcs []string
 
 	// Filled by Complete.
 	PodName string
@@ -82,6 +84,7 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.BoolVar(&o.Detach, "detach", o.Detach, "return once the probes are attached; the trace runs until --duration, --deadline or `stop`")
 	flags.BoolVar(&o.DryRun, "dry-run", o.DryRun, "print the patch that would add the tracer container, and change nothing")
 	flags.BoolVar(&o.Syscalls, "syscalls", o.Syscalls, "count the target's syscalls by name and thread with the native engine (no bpftrace; attaches in milliseconds)")
+	flags.StringArrayVar(&o.Funcs, "func", o.Funcs, "trace calls of this Go function of the target's executable, with results and durations, Go-safe (repeatable; patterns like main.* allowed)")
 	flags.BoolVar(&o.UnsafeUretprobe, "unsafe-uretprobe", o.UnsafeUretprobe, "run uretprobes on Go executables anyway (they crash Go programs: Go moves its stacks)")
 }
 
@@ -112,10 +115,10 @@ func (o *TraceOptions) Complete(args []string) error {
 // Validate checks the options without any I/O.
 func (o *TraceOptions) Validate() error {
 	switch {
-	case o.Program == "" && !o.Syscalls:
-		return codef(ExitUsage, "no program: give a bpftrace program with -e 'PROGRAM' or -f FILE, or --syscalls")
-	case o.Program != "" && o.Syscalls:
-		return codef(ExitUsage, "--syscalls runs the native census, not a program: drop -e/-f or --syscalls")
+	case o.session("", false).Engines() == 0:
+		return codef(ExitUsage, "no program: give a bpftrace program with -e 'PROGRAM' or -f FILE, or use --syscalls or --func FUNCTION")
+	case o.session("", false).Engines() > 1:
+		return codef(ExitUsage, "give one of -e/-f (a bpftrace program), --syscalls (the native census) and --func (the Go function tracer)")
 	case o.Image == "":
 		return codef(ExitUsage, "--image must not be empty")
 	case o.Duration < 0:
@@ -142,6 +145,7 @@ func (o *TraceOptions) session(containerID string, sharedPID bool) protocol.Sess
 	s.JSON = o.OutputFormat == "json"
 	s.UnsafeUretprobe = o.UnsafeUretprobe
 	s.Syscalls = o.Syscalls
+	s.Funcs = o.Funcs
 	s.Duration = o.Duration
 	s.Deadline = o.Deadline
 	return s

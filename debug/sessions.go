@@ -29,6 +29,7 @@ type SessionInfo struct {
 	Started       time.Time       `json:"started,omitzero"`
 	Detached      bool            `json:"detached"`
 	Syscalls      bool            `json:"syscalls,omitempty"`
+	Funcs         []string        `json:"funcs,omitempty"`
 	Duration      metav1.Duration `json:"duration,omitzero"`
 	Deadline      metav1.Duration `json:"deadline"`
 	User          string          `json:"user,omitempty"`
@@ -49,7 +50,7 @@ func Sessions(pod *corev1.Pod) []SessionInfo {
 		}
 		s := SessionInfo{Namespace: pod.Namespace, Pod: pod.Name, Name: ec.Name, Target: ec.TargetContainerName}
 		if sess, err := protocol.ParseArgs(ec.Args); err == nil {
-			s.Program, s.Detached, s.Syscalls = sess.Program, !sess.Attached, sess.Syscalls
+			s.Program, s.Detached, s.Syscalls, s.Funcs = sess.Program, !sess.Attached, sess.Syscalls, sess.Funcs
 			s.Duration, s.Deadline = metav1.Duration{Duration: sess.Duration}, metav1.Duration{Duration: sess.Deadline}
 		}
 		for _, e := range ec.Env {
@@ -81,6 +82,9 @@ func Sessions(pod *corev1.Pod) []SessionInfo {
 func (s SessionInfo) FirstLine() string {
 	if s.Syscalls {
 		return "--syscalls (native census)"
+	}
+	if len(s.Funcs) > 0 {
+		return "--func " + strings.Join(s.Funcs, " --func ")
 	}
 	for _, l := range strings.Split(s.Program, "\n") {
 		if l = strings.TrimSpace(l); l != "" {

@@ -144,7 +144,7 @@ func textStart(f *elf.File, pclntab uint64) (uint64, error) {
 		return 0, fmt.Errorf("%w: no .text section", ErrCannotProbe)
 	}
 	const ptr = 8
-	const textWord = 22 // moduledata: pcHeader, 6 slices, findfunctab, minpc, maxpc, text
+	const textWord = 22                                                  // moduledata: pcHeader, 6 slices, findfunctab, minpc, maxpc, text
 	for _, name := range []string{".go.module", ".noptrdata", ".data"} { // .go.module since Go 1.26
 		sec := f.Section(name)
 		if sec == nil {
@@ -249,6 +249,7 @@ func dwarfResults(f *elf.File) map[string][]string {
 		}
 		name, _ := e.Val(dwarf.AttrName).(string)
 		var results []string
+		seen := map[string]bool{} // with defers, Go can list a result twice
 		for {
 			c, err := r.Next()
 			if err != nil || c == nil || c.Tag == 0 {
@@ -262,6 +263,12 @@ func dwarfResults(f *elf.File) map[string][]string {
 			}
 			if isResult, _ := c.Val(dwarf.AttrVarParam).(bool); !isResult {
 				continue
+			}
+			if pname, _ := c.Val(dwarf.AttrName).(string); pname != "" {
+				if seen[pname] {
+					continue
+				}
+				seen[pname] = true
 			}
 			if off, ok := c.Val(dwarf.AttrType).(dwarf.Offset); ok {
 				if t, err := d.Type(off); err == nil {

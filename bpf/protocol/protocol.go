@@ -86,6 +86,21 @@ type Session struct {
 	UnsafeUretprobe bool
 	// Syscalls runs the native syscall census instead of a bpftrace program.
 	Syscalls bool
+	// Funcs are Go function patterns (main.counterValue, main.*) for the
+	// native Go function tracer, instead of a bpftrace program.
+	Funcs []string
+}
+
+// Engines counts the engines s asks for: a valid session asks for one of a
+// bpftrace program, the syscall census and the Go function tracer.
+func (s Session) Engines() int {
+	n := 0
+	for _, on := range []bool{s.Program != "", s.Syscalls, len(s.Funcs) > 0} {
+		if on {
+			n++
+		}
+	}
+	return n
 }
 
 // DefaultSession returns a Session with the runner's default bounds.
@@ -129,6 +144,9 @@ func (s Session) Args() []string {
 	if s.Syscalls {
 		args = append(args, "--syscalls")
 	}
+	for _, f := range s.Funcs {
+		args = append(args, "--func="+f)
+	}
 	return args
 }
 
@@ -148,6 +166,7 @@ func ParseArgs(args []string) (Session, error) {
 	fs.BoolVar(&s.JSON, "json", false, "tracer output as JSON lines")
 	fs.BoolVar(&s.UnsafeUretprobe, "unsafe-uretprobe", false, "allow uretprobes on Go executables")
 	fs.BoolVar(&s.Syscalls, "syscalls", false, "run the native syscall census")
+	fs.Func("func", "trace this Go function (repeatable)", func(v string) error { s.Funcs = append(s.Funcs, v); return nil })
 	fs.DurationVar(&s.Deadline, "deadline", s.Deadline, "hard bound of the session")
 	fs.DurationVar(&s.HelloTimeout, "hello-timeout", s.HelloTimeout, "how long to wait for the client")
 	fs.DurationVar(&s.IdleTimeout, "idle-timeout", s.IdleTimeout, "stop when the client is silent this long")
@@ -157,8 +176,8 @@ func ParseArgs(args []string) (Session, error) {
 	if fs.NArg() > 0 {
 		return Session{}, fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
 	}
-	if (s.Program == "") == !s.Syscalls {
-		return Session{}, fmt.Errorf("%w: want exactly one of --program and --syscalls", ErrUsage)
+	if s.Engines() != 1 {
+		return Session{}, fmt.Errorf("%w: want exactly one of --program, --syscalls and --func", ErrUsage)
 	}
 	if s.Deadline <= 0 {
 		return Session{}, fmt.Errorf("%w: --deadline must be positive", ErrUsage)

@@ -22,7 +22,9 @@ func TestArgsRoundTrip(t *testing.T) {
 	minimal.Program = "BEGIN {}"
 	census := DefaultSession()
 	census.Syscalls = true
-	for name, s := range map[string]Session{"full": full, "minimal": minimal, "census": census} {
+	funcs := DefaultSession()
+	funcs.Funcs = []string{"main.counterValue", "main.*"}
+	for name, s := range map[string]Session{"full": full, "minimal": minimal, "census": census, "funcs": funcs} {
 		got, err := ParseArgs(s.Args())
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -35,12 +37,13 @@ func TestArgsRoundTrip(t *testing.T) {
 
 func TestParseArgsRejects(t *testing.T) {
 	for name, args := range map[string][]string{
-		"no program":     {"--deadline=1h"},
-		"both engines":   {"--program=x", "--syscalls"},
-		"unknown flag":   {"--program=x", "--frobnicate"},
-		"stray argument": {"--program=x", "extra"},
-		"zero deadline":  {"--program=x", "--deadline=0s"},
-		"bad duration":   {"--program=x", "--duration=soon"},
+		"no program":      {"--deadline=1h"},
+		"both engines":    {"--program=x", "--syscalls"},
+		"func and census": {"--func=main.f", "--syscalls"},
+		"unknown flag":    {"--program=x", "--frobnicate"},
+		"stray argument":  {"--program=x", "extra"},
+		"zero deadline":   {"--program=x", "--deadline=0s"},
+		"bad duration":    {"--program=x", "--duration=soon"},
 	} {
 		if _, err := ParseArgs(args); !errors.Is(err, ErrUsage) {
 			t.Errorf("%s: got %v, want ErrUsage", name, err)

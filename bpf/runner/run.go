@@ -59,8 +59,11 @@ func Run(ctx context.Context, o Options) int {
 		say("find the target container's process: %v", err)
 		return protocol.ExitTargetNotFound
 	}
-	if o.Session.Syscalls {
+	switch {
+	case o.Session.Syscalls:
 		return o.runCensus(ctx, control, pid, say)
+	case len(o.Session.Funcs) > 0:
+		return o.runGoFuncs(ctx, control, pid, say)
 	}
 	program := SubstituteContainerPID(o.Session.Program, pid)
 	if err := CheckGoUretprobes(program, o.Session.UnsafeUretprobe); err != nil {

@@ -221,3 +221,30 @@ func TestSyscallCensus(t *testing.T) {
 	}
 	assertNoHarm(t, d, 10*time.Second)
 }
+
+// TestFuncTracesEachCall: the seed's caturday scenario done safely. --func
+// prints each request's counter value as main.counterValue returns it, and
+// the server survives (a uretprobe would have crashed it).
+func TestFuncTracesEachCall(t *testing.T) {
+	t.Parallel() // the native tracer filters by the target's PID namespace
+	d := startDemo(t, newNamespace(t), nil)
+	s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "--func", "main.counterValue")
+	s.waitOutput(t, "probes attached", 60*time.Second)
+	d.request(t, 3) // the counter was at 1 after startDemo's probe request
+	s.waitOutput(t, "main.counterValue = 4 ", 20*time.Second)
+	s.interrupt(t)
+	if code := s.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d\n%s", code, s.stderr)
+	}
+	out := s.stdout.String()
+	for _, v := range []string{"= 2 ", "= 3 ", "= 4 "} {
+		if strings.Count(out, "main.counterValue "+v) != 1 {
+			t.Fatalf("want one call returning %s:\n%s", v, out)
+		}
+	}
+	if !strings.Contains(out, "@calls[main.counterValue]: 3") || !strings.Contains(out, "@latency_us[main.counterValue]") {
+		t.Fatalf("no summary:\n%s", out)
+	}
+	d.request(t, 1)
+	assertNoHarm(t, d, 10*time.Second)
+}
