@@ -74,7 +74,7 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.StringVarP(&o.Program, "expr", "e", o.Program, "bpftrace program to run")
 	flags.StringVarP(&o.ProgramFile, "filename", "f", o.ProgramFile, "file holding the bpftrace program to run")
 	flags.StringVarP(&o.Container, "container", "c", o.Container, "container to trace (default: the pod's default container, or its only one)")
-	flags.StringVar(&o.Image, "image", o.Image, "runner image (bpftrace and the trace-debug runner)")
+	flags.StringVar(&o.Image, "image", o.Image, "runner image (bpftrace and the trace-debug runner; with --syscalls or --func, default: the -native image without bpftrace)")
 	flags.DurationVar(&o.Duration, "duration", o.Duration, "stop the trace after this long and print its maps, as Ctrl-C does (0: until Ctrl-C)")
 	flags.DurationVar(&o.Deadline, "deadline", o.Deadline, "hard bound of the tracer's life in the pod, whatever happens to the client")
 	flags.DurationVar(&o.StartTimeout, "start-timeout", o.StartTimeout, "how long to wait for the tracer container to start")
@@ -107,6 +107,9 @@ func (o *TraceOptions) Complete(args []string) error {
 			return codef(ExitUsage, "read program file: %w", err)
 		}
 		o.Program = string(b)
+	}
+	if o.Image == DefaultImage() && (o.Syscalls || len(o.Funcs) > 0) {
+		o.Image = NativeImage() // the native engines need no bpftrace
 	}
 	o.kube, err = newKube(o.ConfigFlags)
 	return err

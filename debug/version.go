@@ -13,3 +13,7 @@ func Version() string { return version }
 // DefaultImage is the runner image of the client's own version: client and
 // runner are released together, so the protocol between them always matches.
 func DefaultImage() string { return imageRepository + ":" + version }
+
+// NativeImage is the small runner image without bpftrace and LLVM, which
+// serves the native engines (--syscalls, --func).
+func NativeImage() string { return DefaultImage() + "-native" }

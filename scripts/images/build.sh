@@ -5,6 +5,7 @@
 #   demo    the demo target: images/demo's web server at /app/server and /bin/bash
 #   runner  the tracer: trace-debug-runner and Debian's bpftrace with its libraries,
 #           the same layout as images/runner/Dockerfile, tagged as the client's default
+#   runner-native  the runner alone (no bpftrace, no LLVM), for --syscalls and --func
 # Each rootfs is a binary plus its ldd closure; scripts/mkimage writes the tarball.
 # Usage: build.sh [import]   (without "import" it only writes the tarballs)
 set -euo pipefail
@@ -83,3 +84,7 @@ for inc in /usr/lib/llvm-*/lib/clang/*/include; do
   mkdir -p "$work/runner$inc" && cp -a "$inc/." "$work/runner$inc/"
 done
 image runner "ghcr.io/kubectl-trace-debug/runner:$version" /usr/local/bin/trace-debug-runner
+
+new_rootfs "$work/runner-native"
+install -D -m 0755 "$work/runner/usr/local/bin/trace-debug-runner" "$work/runner-native/usr/local/bin/trace-debug-runner"
+image runner-native "ghcr.io/kubectl-trace-debug/runner:$version-native" /usr/local/bin/trace-debug-runner

@@ -216,8 +216,8 @@ func TestSyscallCensus(t *testing.T) {
 	if w := bySyscall["write"]; w < 3 || w > 6 {
 		t.Fatalf("write = %d for 3 requests to this pod (20 went to another): %v\n%s", w, bySyscall, s.stdout)
 	}
-	if !strings.Contains(s.stderr.String(), "peak memory of the runner") {
-		t.Fatalf("no peak memory report:\n%s", s.stderr)
+	if !strings.Contains(s.stderr.String(), "peak memory of the runner") || !strings.Contains(s.stderr.String(), "-native)") {
+		t.Fatalf("no peak memory report, or not the native image (no bpftrace):\n%s", s.stderr)
 	}
 	assertNoHarm(t, d, 10*time.Second)
 }
