@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"text/tabwriter"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
@@ -42,7 +43,7 @@ func (o Options) runCensus(ctx context.Context, control <-chan string, pid int, 
 		default:
 		}
 	}
-	o.supervise(ctx, control, done, say, finish, finish)
+	o.supervise(ctx, control, done, say, func() time.Duration { return o.StopGrace }, finish, finish)
 	<-done
 	counts, dropped, err := c.Counts()
 	if err != nil {

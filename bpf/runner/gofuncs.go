@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
 
@@ -52,7 +53,7 @@ func (o Options) runGoFuncs(ctx context.Context, control <-chan string, pid int,
 		default:
 		}
 	}
-	o.supervise(ctx, control, done, say, finish, finish)
+	o.supervise(ctx, control, done, say, func() time.Duration { return o.StopGrace }, finish, finish)
 	<-done
 	closeErr := tr.Close() // detaches the probes; printCalls then returns
 	if err := errors.Join(<-read, closeErr); err != nil {

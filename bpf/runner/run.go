@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -86,13 +87,26 @@ func Run(ctx context.Context, o Options) int {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	ready := make(chan struct{})
-	go reportReady(ctx, o.ProcRoot, cmd.Process.Pid, announced, o.Stderr, ready)
+	probes := make(chan int, 1)
+	go reportReady(ctx, o.ProcRoot, cmd.Process.Pid, announced, o.Stderr, ready, probes)
 
 	pgid := cmd.Process.Pid
-	stopped := o.supervise(ctx, control, done, say,
+	grace := func() time.Duration {
+		select {
+		case n := <-probes:
+			probes <- n
+			return o.StopGrace + time.Duration(n)*PerProbeGrace
+		default:
+			return o.StopGrace
+		}
+	}
+	stopped := o.supervise(ctx, control, done, say, grace,
 		func() { _ = syscall.Kill(-pgid, syscall.SIGINT) },
 		func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
 	code := exitCode(<-done)
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		say("peak memory of %s: %d kB", filepath.Base(o.Tracer), ru.Maxrss)
+	}
 	select {
 	case <-ready:
 	default:
@@ -150,13 +164,14 @@ func awaitHello(ctx context.Context, control <-chan string, timeout time.Duratio
 
 // supervise waits until the tracer exits (a value arrives on done, which it
 // puts back for the caller), interrupting it when the session must end and
-// killing it if it does not exit within StopGrace. It reports whether the
+// killing it if it does not exit within grace(). It reports whether the
 // runner asked the tracer to stop.
-func (o Options) supervise(ctx context.Context, control <-chan string, done chan error, say func(string, ...any), interrupt, kill func()) bool {
+func (o Options) supervise(ctx context.Context, control <-chan string, done chan error, say func(string, ...any), grace func() time.Duration, interrupt, kill func()) bool {
 	s := o.Session
 	deadline := time.NewTimer(s.Deadline)
 	defer deadline.Stop()
-	var duration, idle, grace <-chan time.Time
+	var duration, idle, graceOver <-chan time.Time
+	var allowed time.Duration
 	if s.Duration > 0 {
 		duration = time.After(s.Duration)
 	}
@@ -175,7 +190,8 @@ func (o Options) supervise(ctx context.Context, control <-chan string, done chan
 			say("stopping the trace: %s", why)
 		}
 		interrupt()
-		grace = time.After(o.StopGrace)
+		allowed = grace()
+		graceOver = time.After(allowed)
 	}
 	for {
 		select {
@@ -203,10 +219,10 @@ func (o Options) supervise(ctx context.Context, control <-chan string, done chan
 			stop("")
 		case <-deadline.C:
 			stop(fmt.Sprintf("the session's deadline (%v) was reached", s.Deadline))
-		case <-grace:
-			say("the tracer did not exit %v after SIGINT; killing it", o.StopGrace)
+		case <-graceOver:
+			say("the tracer did not exit %v after SIGINT; killing it", allowed)
 			kill()
-			grace = nil
+			graceOver = nil
 		}
 	}
 }

@@ -40,6 +40,11 @@ func newAnnounceWatchers(announced chan<- int, ws ...io.Writer) []io.Writer {
 	return out
 }
 
+// PerProbeGrace is the time bpftrace gets per announced probe, beyond
+// Options.StopGrace, to detach its probes and print its maps after SIGINT:
+// detaching hundreds of probes takes as long as attaching them.
+const PerProbeGrace = 100 * time.Millisecond
+
 func (a *announceWatcher) Write(p []byte) (int, error) {
 	n, err := a.w.Write(p)
 	buf := append(a.tail, p...)
@@ -58,11 +63,13 @@ func (a *announceWatcher) Write(p []byte) (int, error) {
 // the tracer process holds n probes (perf events or BPF links; or some, and
 // no more for settle, as one BPF link can carry many probes) and has gone on
 // to wait for events (epoll: every probe is enabled by then), and writes
-// protocol.ReadyLine to w. It returns early when ctx is done.
-func reportReady(ctx context.Context, procRoot string, pid int, announced <-chan int, w io.Writer, ready chan<- struct{}) {
+// protocol.ReadyLine to w. The announced count goes on probes (room for one).
+// It returns early when ctx is done.
+func reportReady(ctx context.Context, procRoot string, pid int, announced <-chan int, w io.Writer, ready chan<- struct{}, probes chan<- int) {
 	var n int
 	select {
 	case n = <-announced:
+		probes <- n
 	case <-ctx.Done():
 		return
 	}

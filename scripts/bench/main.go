@@ -1,14 +1,16 @@
-// Command bench measures, on the local cluster, the time from command start
-// to the first event of a one-probe bpftrace program, two ways in one run:
+// Command bench is `make bench`: measurements, each a ratio against the
+// alternative run side by side in the same run. It is a benchmark, not a test.
 //
-//   - trace-debug: `kubectl-trace_debug pod/NAME -e PROGRAM` (an ephemeral
-//     container in the running pod);
-//   - job: the kubectl-trace way, a Job pinned to the node with hostPID
-//     running the same bpftrace in the same runner image, its output
-//     followed from the pod log.
-//
-// It alternates the two, prints each run, the medians and their ratio.
-// `make bench` runs it; it is a benchmark, not a test.
+//  1. Time to first event on the local cluster: `kubectl-trace_debug pod/NAME
+//     -e PROGRAM` (an ephemeral container in the running pod) against the
+//     kubectl-trace way, a Job pinned to the node with hostPID running the
+//     same bpftrace in the same runner image, its output followed from the
+//     pod log. Alternated; medians and their ratio.
+//  2. The syscall census (--syscalls) against bpftrace's
+//     tracepoint:syscalls:sys_enter_* on the same pod: time until the probes
+//     are attached (--ready-file) and the tracer's peak memory in the pod.
+//  3. Per-call cost of the Go function tracer's entry+RET probes on a tight
+//     loop, against the same loop with no probe and with one bare uprobe.
 package main
 
 import (
@@ -41,6 +43,8 @@ func main() {
 	node := flag.String("node", "trace-debug-node", "node the Job is pinned to")
 	runs := flag.Int("runs", 5, "runs of each way")
 	flag.Parse()
+	defer perCallCost()
+	defer censusVersusWildcard(*plugin, *kubeconfig, *pod)
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
 		fail(err)

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
+)
+
+const loopSource = `package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+//go:noinline
+func work(i int) int { return i ^ 0x5a }
+
+func main() {
+	for {
+		if _, err := os.Stat(os.Args[1]); err == nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	const n = 1000000
+	sum := 0
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		sum += work(i)
+	}
+	fmt.Println(float64(time.Since(start).Nanoseconds())/n, sum)
+}
+`
+
+// perCallCost times a tight loop of calls with no probe, with a bare entry
+// uprobe, and with the --func tracer's entry+RET probes (root, local).
+func perCallCost() {
+	dir, err := os.MkdirTemp("", "bench-loop")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(dir)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte(loopSource), 0o644)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module loop\n\ngo 1.22\n"), 0o644)
+	build := exec.Command("go", "build", "-o", "loop", ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		fail(fmt.Errorf("build loop: %v\n%s", err, out))
+	}
+	exe := filepath.Join(dir, "loop")
+	funcs, err := gofunc.Resolve(exe, []string{"main.work"})
+	if err != nil {
+		fail(err)
+	}
+	entryOnly := []gofunc.Func{funcs[0]}
+	entryOnly[0].Returns = nil
+	none := loopRun(exe, nil)
+	bare := loopRun(exe, entryOnly)
+	full := loopRun(exe, funcs)
+	fmt.Println("\nper-call cost of a Go function, tight loop of 1,000,000 calls:")
+	fmt.Printf("  no probe:               %8.1f ns/call\n", none)
+	fmt.Printf("  one bare uprobe:        %8.1f ns/call (%.0fx)\n", bare, bare/none)
+	fmt.Printf("  --func (entry + RETs):  %8.1f ns/call (%.0fx; %.1fx a bare uprobe)\n", full, full/none, full/bare)
+}
+
+// loopRun runs the loop with funcs' probes attached and returns ns per call.
+func loopRun(exe string, funcs []gofunc.Func) float64 {
+	goAhead := exe + ".go"
+	os.Remove(goAhead)
+	cmd := exec.Command(exe, goAhead)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		fail(err)
+	}
+	if err := cmd.Start(); err != nil {
+		fail(err)
+	}
+	if funcs != nil {
+		tr, err := gofunc.Start(exe, "/proc/"+strconv.Itoa(cmd.Process.Pid)+"/ns/pid", funcs)
+		if err != nil {
+			fail(err)
+		}
+		defer tr.Close()
+		go func() { // drain the events
+			for {
+				if _, err := tr.Next(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	os.WriteFile(goAhead, nil, 0o644)
+	sc := bufio.NewScanner(out)
+	sc.Scan()
+	if err := cmd.Wait(); err != nil {
+		fail(err)
+	}
+	ns, err := strconv.ParseFloat(strings.Fields(sc.Text())[0], 64)
+	if err != nil {
+		fail(fmt.Errorf("loop output %q: %w", sc.Text(), err))
+	}
+	return ns
+}
