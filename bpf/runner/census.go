@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 	"text/tabwriter"
+	"time"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/syscalls"
