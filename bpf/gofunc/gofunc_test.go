@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf/ringbuf"
+	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
 )
 
 const targetSource = `package main
@@ -51,19 +51,15 @@ func main() {
 // buildTarget builds the test target, stripped (-s -w) when asked.
 func buildTarget(t *testing.T, stripped bool) string {
 	t.Helper()
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "main.go"), []byte(targetSource), 0o644)
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module target\n\ngo 1.22\n"), 0o644)
-	args := []string{"build", "-o", "target"}
+	var flags []string
 	if stripped {
-		args = append(args, "-ldflags=-s -w")
+		flags = append(flags, "-ldflags=-s -w")
 	}
-	cmd := exec.Command("go", append(args, ".")...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build target: %v\n%s", err, out)
+	exe, err := testgo.Build(t.TempDir(), targetSource, flags...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return filepath.Join(dir, "target")
+	return exe
 }
 
 func TestTraceGoFunctions(t *testing.T) {
@@ -185,5 +181,3 @@ func TestResolveRefuses(t *testing.T) {
 		}
 	}
 }
-
-var _ = ringbuf.ErrClosed

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/syscalls"
@@ -36,15 +34,7 @@ func (o Options) runCensus(ctx context.Context, control <-chan string, pid int, 
 	}
 	fmt.Fprintln(o.Stderr, protocol.ReadyLine(1))
 
-	done := make(chan error, 1)
-	finish := func() {
-		select {
-		case done <- nil:
-		default:
-		}
-	}
-	o.supervise(ctx, control, done, say, func() time.Duration { return o.StopGrace }, finish, finish)
-	<-done
+	o.awaitStop(ctx, control, say)
 	counts, dropped, err := c.Counts()
 	if err != nil {
 		say("%v", err)
@@ -73,19 +63,7 @@ func writeCensus(w io.Writer, counts []syscalls.Count, asJSON bool) error {
 		total += c.Calls
 	}
 	if asJSON {
-		for _, m := range []struct {
-			name string
-			data map[string]uint64
-		}{{"@syscalls", bySyscall}, {"@syscalls_by_thread", byThread}} {
-			b, err := json.Marshal(map[string]any{"type": "map", "data": map[string]any{m.name: m.data}})
-			if err != nil {
-				return err
-			}
-			if _, err := fmt.Fprintf(w, "%s\n", b); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeJSONMaps(w, jsonMap{"@syscalls", bySyscall}, jsonMap{"@syscalls_by_thread", byThread})
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nSYSCALL\tTHREAD\tCALLS")

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
 
@@ -46,15 +45,7 @@ func (o Options) runGoFuncs(ctx context.Context, control <-chan string, pid int,
 	var summary gofunc.Summary
 	read := make(chan error, 1)
 	go func() { read <- o.printCalls(tr, &summary) }()
-	done := make(chan error, 1)
-	finish := func() {
-		select {
-		case done <- nil:
-		default:
-		}
-	}
-	o.supervise(ctx, control, done, say, func() time.Duration { return o.StopGrace }, finish, finish)
-	<-done
+	o.awaitStop(ctx, control, say)
 	closeErr := tr.Close() // detaches the probes; printCalls then returns
 	if err := errors.Join(<-read, closeErr); err != nil {
 		say("%v", err)
@@ -106,17 +97,5 @@ func writeGoSummary(w io.Writer, s *gofunc.Summary, asJSON bool) error {
 	for _, n := range names {
 		calls[n], errs[n] = stats[n].Calls, stats[n].Errors
 	}
-	for _, m := range []struct {
-		name string
-		data map[string]uint64
-	}{{"@calls", calls}, {"@errors", errs}} {
-		b, err := json.Marshal(map[string]any{"type": "map", "data": map[string]any{m.name: m.data}})
-		if err != nil {
-			return err
-		}
-		if _, err := fmt.Fprintf(w, "%s\n", b); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeJSONMaps(w, jsonMap{"@calls", calls}, jsonMap{"@errors", errs})
 }

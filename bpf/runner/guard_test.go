@@ -2,30 +2,25 @@ package runner
 
 import (
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
 )
 
 // buildGoTarget builds a tiny Go program (stripped when asked) into dir.
 func buildGoTarget(t *testing.T, dir string, stripped bool) string {
 	t.Helper()
-	src := filepath.Join(dir, "main.go")
-	os.WriteFile(src, []byte("package main\n\n//go:noinline\nfunc counterValue() int { return 1 }\n\nfunc main() { println(counterValue()) }\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module target\n\ngo 1.21\n"), 0o644)
-	bin := filepath.Join(dir, "server")
-	args := []string{"build", "-o", bin}
+	var flags []string
 	if stripped {
-		args = append(args, "-ldflags=-s -w")
+		flags = append(flags, "-ldflags=-s -w")
 	}
-	cmd := exec.Command("go", append(args, ".")...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build target: %v\n%s", err, out)
+	exe, err := testgo.Build(dir, "package main\n\n//go:noinline\nfunc counterValue() int { return 1 }\n\nfunc main() { println(counterValue()) }\n", flags...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return bin
+	return exe
 }
 
 func TestGoUretprobes(t *testing.T) {

@@ -53,7 +53,7 @@ func startRunner(t *testing.T, ctx context.Context, s protocol.Session) *run {
 	go func() {
 		r.code <- Run(ctx, Options{
 			Session: s, Stdin: in, Stdout: r.stdout, Stderr: r.stderr,
-			Kernel: HostKernel(), ProcRoot: "/proc", Tracer: "bpftrace", StopGrace: 5 * time.Second,
+			Kernel: HostKernel(), ProcRoot: "/proc", Tracer: "bpftrace", StopGrace: 30 * time.Second, // generous: a loaded CI machine
 		})
 	}()
 	t.Cleanup(func() { w.Close() })

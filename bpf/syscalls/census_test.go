@@ -3,7 +3,6 @@ package syscalls
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,12 +16,14 @@ func TestCensusCountsOneNamespace(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("the census test loads a real eBPF program: run it as root")
 	}
-	// In a new PID namespace, a shell waits for a go-ahead file, then
-	// starts /bin/true three times (three execve calls by comm "sh").
-	dir := t.TempDir()
-	goAhead := filepath.Join(dir, "go")
-	cmd := exec.Command("unshare", "--pid", "--fork", "--", "/bin/sh", "-c",
-		"while [ ! -e "+goAhead+" ]; do sleep 0.05; done; /bin/true; /bin/true; /bin/true")
+	// In a new PID namespace, a shell waits for a go-ahead line (read is a
+	// builtin: no exec), then starts /bin/true three times: three execve
+	// calls by comm "sh".
+	cmd := exec.Command("unshare", "--pid", "--fork", "--", "/bin/sh", "-c", "read go; /bin/true; /bin/true; /bin/true")
+	goAhead, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestCensusCountsOneNamespace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(goAhead, nil, 0o644); err != nil {
+	if _, err := goAhead.Write([]byte("go\n")); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
@@ -63,16 +64,21 @@ func TestCensusCountsOneNamespace(t *testing.T) {
 	}
 }
 
-// childNamespace returns /proc/PID/ns/pid of unshare's forked child.
+// childNamespace returns /proc/PID/ns/pid of unshare's forked child, once
+// that child runs the shell (its own execve is then behind it).
 func childNamespace(t *testing.T, unsharePID int) string {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(unsharePID) + "/task/" + strconv.Itoa(unsharePID) + "/children")
-		if err == nil && strings.TrimSpace(string(b)) != "" {
-			return "/proc/" + strings.Fields(string(b))[0] + "/ns/pid"
+		if err != nil || strings.TrimSpace(string(b)) == "" {
+			continue
+		}
+		child := "/proc/" + strings.Fields(string(b))[0]
+		if comm, err := os.ReadFile(child + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "sh" {
+			return child + "/ns/pid"
 		}
 	}
-	t.Fatal("unshare did not fork its child")
+	t.Fatal("unshare's child did not start the shell")
 	return ""
 }
 

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
+	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
 )
 
 const loopSource = `package main
@@ -48,14 +48,10 @@ func perCallCost() {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	os.WriteFile(filepath.Join(dir, "main.go"), []byte(loopSource), 0o644)
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module loop\n\ngo 1.22\n"), 0o644)
-	build := exec.Command("go", "build", "-o", "loop", ".")
-	build.Dir = dir
-	if out, err := build.CombinedOutput(); err != nil {
-		fail(fmt.Errorf("build loop: %v\n%s", err, out))
+	exe, err := testgo.Build(dir, loopSource)
+	if err != nil {
+		fail(err)
 	}
-	exe := filepath.Join(dir, "loop")
 	funcs, err := gofunc.Resolve(exe, []string{"main.work"})
 	if err != nil {
 		fail(err)

@@ -1,0 +1,29 @@
+// Package testgo builds small Go programs for the tests and benchmarks that
+// trace real Go processes.
+package testgo
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// Build writes src as the main package of a new module in dir, builds it
+// with the extra go build flags (e.g. "-ldflags=-s -w" to strip it) and
+// returns the executable's path.
+func Build(dir, src string, flags ...string) (string, error) {
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module target\n\ngo 1.22\n"), 0o644); err != nil {
+		return "", err
+	}
+	args := append([]string{"build", "-o", "target"}, flags...)
+	cmd := exec.Command("go", append(args, ".")...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s: %w\n%s", dir, err, out)
+	}
+	return filepath.Join(dir, "target"), nil
+}
