@@ -170,13 +170,18 @@ func (o Options) supervise(ctx context.Context, control <-chan string, done chan
 	s := o.Session
 	deadline := time.NewTimer(s.Deadline)
 	defer deadline.Stop()
-	var duration, idle, graceOver <-chan time.Time
+	var duration, idle, graceOver, reinterrupt <-chan time.Time
 	var allowed time.Duration
 	if s.Duration > 0 {
 		duration = time.After(s.Duration)
 	}
 	idleTimer := time.NewTimer(s.IdleTimeout)
 	defer idleTimer.Stop()
+	// A SIGINT that lands between bpftrace's check of its flag and its next
+	// wait for events is only seen at the next event, and a quiet program may
+	// have none: once stopping, say it again every second until it exits.
+	again := time.NewTicker(time.Second)
+	defer again.Stop()
 	if s.Attached {
 		idle = idleTimer.C
 	}
@@ -192,6 +197,7 @@ func (o Options) supervise(ctx context.Context, control <-chan string, done chan
 		interrupt()
 		allowed = grace()
 		graceOver = time.After(allowed)
+		reinterrupt = again.C
 	}
 	for {
 		select {
@@ -219,10 +225,12 @@ func (o Options) supervise(ctx context.Context, control <-chan string, done chan
 			stop("")
 		case <-deadline.C:
 			stop(fmt.Sprintf("the session's deadline (%v) was reached", s.Deadline))
+		case <-reinterrupt:
+			interrupt()
 		case <-graceOver:
 			say("the tracer did not exit %v after SIGINT; killing it", allowed)
 			kill()
-			graceOver = nil
+			graceOver, reinterrupt = nil, nil
 		}
 	}
 }
