@@ -2,7 +2,6 @@ package gofunc
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,10 +47,11 @@ func main() {
 }
 `
 
-// buildTarget builds the test target, stripped (-s -w) when asked.
-func buildTarget(t *testing.T, stripped bool) string {
+// buildTarget builds the test target, stripped (-s -w) when asked, with
+// extra go build flags.
+func buildTarget(t *testing.T, stripped bool, extra ...string) string {
 	t.Helper()
-	var flags []string
+	flags := extra
 	if stripped {
 		flags = append(flags, "-ldflags=-s -w")
 	}
@@ -66,9 +66,19 @@ func TestTraceGoFunctions(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("gofunc tests load real eBPF programs: run them as root")
 	}
-	for _, stripped := range []bool{false, true} {
-		t.Run(fmt.Sprintf("stripped=%v", stripped), func(t *testing.T) {
-			exe := buildTarget(t, stripped)
+	for _, c := range []struct {
+		name     string
+		stripped bool
+		flags    []string
+	}{
+		{"symbols and DWARF", false, nil},
+		{"stripped", true, nil},
+		{"PIE", false, []string{"-buildmode=pie"}},
+		{"PIE stripped", true, []string{"-buildmode=pie"}},
+	} {
+		stripped := c.stripped
+		t.Run(c.name, func(t *testing.T) {
+			exe := buildTarget(t, stripped, c.flags...)
 			funcs, err := Resolve(exe, []string{"main.next", "main.lab*"})
 			if err != nil {
 				t.Fatal(err)
