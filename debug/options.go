@@ -132,6 +132,8 @@ func (o *TraceOptions) Validate() error {
 		return codef(ExitUsage, "--duration (%v) is longer than --deadline (%v); raise --deadline too", o.Duration, o.Deadline)
 	case o.StartTimeout <= 0:
 		return codef(ExitUsage, "--start-timeout must be positive")
+	case o.Detach && o.OutputFile != "":
+		return codef(ExitUsage, "--output-file needs an attached session: a detached one keeps its output in the pod; read it with `kubectl trace-debug logs`")
 	case o.OutputFormat != "text" && o.OutputFormat != "json":
 		return codef(ExitUsage, "--output must be text or json, not %q", o.OutputFormat)
 	}

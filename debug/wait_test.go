@@ -80,6 +80,7 @@ func TestValidate(t *testing.T) {
 		{"no image", func(o *TraceOptions) { o.Image = "" }, "--image"},
 		{"negative duration", func(o *TraceOptions) { o.Duration = -1 }, "--duration"},
 		{"no deadline", func(o *TraceOptions) { o.Deadline = 0 }, "--deadline must be positive"},
+		{"detached output file", func(o *TraceOptions) { o.Detach = true; o.OutputFile = "x" }, "needs an attached session"},
 		{"duration past deadline", func(o *TraceOptions) { o.Duration = 2 * o.Deadline }, "longer than --deadline"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

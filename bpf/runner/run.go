@@ -118,16 +118,18 @@ func Run(ctx context.Context, o Options) int {
 	return code
 }
 
+// prepareKernel mounts the tracing filesystems and, for bpftrace, finds the
+// kernel's types; the native engines read no kernel structures.
 func (o Options) prepareKernel() ([]string, error) {
 	if err := o.Kernel.MountTracing(); err != nil {
 		return nil, err
 	}
-	env, _, err := o.Kernel.TypeSource()
-	if err != nil {
-		return nil, err
-	}
 	RaiseMemlock()
-	return env, nil
+	if o.Session.Program == "" {
+		return nil, nil
+	}
+	env, _, err := o.Kernel.TypeSource()
+	return env, err
 }
 
 // TracerArgs returns bpftrace's arguments for the session's (substituted)
