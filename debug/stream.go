@@ -50,7 +50,7 @@ func tracerResult(name string, t *corev1.ContainerStateTerminated) error {
 	case 0:
 		return nil
 	case protocol.ExitProgramRejected:
-		return codef(ExitProgramRejected, "bpftrace rejected the program (its message is above); fix the program and run again")
+		return codef(ExitProgramRejected, "the program was rejected before anything was attached (the tracer's message is above); fix it and run again")
 	case protocol.ExitUnsafeProgram:
 		return codef(ExitProgramRejected, "refused the program: it would crash its target (the tracer's message above says why and what to use instead)")
 	case protocol.ExitKernelUnsupported:

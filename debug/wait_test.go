@@ -46,7 +46,7 @@ func TestTracerResult(t *testing.T) {
 		{0, 0, ""},
 		{1, 1, "the tracer exited with code 1"},
 		{130, 130, "code 130"},
-		{protocol.ExitProgramRejected, ExitProgramRejected, "rejected the program"},
+		{protocol.ExitProgramRejected, ExitProgramRejected, "rejected before anything was attached"},
 		{protocol.ExitKernelUnsupported, ExitKernel, "kernel cannot be traced"},
 		{protocol.ExitUnsafeProgram, ExitProgramRejected, "would crash its target"},
 		{protocol.ExitTargetNotFound, ExitTargetNotFound, "could not find the target"},
