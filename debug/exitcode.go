@@ -41,7 +41,10 @@ type ExitError struct {
 	Err  error
 }
 
+// Error is the wrapped error's message.
 func (e *ExitError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // withCode wraps err so that the command exits with code.

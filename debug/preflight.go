@@ -13,6 +13,7 @@ import (
 // access is one permission a command needs.
 type access struct{ verb, resource, subresource string }
 
+// String names the permission as the error messages do: "patch pods/ephemeralcontainers".
 func (a access) String() string {
 	if a.subresource != "" {
 		return a.verb + " pods/" + a.subresource

@@ -20,6 +20,7 @@ type readyWatcher struct {
 	line    []byte
 }
 
+// Write passes p on and looks, line by line, for the ready line.
 func (r *readyWatcher) Write(p []byte) (int, error) {
 	n, err := r.w.Write(p)
 	rest := p

@@ -45,6 +45,7 @@ func newAnnounceWatchers(announced chan<- int, ws ...io.Writer) []io.Writer {
 // detaching hundreds of probes takes as long as attaching them.
 const PerProbeGrace = 100 * time.Millisecond
 
+// Write passes p on and looks for the announcement in it.
 func (a *announceWatcher) Write(p []byte) (int, error) {
 	n, err := a.w.Write(p)
 	buf := append(a.tail, p...)
