@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -59,6 +60,14 @@ func (o *SessionOptions) list(ctx context.Context) error {
 	for i := range pods {
 		sessions = append(sessions, Sessions(&pods[i])...)
 	}
+	// Oldest first, as `kubectl get` lists by creation; pending ones last.
+	sort.SliceStable(sessions, func(i, j int) bool {
+		a, b := sessions[i].Started, sessions[j].Started
+		if a.IsZero() != b.IsZero() {
+			return b.IsZero()
+		}
+		return a.Before(b)
+	})
 	return printSessions(o.Out, sessions, o.Output, o.AllNamespaces, time.Now())
 }
 

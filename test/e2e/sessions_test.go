@@ -72,6 +72,7 @@ func TestDetachedSessionLifecycle(t *testing.T) {
 	if code != 0 || !strings.Contains(logs, "probes attached") {
 		t.Fatalf("logs: code %d\n%s%s", code, logs, stderr)
 	}
+	follow := startPlugin(t, "logs", "-f", "-n", d.ns, "pod/"+d.name, session) // ends with the session
 
 	a := startPlugin(t, "attach", "-n", d.ns, "pod/"+d.name, session)
 	a.waitOutput(t, "probes attached", 30*time.Second) // replayed
@@ -85,6 +86,9 @@ func TestDetachedSessionLifecycle(t *testing.T) {
 	logs, _, _ = runPlugin(t, 30*time.Second, "logs", "-n", d.ns, "pod/"+d.name, session)
 	if mapValue(t, logs, "@calls") != 4 {
 		t.Fatalf("summary not kept in the session's output:\n%s", logs)
+	}
+	if code := follow.wait(t, 30*time.Second); code != 0 || mapValue(t, follow.stdout.String(), "@calls") != 4 {
+		t.Fatalf("logs -f: code %d, did not follow to the summary:\n%s", code, follow.stdout)
 	}
 	if state, exit := sessionState(t, d.ns, d.name, session); state != "Completed" || exit == nil || *exit != 0 {
 		t.Fatalf("stopped session is %s (exit %v), want Completed 0", state, exit)
