@@ -136,6 +136,30 @@ func (s *Summary) Add(c Call, errored bool) {
 // Funcs returns the functions seen, in order of first call, with their stats.
 func (s *Summary) Funcs() ([]string, map[string]*FuncStats) { return s.order, s.stats }
 
+// Bucket is one latency histogram bucket, [Min, Max) microseconds, in the
+// shape of bpftrace's JSON histograms.
+type Bucket struct {
+	Min   uint64 `json:"min"`
+	Max   uint64 `json:"max"`
+	Count uint64 `json:"count"`
+}
+
+// Buckets returns the non-empty buckets of a latency histogram.
+func (st *FuncStats) Buckets() []Bucket {
+	var out []Bucket
+	for i, n := range st.Latency {
+		if n == 0 {
+			continue
+		}
+		lo, hi := uint64(0), uint64(1)
+		if i > 0 {
+			lo, hi = 1<<(i-1), 1<<i
+		}
+		out = append(out, Bucket{lo, hi, n})
+	}
+	return out
+}
+
 // Text renders the summary the way bpftrace prints maps and histograms.
 func (s *Summary) Text() string {
 	var b strings.Builder
@@ -146,15 +170,9 @@ func (s *Summary) Text() string {
 		for _, n := range st.Latency {
 			peak = max(peak, n)
 		}
-		for i, n := range st.Latency {
-			if n == 0 {
-				continue
-			}
-			lo, hi := uint64(0), uint64(1)
-			if i > 0 {
-				lo, hi = 1<<(i-1), 1<<i
-			}
-			fmt.Fprintf(&b, "[%d, %d)%*s%8d |%-50s|\n", lo, hi, 12-len(fmt.Sprintf("[%d, %d)", lo, hi)), "", n, strings.Repeat("@", int(n*50/peak)))
+		for _, bk := range st.Buckets() {
+			r := fmt.Sprintf("[%d, %d)", bk.Min, bk.Max)
+			fmt.Fprintf(&b, "%-12s%8d |%-50s|\n", r, bk.Count, strings.Repeat("@", int(bk.Count*50/peak)))
 		}
 	}
 	return b.String()

@@ -94,8 +94,17 @@ func writeGoSummary(w io.Writer, s *gofunc.Summary, asJSON bool) error {
 	}
 	names, stats := s.Funcs()
 	calls, errs := map[string]uint64{}, map[string]uint64{}
+	hists := map[string][]gofunc.Bucket{}
 	for _, n := range names {
-		calls[n], errs[n] = stats[n].Calls, stats[n].Errors
+		calls[n], errs[n], hists[n] = stats[n].Calls, stats[n].Errors, stats[n].Buckets()
 	}
-	return writeJSONMaps(w, jsonMap{"@calls", calls}, jsonMap{"@errors", errs})
+	if err := writeJSONMaps(w, jsonMap{"@calls", calls}, jsonMap{"@errors", errs}); err != nil {
+		return err
+	}
+	b, err := json.Marshal(map[string]any{"type": "hist", "data": map[string]any{"@latency_us": hists}})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }

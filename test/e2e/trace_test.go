@@ -248,3 +248,33 @@ func TestFuncTracesEachCall(t *testing.T) {
 	d.request(t, 1)
 	assertNoHarm(t, d, 10*time.Second)
 }
+
+// TestFuncJSON: --func with -o json writes one object per call and a summary
+// with calls, errors and the latency histogram, every line valid JSON.
+func TestFuncJSON(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, newNamespace(t), nil)
+	s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "--func", "main.counterValue", "-o", "json", "--duration", "4s")
+	s.waitOutput(t, "probes attached", 60*time.Second)
+	d.request(t, 2)
+	if code := s.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("exit code %d\n%s", code, s.stderr)
+	}
+	types := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(s.stdout.String()), "\n") {
+		var ev struct {
+			Type string          `json:"type"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("line %q is not JSON: %v", line, err)
+		}
+		types[ev.Type]++
+		if ev.Type == "call" && !strings.Contains(string(ev.Data), `"results":["`) {
+			t.Fatalf("call without results: %s", line)
+		}
+	}
+	if types["attached_probes"] != 1 || types["call"] != 2 || types["map"] != 2 || types["hist"] != 1 {
+		t.Fatalf("want attached_probes, 2 calls, 2 maps and a hist, got %v\n%s", types, s.stdout)
+	}
+}
