@@ -108,7 +108,7 @@ func (o *SessionOptions) stop(ctx context.Context) (*corev1.ContainerStateTermin
 	if _, err := io.WriteString(w, protocol.Stop+"\n"); err != nil {
 		return nil, codef(ExitInternal, "send stop to session %s: %w", o.Session, err)
 	}
-	st, err := watchTracer(ctx, o.Client, o.Namespace, o.PodName, o.Session, finishTimeout, nil, untilTerminated)
+	st, err := o.watchTracer(ctx, o.PodName, o.Session, untilTerminated())
 	w.Close() // end the attach the polite way before giving up on it
 	select {
 	case <-errc:
@@ -137,7 +137,7 @@ func (o *SessionOptions) attach(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			st, err := watchTracer(ctx, o.Client, o.Namespace, o.PodName, o.Session, finishTimeout, nil, untilTerminated)
+			st, err := o.watchTracer(ctx, o.PodName, o.Session, untilTerminated())
 			if err != nil {
 				return err
 			}

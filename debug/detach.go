@@ -39,7 +39,7 @@ func (s *tracerSession) detach(ctx context.Context) error {
 		return nil
 	}
 	// It ended before its probes were attached: show why.
-	st, err := watchTracer(ctx, o.Client, o.Namespace, o.PodName, s.name, finishTimeout, nil, untilTerminated)
+	st, err := o.watchTracer(ctx, o.PodName, s.name, untilTerminated())
 	if err != nil {
 		return err
 	}

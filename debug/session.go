@@ -14,9 +14,8 @@ import (
 
 // tracerSession is one tracer container injected into a pod.
 type tracerSession struct {
-	o         *TraceOptions
-	name      string
-	container string
+	o    *TraceOptions
+	name string
 	// state is the tracer's state when start returned: running, or already
 	// terminated.
 	state corev1.ContainerState
@@ -53,7 +52,7 @@ func (o *TraceOptions) start(ctx context.Context) (*tracerSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &tracerSession{o: o, name: SessionName(pod), container: container}
+	s := &tracerSession{o: o, name: SessionName(pod)}
 	ec := EphemeralContainer(TracerSpec{
 		Name:    s.name,
 		Target:  container,
@@ -74,7 +73,7 @@ func (o *TraceOptions) start(ctx context.Context) (*tracerSession, error) {
 	if _, err := pods.Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "ephemeralcontainers"); err != nil {
 		return nil, injectError(err, pod)
 	}
-	s.state, err = watchTracer(ctx, o.Client, o.Namespace, pod.Name, s.name, o.StartTimeout, o.ErrOut, untilStarted(s.name))
+	s.state, err = o.watchTracer(ctx, pod.Name, s.name, untilStarted(s.name, o.StartTimeout, o.ErrOut))
 	if err != nil {
 		return nil, err
 	}

@@ -15,10 +15,6 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
-// finishTimeout bounds the wait for the tracer's final status once its
-// output has ended: the runner's stop grace plus the kubelet's status lag.
-const finishTimeout = 30 * time.Second
-
 // errLeft means the user left before the trace ended (second Ctrl-C).
 var errLeft = errors.New("left the session before the trace ended")
 
@@ -37,7 +33,7 @@ func (s *tracerSession) follow(ctx context.Context) error {
 	} else if err := s.copyLogs(ctx); err != nil {
 		return err
 	}
-	st, err := watchTracer(ctx, o.Client, o.Namespace, o.PodName, s.name, finishTimeout, nil, untilTerminated)
+	st, err := o.watchTracer(ctx, o.PodName, s.name, untilTerminated())
 	if err != nil {
 		return err
 	}

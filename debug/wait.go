@@ -2,7 +2,6 @@ package debug
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 )
@@ -54,12 +52,22 @@ func containerState(pod *corev1.Pod, name string) (corev1.ContainerState, bool) 
 	return corev1.ContainerState{}, false
 }
 
-// watchTracer watches the pod until done says the tracer container's state
-// is final for the caller, printing each new waiting reason to progress. It
-// returns that state, or an error when the pod goes away, done fails, or
-// timeout passes.
-func watchTracer(ctx context.Context, client kubernetes.Interface, ns, pod, name string, timeout time.Duration,
-	progress io.Writer, done func(corev1.ContainerState) (bool, error)) (corev1.ContainerState, error) {
+// waitSpec says how long watchTracer waits, what it tells the user, and
+// when it is done.
+type waitSpec struct {
+	timeout time.Duration
+	// hint ends the timeout error: what the user can do.
+	hint string
+	// progress receives each new waiting reason; nil prints nothing.
+	progress io.Writer
+	done     func(corev1.ContainerState) (bool, error)
+}
+
+// watchTracer watches the pod until w.done says the tracer container's
+// state is final for the caller. It returns that state, or an error when the
+// pod goes away, w.done fails, or w.timeout passes.
+func (k kube) watchTracer(ctx context.Context, pod, name string, w waitSpec) (corev1.ContainerState, error) {
+	client, ns, timeout := k.Client, k.Namespace, w.timeout
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -89,35 +97,46 @@ func watchTracer(ctx context.Context, client kubernetes.Interface, ns, pod, name
 			return false, nil
 		}
 		state = st
-		if w := st.Waiting; w != nil && w.Reason != lastReason && progress != nil {
-			lastReason = w.Reason
-			msg := w.Reason
-			if w.Message != "" {
-				msg += ": " + w.Message
+		if wt := st.Waiting; wt != nil && wt.Reason != lastReason && w.progress != nil {
+			lastReason = wt.Reason
+			msg := wt.Reason
+			if wt.Message != "" {
+				msg += ": " + wt.Message
 			}
-			fmt.Fprintf(progress, "trace-debug: waiting for %s: %s\n", name, msg)
+			progressf(w.progress, "waiting for %s: %s", name, msg)
 		}
-		return done(st)
+		return w.done(st)
 	})
 	if err != nil && ctx.Err() != nil && parent.Err() == nil {
 		why := "no status yet"
 		if state.Waiting != nil {
 			why = state.Waiting.Reason
 		}
-		return state, codef(ExitTimeout, "wait for tracer container %s: timed out after %v (%s); raise --start-timeout or see `kubectl describe pod %s -n %s`", name, timeout, why, pod, ns)
+		return state, codef(ExitTimeout, "wait for tracer container %s: timed out after %v (%s); %s, or see `kubectl describe pod %s -n %s`", name, timeout, why, w.hint, pod, ns)
 	}
 	return state, err
 }
 
-// untilStarted is a watchTracer condition: running or already terminated.
-func untilStarted(name string) func(corev1.ContainerState) (bool, error) {
-	return func(st corev1.ContainerState) (bool, error) {
+// untilStarted waits, reporting progress, until the tracer runs or has
+// already ended, failing fast on waiting reasons that will not heal.
+func untilStarted(name string, timeout time.Duration, progress io.Writer) waitSpec {
+	return waitSpec{timeout: timeout, hint: "raise --start-timeout", progress: progress, done: func(st corev1.ContainerState) (bool, error) {
 		if err := WaitingProblem(name, st.Waiting); err != nil {
 			return false, err
 		}
 		return st.Running != nil || st.Terminated != nil, nil
-	}
+	}}
 }
 
-// untilTerminated is a watchTracer condition: the container has exited.
-func untilTerminated(st corev1.ContainerState) (bool, error) { return st.Terminated != nil, nil }
+// finishTimeout bounds the wait for the tracer's final status once its
+// output has ended or it was told to stop: the runner's stop grace (which
+// grows with the probe count: detaching hundreds takes seconds) plus the
+// kubelet's status lag.
+const finishTimeout = 2 * time.Minute
+
+// untilTerminated waits, silently, until the tracer has exited.
+func untilTerminated() waitSpec {
+	return waitSpec{timeout: finishTimeout, hint: "the tracer may still be printing its maps", done: func(st corev1.ContainerState) (bool, error) {
+		return st.Terminated != nil, nil
+	}}
+}
