@@ -75,12 +75,33 @@ func (r *run) wait(t *testing.T) int {
 
 func (r *run) waitOutput(t *testing.T, want string) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if strings.Contains(r.stdout.String(), want) {
+	r.waitIn(t, r.stdout, want)
+}
+
+// waitReady waits for the runner's ready line: the probes are attached.
+func (r *run) waitReady(t *testing.T) {
+	t.Helper()
+	r.waitIn(t, r.stderr, protocol.ReadyPrefix)
+}
+
+func (r *run) waitIn(t *testing.T, buf *syncbuf.Buffer, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if strings.Contains(buf.String(), want) {
 			return
 		}
 	}
-	t.Fatalf("no %q in the output\nstdout:\n%s\nstderr:\n%s", want, r.stdout, r.stderr)
+	t.Fatalf("no %q yet\nstdout:\n%s\nstderr:\n%s", want, r.stdout, r.stderr)
+}
+
+// execTrue runs /bin/true n times: n execve calls by this test's process tree.
+func execTrue(t *testing.T, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func session(program string, mutate func(*protocol.Session)) protocol.Session {
@@ -205,16 +226,8 @@ func TestReadyMeansAttached(t *testing.T) {
 			r := startRunner(t, context.Background(), session(`tracepoint:sched:sched_process_exec /comm == "true"/ { @execs = count(); }`,
 				func(s *protocol.Session) { s.JSON = json }))
 			r.send(protocol.Hello)
-			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(r.stderr.String(), protocol.ReadyPrefix); time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("no ready line\n%s", r.stderr)
-				}
-			}
-			for i := 0; i < 3; i++ {
-				if err := exec.Command("true").Run(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			r.waitReady(t)
+			execTrue(t, 3)
 			r.send(protocol.Stop)
 			if code := r.wait(t); code != 0 {
 				t.Fatalf("exit code %d\n%s", code, r.stderr)
@@ -241,16 +254,8 @@ func TestCensusSession(t *testing.T) {
 		t.Run(fmt.Sprintf("json=%v", asJSON), func(t *testing.T) {
 			r := startRunner(t, context.Background(), session("", func(s *protocol.Session) { s.Syscalls = true; s.JSON = asJSON }))
 			r.send(protocol.Hello)
-			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(r.stderr.String(), protocol.ReadyLine(1)); time.Sleep(5 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("no ready line\n%s", r.stderr)
-				}
-			}
-			for i := 0; i < 3; i++ {
-				if err := exec.Command("/bin/true").Run(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			r.waitIn(t, r.stderr, protocol.ReadyLine(1))
+			execTrue(t, 3)
 			r.send(protocol.Stop)
 			if code := r.wait(t); code != 0 {
 				t.Fatalf("exit code %d\n%s", code, r.stderr)
