@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,19 +49,31 @@ func (k kube) checkAccess(ctx context.Context, needs []access) error {
 		strings.Join(names, ", "), k.Namespace, RoleFor(k.Namespace, missing))
 }
 
-// missingAccess returns the permissions in needs the user lacks.
+// missingAccess returns the permissions in needs the user lacks, in the
+// order of needs. The reviews are sent at once: they sit on the path to
+// every trace's first event, and each is a round trip to the API server.
 func (k kube) missingAccess(ctx context.Context, needs []access) ([]access, error) {
+	allowed := make([]bool, len(needs))
+	errs := make([]error, len(needs))
+	var wg sync.WaitGroup
+	for i, a := range needs {
+		wg.Go(func() {
+			r, err := k.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+				Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+					Namespace: k.Namespace, Verb: a.verb, Resource: a.resource, Subresource: a.subresource,
+				}},
+			}, metav1.CreateOptions{})
+			errs[i] = err
+			allowed[i] = err == nil && r.Status.Allowed
+		})
+	}
+	wg.Wait()
 	var missing []access
-	for _, a := range needs {
-		r, err := k.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
-			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: k.Namespace, Verb: a.verb, Resource: a.resource, Subresource: a.subresource,
-			}},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			return nil, apiError(err, "check permissions", "")
+	for i, a := range needs {
+		if errs[i] != nil {
+			return nil, apiError(errs[i], "check permissions", "")
 		}
-		if !r.Status.Allowed {
+		if !allowed[i] {
 			missing = append(missing, a)
 		}
 	}
