@@ -4,7 +4,7 @@
 # runner image, clang/llvm for the eBPF programs, and openssl for the PKI.
 # Quiet and quick when everything is there already.
 set -euo pipefail
-pkgs="curl tmux linux-libc-dev etcd-server containerd runc containernetworking-plugins bpftrace iptables iproute2 clang llvm libbpf-dev openssl procps"
+pkgs="curl tmux debootstrap linux-libc-dev etcd-server containerd runc containernetworking-plugins bpftrace iptables iproute2 clang llvm libbpf-dev openssl procps"
 missing=""
 for p in $pkgs; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=" $p"; done
 if [ -n "$missing" ]; then

@@ -30,6 +30,9 @@ type Func struct {
 	// Results are the Go types of its results, from DWARF; nil when the
 	// binary has no DWARF (stripped).
 	Results []string
+	// Symbol is true when the executable's symbol table names the function,
+	// so tools that look functions up by name (bpftrace) find it too.
+	Symbol bool
 }
 
 // Resolve finds the functions of the Go executable at file whose names match
@@ -97,6 +100,7 @@ func checkABI(m elf.Machine, goVersion string) error {
 type span struct {
 	Name       string
 	Start, End uint64 // virtual addresses
+	Symbol     bool   // from the symbol table
 }
 
 // functions lists the executable's functions from its symbol table, or from
@@ -106,7 +110,7 @@ func functions(f *elf.File) ([]span, error) {
 		var out []span
 		for _, s := range syms {
 			if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Size > 0 {
-				out = append(out, span{s.Name, s.Value, s.Value + s.Size})
+				out = append(out, span{s.Name, s.Value, s.Value + s.Size, true})
 			}
 		}
 		return out, nil
@@ -129,7 +133,7 @@ func functions(f *elf.File) ([]span, error) {
 	}
 	out := make([]span, 0, len(tab.Funcs))
 	for _, fn := range tab.Funcs {
-		out = append(out, span{fn.Name, fn.Entry, fn.End})
+		out = append(out, span{fn.Name, fn.Entry, fn.End, false})
 	}
 	return out, nil
 }
@@ -190,7 +194,7 @@ func locate(f *elf.File, fn span) (Func, error) {
 		return Func{}, fmt.Errorf("%w: %s has no RET instruction (it never returns, or ends in a tail call)", ErrCannotProbe, fn.Name)
 	}
 	off := fn.Start - seg.Vaddr + seg.Off
-	out := Func{Name: fn.Name, Entry: off}
+	out := Func{Name: fn.Name, Entry: off, Symbol: fn.Symbol}
 	for _, r := range rets {
 		out.Returns = append(out.Returns, off+r)
 	}

@@ -35,6 +35,24 @@ func ReadyLine(probes int) string { return fmt.Sprintf("%s (%d)", ReadyPrefix, p
 // ReadyPrefix starts the ReadyLine.
 const ReadyPrefix = "trace-debug-runner: probes attached"
 
+// ResultLine is the runner's last line on stderr: the session's exit code.
+// The runner then closes its output, so a client that has read it has read
+// everything; the container itself may live on a little while the tracer's
+// probes are detached (hundreds of tracepoints take tens of seconds).
+func ResultLine(code int) string { return fmt.Sprintf("%s %d", ResultPrefix, code) }
+
+// ResultPrefix starts the ResultLine.
+const ResultPrefix = "trace-debug-runner: trace ended, exit code"
+
+// ParseResultLine returns the exit code of a ResultLine.
+func ParseResultLine(line string) (int, bool) {
+	var code int
+	if _, err := fmt.Sscanf(line, ResultPrefix+" %d", &code); err != nil {
+		return 0, false
+	}
+	return code, true
+}
+
 // PingInterval is how often an attached client sends Ping.
 const PingInterval = 2 * time.Second
 
@@ -54,8 +72,11 @@ const (
 	// (client and image of different versions).
 	ExitUsage = 74
 	// ExitUnsafeProgram: the program would harm its target (a uretprobe on a
-	// Go executable) and the session did not insist.
+	// Go executable that cannot be rewritten) and the session did not insist.
 	ExitUnsafeProgram = 75
+	// ExitMemory: the tracer's expected peak memory does not fit in what the
+	// pod's memory limit leaves, and the session did not insist.
+	ExitMemory = 76
 )
 
 // Session is everything the runner needs to know about one trace. The client
@@ -82,14 +103,51 @@ type Session struct {
 	IdleTimeout time.Duration
 	// JSON asks the tracer for one JSON object per line.
 	JSON bool
-	// UnsafeUretprobe lets uretprobes on Go executables through.
+	// UnsafeUretprobe lets uretprobes on Go executables through unchanged.
 	UnsafeUretprobe bool
+	// NodeWide lets the probes of a bpftrace program fire for every process
+	// on the node; by default they fire only for the target's PID namespace.
+	NodeWide bool
+	// IgnoreMemoryLimit starts the tracer even when its expected peak memory
+	// does not fit under the pod's memory limit.
+	IgnoreMemoryLimit bool
 	// Syscalls runs the native syscall census instead of a bpftrace program.
 	Syscalls bool
 	// Funcs are Go function patterns (main.counterValue, main.*) for the
 	// native Go function tracer, instead of a bpftrace program.
 	Funcs []string
 }
+
+// Engine names a way of tracing.
+type Engine string
+
+// The engines.
+const (
+	// EngineBpftrace runs the session's bpftrace program.
+	EngineBpftrace Engine = "bpftrace"
+	// EngineSyscalls is the native syscall census (--syscalls).
+	EngineSyscalls Engine = "syscalls"
+	// EngineFunc is the native Go function tracer (--func).
+	EngineFunc Engine = "func"
+)
+
+// Engine is the engine s asks for; "" when it asks for none or several.
+func (s Session) Engine() Engine {
+	if s.Engines() != 1 {
+		return ""
+	}
+	switch {
+	case s.Syscalls:
+		return EngineSyscalls
+	case len(s.Funcs) > 0:
+		return EngineFunc
+	}
+	return EngineBpftrace
+}
+
+// Native reports whether s runs one of the runner's own engines, which need
+// no bpftrace in the image.
+func (s Session) Native() bool { e := s.Engine(); return e == EngineSyscalls || e == EngineFunc }
 
 // Engines counts the engines s asks for: a valid session asks for one of a
 // bpftrace program, the syscall census and the Go function tracer.
@@ -141,6 +199,12 @@ func (s Session) Args() []string {
 	if s.UnsafeUretprobe {
 		args = append(args, "--unsafe-uretprobe")
 	}
+	if s.NodeWide {
+		args = append(args, "--node-wide")
+	}
+	if s.IgnoreMemoryLimit {
+		args = append(args, "--ignore-memory-limit")
+	}
 	if s.Syscalls {
 		args = append(args, "--syscalls")
 	}
@@ -165,6 +229,8 @@ func ParseArgs(args []string) (Session, error) {
 	fs.DurationVar(&s.Duration, "duration", 0, "stop after this long")
 	fs.BoolVar(&s.JSON, "json", false, "tracer output as JSON lines")
 	fs.BoolVar(&s.UnsafeUretprobe, "unsafe-uretprobe", false, "allow uretprobes on Go executables")
+	fs.BoolVar(&s.NodeWide, "node-wide", false, "probes fire for every process on the node")
+	fs.BoolVar(&s.IgnoreMemoryLimit, "ignore-memory-limit", false, "start even if the tracer may not fit under the memory limit")
 	fs.BoolVar(&s.Syscalls, "syscalls", false, "run the native syscall census")
 	fs.Func("func", "trace this Go function (repeatable)", func(v string) error { s.Funcs = append(s.Funcs, v); return nil })
 	fs.DurationVar(&s.Deadline, "deadline", s.Deadline, "hard bound of the session")

@@ -18,6 +18,8 @@ func TestArgsRoundTrip(t *testing.T) {
 	full.Deadline = 2 * time.Hour
 	full.JSON = true
 	full.UnsafeUretprobe = true
+	full.NodeWide = true
+	full.IgnoreMemoryLimit = true
 	minimal := DefaultSession()
 	minimal.Program = "BEGIN {}"
 	census := DefaultSession()
@@ -47,6 +49,20 @@ func TestParseArgsRejects(t *testing.T) {
 	} {
 		if _, err := ParseArgs(args); !errors.Is(err, ErrUsage) {
 			t.Errorf("%s: got %v, want ErrUsage", name, err)
+		}
+	}
+}
+
+func TestResultLine(t *testing.T) {
+	for _, code := range []int{0, 1, 70, 130} {
+		got, ok := ParseResultLine(ResultLine(code))
+		if !ok || got != code {
+			t.Errorf("ParseResultLine(ResultLine(%d)) = %d, %v", code, got, ok)
+		}
+	}
+	for _, line := range []string{"", "trace-debug-runner: probes attached (3)", ResultPrefix + " x"} {
+		if _, ok := ParseResultLine(line); ok {
+			t.Errorf("ParseResultLine(%q) accepted a line that is not a result", line)
 		}
 	}
 }

@@ -10,45 +10,45 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/syscalls"
 )
 
-// runCensus is the native engine's session: the syscall census of the
-// target's PID namespace, ended like a bpftrace session and summarised in
-// bpftrace's shapes (a text table, or JSON map objects).
-func (o Options) runCensus(ctx context.Context, control <-chan string, pid int, say func(string, ...any)) int {
+// censusEngine is the native syscall census of the target's PID namespace,
+// ended like a bpftrace session and summarised in bpftrace's shapes (a text
+// table, or JSON map objects).
+type censusEngine struct{ o Options }
+
+func (censusEngine) NeedsKernelTypes() bool { return false }
+func (censusEngine) PeakMemory() uint64     { return nativePeakMemory }
+
+// Start attaches the census.
+func (e censusEngine) Start(_ context.Context, t Target) (Trace, error) {
+	o := e.o
 	c, err := syscalls.Start(syscalls.Target{
-		PIDNamespace: filepath.Join(o.ProcRoot, strconv.Itoa(pid), "ns/pid"),
+		PIDNamespace: filepath.Join(t.ProcRoot, strconv.Itoa(t.PID), "ns/pid"),
 		Self:         uint32(os.Getpid()),
 	})
 	if err != nil {
-		say("%v", err)
-		return protocol.ExitProgramRejected
+		return nil, err
 	}
-	defer c.Close()
-	if o.Session.JSON {
-		fmt.Fprintln(o.Stdout, `{"type": "attached_probes", "data": {"probes": 1}}`)
-	} else {
-		fmt.Fprintln(o.Stdout, "Counting the syscalls of the target's processes... Hit Ctrl-C to end.")
-	}
-	fmt.Fprintln(o.Stderr, protocol.ReadyLine(1))
-
-	o.awaitStop(ctx, control, say)
-	counts, dropped, err := c.Counts()
-	if err != nil {
-		say("%v", err)
-		return 1
-	}
-	if err := writeCensus(o.Stdout, counts, o.Session.JSON); err != nil {
-		say("write the summary: %v", err)
-		return 1
-	}
-	if dropped > 0 {
-		say("%d (syscall, thread) pairs did not fit in the census map and were not counted", dropped)
-	}
-	say("peak memory of the runner: %s", peakMemory())
-	return 0
+	o.announce(1, "Counting the syscalls of the target's processes... Hit Ctrl-C to end.")
+	return newNativeTrace(1, o.StopGrace, func() int {
+		defer c.Close()
+		counts, dropped, err := c.Counts()
+		if err != nil {
+			o.say("%v", err)
+			return 1
+		}
+		if err := writeCensus(o.Stdout, counts, o.Session.JSON); err != nil {
+			o.say("write the summary: %v", err)
+			return 1
+		}
+		if dropped > 0 {
+			o.say("%d (syscall, thread) pairs did not fit in the census map and were not counted", dropped)
+		}
+		o.say("peak memory of the runner: %s", peakMemory())
+		return 0
+	}), nil
 }
 
 // writeCensus prints the counts: a table (by syscall and thread, then by
@@ -75,13 +75,12 @@ func writeCensus(w io.Writer, counts []syscalls.Count, asJSON bool) error {
 }
 
 // peakMemory is the runner's peak resident memory (VmHWM).
-func peakMemory() string {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+func peakMemory() string { return vmHWM("/proc", os.Getpid()) }
+
+// statusField is the value of a field of /proc/PID/status, e.g. "VmHWM:".
+func statusField(status, field string) string {
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			return strings.TrimSpace(v)
 		}
 	}

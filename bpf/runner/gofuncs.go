@@ -13,50 +13,50 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
-	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
-// runGoFuncs is the native Go function tracer's session (--func): every call
-// of the functions is printed with its results and duration as it returns,
-// and the summary (calls, errors, latency histogram) when the session ends.
-func (o Options) runGoFuncs(ctx context.Context, control <-chan string, pid int, say func(string, ...any)) int {
-	exe := filepath.Join(o.ProcRoot, strconv.Itoa(pid), "exe")
+// goFuncEngine is the native Go function tracer (--func): every call of the
+// functions is printed with its results and duration as it returns, and the
+// summary (calls, errors, latency histogram) when the session ends.
+type goFuncEngine struct{ o Options }
+
+func (goFuncEngine) NeedsKernelTypes() bool { return false }
+func (goFuncEngine) PeakMemory() uint64     { return nativePeakMemory }
+
+// Start resolves the functions in the target's executable and attaches.
+func (e goFuncEngine) Start(_ context.Context, t Target) (Trace, error) {
+	o := e.o
+	exe := filepath.Join(t.ProcRoot, strconv.Itoa(t.PID), "exe")
 	funcs, err := gofunc.Resolve(exe, o.Session.Funcs)
 	if err != nil {
-		say("%v", err)
-		return protocol.ExitProgramRejected
+		return nil, err
 	}
-	tr, err := gofunc.Start(exe, filepath.Join(o.ProcRoot, strconv.Itoa(pid), "ns/pid"), funcs)
+	tr, err := gofunc.Start(exe, filepath.Join(t.ProcRoot, strconv.Itoa(t.PID), "ns/pid"), funcs)
 	if err != nil {
-		say("%v", err)
-		return protocol.ExitProgramRejected
+		return nil, err
 	}
-	if o.Session.JSON {
-		fmt.Fprintf(o.Stdout, "{\"type\": \"attached_probes\", \"data\": {\"probes\": %d}}\n", tr.Probes())
-	} else {
-		names := make([]string, len(funcs))
-		for i, f := range funcs {
-			names[i] = f.Name
-		}
-		fmt.Fprintf(o.Stdout, "Tracing %s (%d probes at entries and returns)... Hit Ctrl-C to end.\n", strings.Join(names, ", "), tr.Probes())
+	names := make([]string, len(funcs))
+	for i, f := range funcs {
+		names[i] = f.Name
 	}
-	fmt.Fprintln(o.Stderr, protocol.ReadyLine(tr.Probes()))
+	o.announce(tr.Probes(), fmt.Sprintf("Tracing %s (%d probes at entries and returns)... Hit Ctrl-C to end.", strings.Join(names, ", "), tr.Probes()))
 
 	var summary gofunc.Summary
 	read := make(chan error, 1)
 	go func() { read <- o.printCalls(tr, &summary) }()
-	o.awaitStop(ctx, control, say)
-	closeErr := tr.Close() // detaches the probes; printCalls then returns
-	if err := errors.Join(<-read, closeErr); err != nil {
-		say("%v", err)
-		return 1
-	}
-	if err := writeGoSummary(o.Stdout, &summary, o.Session.JSON); err != nil {
-		say("write the summary: %v", err)
-		return 1
-	}
-	say("peak memory of the runner: %s", peakMemory())
-	return 0
+	return newNativeTrace(tr.Probes(), o.StopGrace, func() int {
+		closeErr := tr.Close() // detaches the probes; printCalls then returns
+		if err := errors.Join(<-read, closeErr); err != nil {
+			o.say("%v", err)
+			return 1
+		}
+		if err := writeGoSummary(o.Stdout, &summary, o.Session.JSON); err != nil {
+			o.say("write the summary: %v", err)
+			return 1
+		}
+		o.say("peak memory of the runner: %s", peakMemory())
+		return 0
+	}), nil
 }
 
 // printCalls prints each call until the tracer is closed.

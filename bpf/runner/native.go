@@ -1,26 +1,53 @@
 package runner
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
-// awaitStop blocks until a native engine's session must end: the same
-// triggers as a bpftrace session (stop line, client gone, signal, duration,
-// deadline). The engine then stops at once, so no grace is needed.
-func (o Options) awaitStop(ctx context.Context, control <-chan string, say func(string, ...any)) {
-	done := make(chan error, 1)
-	finish := func() {
-		select {
-		case done <- nil:
-		default:
-		}
-	}
-	o.supervise(ctx, control, done, say, func() time.Duration { return o.StopGrace }, finish, finish)
+// nativeTrace is a running native engine: attached as soon as it starts,
+// and stopped by running its finish function once, which detaches the probes,
+// writes the summary and returns the exit code.
+type nativeTrace struct {
+	ready  chan int
+	done   chan struct{}
+	once   sync.Once
+	code   int
+	grace  time.Duration
+	finish func() int
 }
+
+func newNativeTrace(probes int, grace time.Duration, finish func() int) *nativeTrace {
+	t := &nativeTrace{ready: make(chan int, 1), done: make(chan struct{}), grace: grace, finish: finish}
+	t.ready <- probes
+	return t
+}
+
+func (t *nativeTrace) Ready() <-chan int { return t.ready }
+
+// Stop runs finish once, in the background.
+func (t *nativeTrace) Stop() {
+	t.once.Do(func() {
+		go func() {
+			t.code = t.finish()
+			close(t.done)
+		}()
+	})
+}
+
+// Kill is Stop: a native engine detaches at once.
+func (t *nativeTrace) Kill()                    { t.Stop() }
+func (t *nativeTrace) StopGrace() time.Duration { return t.grace }
+func (t *nativeTrace) Done() <-chan struct{}    { return t.done }
+func (t *nativeTrace) ExitCode() int            { return t.code }
+func (t *nativeTrace) Close()                   {}
+
+// nativePeakMemory is what a native engine's runner process peaks at,
+// measured at about 7 MB, with room to spare.
+const nativePeakMemory = 32 << 20
 
 // jsonMap is one map of a native engine's summary.
 type jsonMap struct {

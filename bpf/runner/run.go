@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -20,8 +18,8 @@ type Options struct {
 	Session protocol.Session
 	// Stdin carries the client's control lines (attached sessions).
 	Stdin io.Reader
-	// Stdout and Stderr receive the tracer's output unchanged, and the
-	// runner's own messages (on Stderr).
+	// Stdout and Stderr receive the tracer's output, and the runner's own
+	// messages (on Stderr).
 	Stdout, Stderr io.Writer
 	// Kernel locates the tracing interfaces.
 	Kernel Kernel
@@ -29,116 +27,90 @@ type Options struct {
 	ProcRoot string
 	// Tracer is the bpftrace binary.
 	Tracer string
-	// StopGrace is how long the tracer has to print its maps after SIGINT
-	// before it is killed.
+	// StopGrace is how long the tracer has to print its maps after it is
+	// asked to stop, before it is killed (bpftrace without a dump probe gets
+	// PerProbeGrace more per probe).
 	StopGrace time.Duration
+	// CloseOutput, when set, closes Stdout and Stderr once the result line
+	// is written, so an attached client's stream ends with the output
+	// complete while the tracer's probes are still being detached.
+	CloseOutput func()
+	// MemoryPID is the process whose cgroup bounds the tracer's memory;
+	// 0 means the runner's own.
+	MemoryPID int
 }
 
 // Run carries out one session and returns the container's exit code: the
-// tracer's own, or one of protocol's Exit codes. It returns when the tracer
-// has exited; ctx's cancellation (SIGINT/SIGTERM to the runner) stops the
-// tracer the Ctrl-C way.
+// tracer's own, or one of protocol's Exit codes. Once the trace's output is
+// complete it writes protocol.ResultLine and calls CloseOutput, then waits
+// for the tracer to be gone. ctx's cancellation (SIGINT/SIGTERM to the
+// runner) stops the trace the Ctrl-C way.
 func Run(ctx context.Context, o Options) int {
-	ctx, cancelControl := context.WithCancel(ctx)
-	defer cancelControl()
-	control := readControl(ctx, o.Stdin)
-	say := func(format string, a ...any) { fmt.Fprintf(o.Stderr, "trace-debug-runner: "+format+"\n", a...) }
-
-	if o.Session.Attached {
-		if err := awaitHello(ctx, control, o.Session.HelloTimeout); err != nil {
-			say("%v; not starting the tracer", err)
-			return protocol.ExitNoClient
-		}
+	code, tr := o.run(ctx)
+	fmt.Fprintln(o.Stderr, protocol.ResultLine(code))
+	if o.CloseOutput != nil {
+		o.CloseOutput()
 	}
-	env, err := o.prepareKernel()
-	if err != nil {
-		say("%v", err)
-		return protocol.ExitKernelUnsupported
-	}
-	pid, err := FindTargetPID(o.ProcRoot, o.Session.ContainerID, o.Session.SharedPID)
-	if err != nil {
-		say("find the target container's process: %v", err)
-		return protocol.ExitTargetNotFound
-	}
-	switch {
-	case o.Session.Syscalls:
-		return o.runCensus(ctx, control, pid, say)
-	case len(o.Session.Funcs) > 0:
-		return o.runGoFuncs(ctx, control, pid, say)
-	}
-	program := SubstituteContainerPID(o.Session.Program, pid)
-	if err := CheckGoUretprobes(program, o.Session.UnsafeUretprobe); err != nil {
-		say("%v", err)
-		return protocol.ExitUnsafeProgram
-	}
-
-	announced := make(chan int, 1)
-	outs := newAnnounceWatchers(announced, o.Stdout, o.Stderr)
-	cmd := exec.Command(o.Tracer, TracerArgs(o.Session, program)...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = outs[0], outs[1]
-	// Its own process group: terminal and runner signals reach the tracer
-	// only through the runner, exactly once.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		say("start %s: %v", o.Tracer, err)
-		return protocol.ExitProgramRejected
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	ready := make(chan struct{})
-	probes := make(chan int, 1)
-	go reportReady(ctx, o.ProcRoot, cmd.Process.Pid, announced, o.Stderr, ready, probes)
-
-	pgid := cmd.Process.Pid
-	grace := func() time.Duration {
-		select {
-		case n := <-probes:
-			probes <- n
-			return o.StopGrace + time.Duration(n)*PerProbeGrace
-		default:
-			return o.StopGrace
-		}
-	}
-	stopped := o.supervise(ctx, control, done, say, grace,
-		func() { _ = syscall.Kill(-pgid, syscall.SIGINT) },
-		func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
-	code := exitCode(<-done)
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		say("peak memory of %s: %d kB", filepath.Base(o.Tracer), ru.Maxrss)
-	}
-	select {
-	case <-ready:
-	default:
-		if code != 0 && !stopped {
-			say("%s exited with code %d before its probes were attached", o.Tracer, code)
-			return protocol.ExitProgramRejected
-		}
+	if tr != nil {
+		tr.Close()
 	}
 	return code
 }
 
-// prepareKernel mounts the tracing filesystems and, for bpftrace, finds the
-// kernel's types; the native engines read no kernel structures.
-func (o Options) prepareKernel() ([]string, error) {
+// run is Run's lifecycle, up to the exit code; the trace, if one started, is
+// left for the caller to close.
+func (o Options) run(ctx context.Context) (int, Trace) {
+	ctx, cancelControl := context.WithCancel(ctx)
+	defer cancelControl()
+	control := readControl(ctx, o.Stdin)
+	engine := o.newEngine()
+	if o.Session.Attached {
+		if err := awaitHello(ctx, control, o.Session.HelloTimeout); err != nil {
+			o.say("%v; not starting the tracer", err)
+			return protocol.ExitNoClient, nil
+		}
+	}
+	env, err := o.prepareKernel(engine.NeedsKernelTypes())
+	if err != nil {
+		o.say("%v", err)
+		return protocol.ExitKernelUnsupported, nil
+	}
+	pid, err := FindTargetPID(o.ProcRoot, o.Session.ContainerID, o.Session.SharedPID)
+	if err != nil {
+		o.say("find the target container's process: %v", err)
+		return protocol.ExitTargetNotFound, nil
+	}
+	if err := o.checkMemory(engine.PeakMemory()); err != nil {
+		o.say("%v", err)
+		return protocol.ExitMemory, nil
+	}
+	tr, err := engine.Start(ctx, Target{PID: pid, ProcRoot: o.ProcRoot, Env: env})
+	if err != nil {
+		o.say("%v", err)
+		return failureCode(err), nil
+	}
+	o.supervise(ctx, control, tr)
+	return tr.ExitCode(), tr
+}
+
+// say writes one of the runner's own messages to stderr.
+func (o Options) say(format string, a ...any) {
+	fmt.Fprintf(o.Stderr, "trace-debug-runner: "+format+"\n", a...)
+}
+
+// prepareKernel mounts the tracing filesystems, lifts the memlock limit
+// (the one place the runner does) and, when the engine needs them, finds
+// the kernel's types.
+func (o Options) prepareKernel(needTypes bool) ([]string, error) {
 	if err := o.Kernel.MountTracing(); err != nil {
 		return nil, err
 	}
 	RaiseMemlock()
-	if o.Session.Program == "" {
+	if !needTypes {
 		return nil, nil
 	}
 	env, _, err := o.Kernel.TypeSource()
 	return env, err
-}
-
-// TracerArgs returns bpftrace's arguments for the session's (substituted)
-// program: never through a shell, and in JSON when the session asks for it.
-func TracerArgs(s protocol.Session, program string) []string {
-	if s.JSON {
-		return []string{"-f", "json", "-e", program}
-	}
-	return []string{"-e", program}
 }
 
 // errNoClient means an attached session's client never said hello.
@@ -164,48 +136,50 @@ func awaitHello(ctx context.Context, control <-chan string, timeout time.Duratio
 	}
 }
 
-// supervise waits until the tracer exits (a value arrives on done, which it
-// puts back for the caller), interrupting it when the session must end and
-// killing it if it does not exit within grace(). It reports whether the
-// runner asked the tracer to stop.
-func (o Options) supervise(ctx context.Context, control <-chan string, done chan error, say func(string, ...any), grace func() time.Duration, interrupt, kill func()) bool {
+// supervise waits until the trace is done, writing the ready line when its
+// probes are attached and stopping it when the session must end (stop line,
+// client gone or silent, signal, the duration counted from the ready line,
+// the deadline), and killing it if it has not finished StopGrace after that.
+func (o Options) supervise(ctx context.Context, control <-chan string, tr Trace) {
 	s := o.Session
 	deadline := time.NewTimer(s.Deadline)
 	defer deadline.Stop()
-	var duration, idle, graceOver, reinterrupt <-chan time.Time
-	var allowed time.Duration
-	if s.Duration > 0 {
-		duration = time.After(s.Duration)
-	}
+	var duration, idle, graceOver, again <-chan time.Time
+	ready := tr.Ready()
 	idleTimer := time.NewTimer(s.IdleTimeout)
 	defer idleTimer.Stop()
-	// A SIGINT that lands between bpftrace's check of its flag and its next
-	// wait for events is only seen at the next event, and a quiet program may
-	// have none: once stopping, say it again every second until it exits.
-	again := time.NewTicker(time.Second)
-	defer again.Stop()
 	if s.Attached {
 		idle = idleTimer.C
 	}
+	// A stop request can be missed (bpftrace checks its flags between
+	// waits for events, and a quiet program may have none): once stopping,
+	// it is repeated every second until the trace is done.
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
 	stopping := false
+	var allowed time.Duration
 	stop := func(why string) {
 		if stopping {
 			return
 		}
 		stopping = true
 		if why != "" {
-			say("stopping the trace: %s", why)
+			o.say("stopping the trace: %s", why)
 		}
-		interrupt()
-		allowed = grace()
-		graceOver = time.After(allowed)
-		reinterrupt = again.C
+		tr.Stop()
+		allowed = tr.StopGrace()
+		graceOver, again = time.After(allowed), ticker.C
 	}
 	for {
 		select {
-		case err := <-done:
-			done <- err
-			return stopping
+		case <-tr.Done():
+			return
+		case n := <-ready:
+			fmt.Fprintln(o.Stderr, protocol.ReadyLine(n))
+			ready = nil
+			if s.Duration > 0 {
+				duration = time.After(s.Duration)
+			}
 		case <-ctx.Done():
 			stop("")
 			ctx = context.Background() // stop once
@@ -227,12 +201,12 @@ func (o Options) supervise(ctx context.Context, control <-chan string, done chan
 			stop("")
 		case <-deadline.C:
 			stop(fmt.Sprintf("the session's deadline (%v) was reached", s.Deadline))
-		case <-reinterrupt:
-			interrupt()
+		case <-again:
+			tr.Stop()
 		case <-graceOver:
-			say("the tracer did not exit %v after SIGINT; killing it", allowed)
-			kill()
-			graceOver, reinterrupt = nil, nil
+			o.say("the tracer did not finish %v after it was asked to stop; killing it", allowed)
+			tr.Kill()
+			graceOver, again = nil, nil
 		}
 	}
 }

@@ -40,6 +40,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// tracer is the bpftrace the tests run: $TRACE_DEBUG_BPFTRACE (make test
+// runs them with the runner image's and with Debian 12's), or bpftrace.
+func tracer() string {
+	if t := os.Getenv("TRACE_DEBUG_BPFTRACE"); t != "" {
+		return t
+	}
+	return "bpftrace"
+}
+
 type run struct {
 	stdin          *io.PipeWriter
 	stdout, stderr *syncbuf.Buffer
@@ -48,14 +57,22 @@ type run struct {
 
 func startRunner(t *testing.T, ctx context.Context, s protocol.Session) *run {
 	t.Helper()
+	return startRunnerWith(t, ctx, s, nil)
+}
+
+// startRunnerWith starts the runner with options changed by mutate.
+func startRunnerWith(t *testing.T, ctx context.Context, s protocol.Session, mutate func(*Options)) *run {
+	t.Helper()
 	in, w := io.Pipe()
 	r := &run{stdin: w, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, code: make(chan int, 1)}
-	go func() {
-		r.code <- Run(ctx, Options{
-			Session: s, Stdin: in, Stdout: r.stdout, Stderr: r.stderr,
-			Kernel: HostKernel(), ProcRoot: "/proc", Tracer: "bpftrace", StopGrace: 30 * time.Second, // generous: a loaded CI machine
-		})
-	}()
+	o := Options{
+		Session: s, Stdin: in, Stdout: r.stdout, Stderr: r.stderr,
+		Kernel: HostKernel(), ProcRoot: "/proc", Tracer: tracer(), StopGrace: 30 * time.Second, // generous: a loaded CI machine
+	}
+	if mutate != nil {
+		mutate(&o)
+	}
+	go func() { r.code <- Run(ctx, o) }()
 	t.Cleanup(func() { w.Close() })
 	return r
 }
@@ -94,11 +111,13 @@ func (r *run) waitIn(t *testing.T, buf *syncbuf.Buffer, want string) {
 	t.Fatalf("no %q yet\nstdout:\n%s\nstderr:\n%s", want, r.stdout, r.stderr)
 }
 
-// execTrue runs /bin/true n times: n execve calls by this test's process tree.
+// execTrue runs /bin/true n times: n execve calls by this test's process
+// tree. Each runs in a mount namespace of its own, as the target's processes
+// do: the runner leaves out its own (a tracer container's) mount namespace.
 func execTrue(t *testing.T, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
-		if err := exec.Command("/bin/true").Run(); err != nil {
+		if err := exec.Command("unshare", "--mount", "/bin/true").Run(); err != nil {
 			t.Fatal(err)
 		}
 	}

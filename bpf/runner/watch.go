@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,13 +11,12 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
 // attaching matches bpftrace's announcement of its probes, in text and in
-// JSON output mode. bpftrace prints it before it attaches them.
-var attaching = regexp.MustCompile(`Attaching (\d+) probes?|"attached_probes", "data": \{"probes": (\d+)\}`)
+// JSON output mode: "Attaching N probes" before attaching them (before 0.24),
+// "Attached N probes" after.
+var attaching = regexp.MustCompile(`Attach(?:ing|ed) (\d+) probes?|"attached_probes", (?:"count": \d+, )?"data": \{"probes": (\d+)\}`)
 
 // announceWatcher passes output through unchanged and sends, once, the
 // number of probes the tracer announces.
@@ -41,8 +39,8 @@ func newAnnounceWatchers(announced chan<- int, ws ...io.Writer) []io.Writer {
 }
 
 // PerProbeGrace is the time bpftrace gets per announced probe, beyond
-// Options.StopGrace, to detach its probes and print its maps after SIGINT:
-// detaching hundreds of probes takes as long as attaching them.
+// Options.StopGrace, to detach its probes and print its maps after SIGINT
+// (when it has no dump probe): detaching a tracepoint takes about 70 ms.
 const PerProbeGrace = 100 * time.Millisecond
 
 // Write passes p on and looks for the announcement in it.
@@ -60,18 +58,25 @@ func (a *announceWatcher) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// reportReady waits for the tracer's announcement of n probes, then until
-// the tracer process holds n probes (perf events or BPF links; or some, and
-// no more for settle, as one BPF link can carry many probes) and has gone on
-// to wait for events (epoll: every probe is enabled by then), and writes
-// protocol.ReadyLine to w. The announced count goes on probes (room for one).
-// It returns early when ctx is done.
-func reportReady(ctx context.Context, procRoot string, pid int, announced <-chan int, w io.Writer, ready chan<- struct{}, probes chan<- int) {
+// reportReady waits for the tracer's announcement of n probes and sends n on
+// probes (room for one). When the announcement comes after attaching
+// (attachedAfter) that is all; before, it waits until the tracer process
+// holds n probes (perf events or BPF links; or some, and no more for settle,
+// as one BPF link can carry many probes) and has gone on to wait for events
+// (epoll: every probe is enabled by then). Then it closes ready. It gives up
+// when ctx is done or the tracer has exited.
+func reportReady(ctx context.Context, procRoot string, pid int, attachedAfter bool, announced <-chan int, ready chan<- struct{}, probes chan<- int, exited <-chan struct{}) {
 	var n int
 	select {
 	case n = <-announced:
 		probes <- n
 	case <-ctx.Done():
+		return
+	case <-exited:
+		return
+	}
+	if attachedAfter {
+		close(ready)
 		return
 	}
 	const settle = 250 * time.Millisecond
@@ -84,13 +89,14 @@ func reportReady(ctx context.Context, procRoot string, pid int, announced <-chan
 			last, since = c, time.Now()
 		}
 		if (c >= n || c > 0 && time.Since(since) >= settle) && waitingForEvents(procRoot, pid, since) {
-			fmt.Fprintln(w, protocol.ReadyLine(n))
 			close(ready)
 			return
 		}
 		select {
 		case <-t.C:
 		case <-ctx.Done():
+			return
+		case <-exited:
 			return
 		}
 	}

@@ -3,10 +3,15 @@
 # cluster's containerd (scripts/cluster/up.sh calls it):
 #   pause   the pod sandbox (static Go binary)
 #   demo    the demo target: images/demo's web server at /app/server and /bin/bash
-#   runner  the tracer: trace-debug-runner and Debian's bpftrace with its libraries,
-#           the same layout as images/runner/Dockerfile, tagged as the client's default
+#   runner  the tracer: trace-debug-runner and the newest bpftrace Debian ships
+#           (suite sid, >= 0.24.2) with its libraries, the same packages as
+#           images/runner/Dockerfile, tagged as the client's default
 #   runner-native  the runner alone (no bpftrace, no LLVM), for --syscalls and --func
+#   runner-bpftrace017  the runner with Debian 12's bpftrace 0.17: an older
+#           user image, for the tests and benchmarks that compare the two
 # Each rootfs is a binary plus its ldd closure; scripts/mkimage writes the tarball.
+# The sid root filesystem bpftrace is taken from is made once with debootstrap
+# from Debian's packages and cached (scripts/images/bpftrace-root.sh).
 # Usage: build.sh [import]   (without "import" it only writes the tarballs)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,15 +22,21 @@ out=${TRACE_DEBUG_IMAGE_DIR:-$root/_output/images}
 mkdir -p "$out"
 export CGO_ENABLED=0
 
-# add_binary ROOTFS PATH [DEST]: copies a binary and its shared libraries.
+# add_binary ROOTFS PATH [DEST [FROM]]: copies a binary and its shared
+# libraries; with FROM, both come from the root filesystem FROM (ldd runs there).
 add_binary() {
-  local rootfs=$1 bin=$2 dest=${3:-$2}
-  install -D -m 0755 "$bin" "$rootfs$dest"
-  ldd "$bin" 2>/dev/null | awk '/=>/ && $3 ~ /^\// {print $3} /^[ \t]*\// {print $1}' | while read -r lib; do
-    local to="$rootfs/usr${lib#/usr}"
-    [ -e "$to" ] || install -D -m 0755 "$(readlink -f "$lib")" "$to"
+  local rootfs=$1 bin=$2 dest=${3:-$2} from=${4:-}
+  install -D -m 0755 "$from$bin" "$rootfs$dest"
+  if [ -n "$from" ]; then chroot "$from" ldd "$bin"; else ldd "$bin"; fi 2>/dev/null |
+    awk '/=>/ && $3 ~ /^\// {print $3} /^[ \t]*\// {print $1}' | while read -r lib; do
+    local to="$rootfs/usr${lib#/usr}" real
+    if [ -n "$from" ]; then real=$from$(chroot "$from" readlink -f "$lib"); else real=$(readlink -f "$lib"); fi
+    [ -e "$to" ] || install -D -m 0755 "$real" "$to"
   done
 }
+
+# bpftrace_version ROOT: the version of ROOT's bpftrace, e.g. 0.27.1.
+bpftrace_version() { chroot "$1" /usr/bin/bpftrace --version | sed -n 's/^bpftrace v\{0,1\}\([0-9][0-9.]*\).*/\1/p'; }
 
 new_rootfs() { # new_rootfs DIR: an empty merged-/usr tree
   rm -rf "$1"; mkdir -p "$1"/{usr/bin,usr/lib,usr/lib64,usr/sbin,tmp,proc,sys,dev,etc}
@@ -34,14 +45,16 @@ new_rootfs() { # new_rootfs DIR: an empty merged-/usr tree
   echo "root:x:0:0:root:/:/bin/sh" > "$1/etc/passwd"
 }
 
-# image NAME TAG ENTRYPOINT: tars $work/NAME into $out/NAME.tar, imports it.
+# image NAME TAG ENTRYPOINT [LABEL...]: tars $work/NAME into $out/NAME.tar, imports it.
 image() {
-  local name=$1 tag=$2 entry=$3 sum
-  sum=$(cd "$work/$name" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+  local name=$1 tag=$2 entry=$3 sum; shift 3
+  local labels=() l
+  for l in "$@"; do labels+=(-label "$l"); done
+  sum=$( (cd "$work/$name" && find . -type f -print0 | sort -z | xargs -0 sha256sum; echo "$*") | sha256sum | cut -c1-16)
   if [ -f "$out/$name.sum" ] && [ "$(cat "$out/$name.sum")" = "$sum:$tag" ] && [ -f "$out/$name.tar" ]; then
     echo "[images] $tag unchanged" >&2
   else
-    go run "$root/scripts/mkimage" -rootfs "$work/$name" -tag "$tag" -entrypoint "$entry" -o "$out/$name.tar"
+    go run "$root/scripts/mkimage" -rootfs "$work/$name" -tag "$tag" -entrypoint "$entry" "${labels[@]}" -o "$out/$name.tar"
     echo "$sum:$tag" > "$out/$name.sum"
     echo "[images] built $tag" >&2
   fi
@@ -70,21 +83,36 @@ go build -trimpath -o "$work/demo/app/server" ./images/demo
 add_binary "$work/demo" /bin/bash /usr/bin/bash
 image demo trace-debug.local/demo:1 /app/server
 
+runner_bin=$work/trace-debug-runner
+go build -trimpath -ldflags="-s -w" -o "$runner_bin" ./bpf/cmd/trace-debug-runner
+label_key=io.github.kubectl-trace-debug.bpftrace-version
+
+# The default runner: bpftrace from Debian sid. bpftrace >= 0.24 compiles with
+# its embedded clang and needs no driver or headers for BTF-typed programs.
+sid=$("$here/bpftrace-root.sh")
+sid_version=$(bpftrace_version "$sid")
 new_rootfs "$work/runner"
-go build -trimpath -ldflags="-s -w" -o "$work/runner/usr/local/bin/trace-debug-runner" ./bpf/cmd/trace-debug-runner
-add_binary "$work/runner" "$(command -v bpftrace)" /usr/bin/bpftrace
-# bpftrace compiles tracepoint structs and casts with its embedded clang,
-# which reads linux/version.h and clang's own builtin headers; it asks the
-# clang driver for the system include paths (`sh -c "clang-14 -Wp,-v ..."`).
-add_binary "$work/runner" /bin/dash /usr/bin/dash
-ln -s dash "$work/runner/usr/bin/sh"
-for cl in /usr/bin/clang-[0-9]*; do add_binary "$work/runner" "$(readlink -f "$cl")" "$cl"; done
-install -D -m 0644 /usr/include/linux/version.h "$work/runner/usr/include/linux/version.h"
+install -D -m 0755 "$runner_bin" "$work/runner/usr/local/bin/trace-debug-runner"
+add_binary "$work/runner" /usr/bin/bpftrace /usr/bin/bpftrace "$sid"
+image runner "ghcr.io/kubectl-trace-debug/runner:$version" /usr/local/bin/trace-debug-runner "$label_key=$sid_version"
+echo "$sid_version" > "$out/runner.bpftrace-version"
+
+# An older user image: Debian 12's bpftrace 0.17, which compiles tracepoint
+# structs and casts with its embedded clang, reading linux/version.h and
+# clang's builtin headers, and asks the clang driver for the system include
+# paths (`sh -c "clang-14 -Wp,-v ..."`).
+new_rootfs "$work/runner017"
+install -D -m 0755 "$runner_bin" "$work/runner017/usr/local/bin/trace-debug-runner"
+add_binary "$work/runner017" "$(command -v bpftrace)" /usr/bin/bpftrace
+add_binary "$work/runner017" /bin/dash /usr/bin/dash
+ln -s dash "$work/runner017/usr/bin/sh"
+for cl in /usr/bin/clang-[0-9]*; do add_binary "$work/runner017" "$(readlink -f "$cl")" "$cl"; done
+install -D -m 0644 /usr/include/linux/version.h "$work/runner017/usr/include/linux/version.h"
 for inc in /usr/lib/llvm-*/lib/clang/*/include; do
-  mkdir -p "$work/runner$inc" && cp -a "$inc/." "$work/runner$inc/"
+  mkdir -p "$work/runner017$inc" && cp -a "$inc/." "$work/runner017$inc/"
 done
-image runner "ghcr.io/kubectl-trace-debug/runner:$version" /usr/local/bin/trace-debug-runner
+image runner017 "trace-debug.local/runner-bpftrace017:$version" /usr/local/bin/trace-debug-runner "$label_key=$(bpftrace --version | sed -n 's/^bpftrace v\{0,1\}\([0-9.]*\).*/\1/p')"
 
 new_rootfs "$work/runner-native"
-install -D -m 0755 "$work/runner/usr/local/bin/trace-debug-runner" "$work/runner-native/usr/local/bin/trace-debug-runner"
+install -D -m 0755 "$runner_bin" "$work/runner-native/usr/local/bin/trace-debug-runner"
 image runner-native "ghcr.io/kubectl-trace-debug/runner:$version-native" /usr/local/bin/trace-debug-runner

@@ -26,18 +26,27 @@ func main() {
 	tag := flag.String("tag", "", "image reference, e.g. example.com/name:tag")
 	out := flag.String("o", "", "output tarball")
 	entrypoint := flag.String("entrypoint", "", "entrypoint, space-separated")
+	labels := map[string]string{}
+	flag.Func("label", "image label KEY=VALUE (repeatable)", func(v string) error {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok {
+			return fmt.Errorf("want KEY=VALUE, got %q", v)
+		}
+		labels[k] = val
+		return nil
+	})
 	flag.Parse()
 	if *rootfs == "" || *tag == "" || *out == "" {
-		fmt.Fprintln(os.Stderr, "usage: mkimage -rootfs DIR -tag REF -o OUT.tar [-entrypoint CMD]")
+		fmt.Fprintln(os.Stderr, "usage: mkimage -rootfs DIR -tag REF -o OUT.tar [-entrypoint CMD] [-label KEY=VALUE]...")
 		os.Exit(2)
 	}
-	if err := build(*rootfs, *tag, *out, strings.Fields(*entrypoint)); err != nil {
+	if err := build(*rootfs, *tag, *out, strings.Fields(*entrypoint), labels); err != nil {
 		fmt.Fprintf(os.Stderr, "mkimage: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func build(rootfs, tag, out string, entrypoint []string) error {
+func build(rootfs, tag, out string, entrypoint []string, labels map[string]string) error {
 	layer, err := os.CreateTemp("", "layer-*.tar")
 	if err != nil {
 		return fmt.Errorf("create layer: %w", err)
@@ -56,6 +65,7 @@ func build(rootfs, tag, out string, entrypoint []string) error {
 		"config": map[string]any{
 			"Entrypoint": entrypoint,
 			"Env":        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+			"Labels":     labels,
 		},
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffID}},
 	})

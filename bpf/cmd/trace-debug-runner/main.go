@@ -36,5 +36,14 @@ func main() {
 		ProcRoot:  "/proc",
 		Tracer:    tracer,
 		StopGrace: 10 * time.Second,
+		CloseOutput: func() {
+			// The client's stream ends once the container's stdout and stderr
+			// are closed: point both at /dev/null.
+			if null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
+				_ = syscall.Dup2(int(null.Fd()), 1)
+				_ = syscall.Dup2(int(null.Fd()), 2)
+				null.Close()
+			}
+		},
 	}))
 }

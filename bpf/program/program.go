@@ -1,0 +1,286 @@
+// Package program reads the top level of a bpftrace program — its probes with
+// their attach points, predicates and bodies, and the maps it uses — and
+// writes it back with changes. The runner uses it to scope probes to the
+// target pod, to turn Go return probes into uprobes at each RET, and to add
+// the probe that prints the maps on demand. It is pure: no I/O, no bpftrace.
+//
+// It does not parse expressions: it finds where things start and end, the way
+// bpftrace's own lexer does (strings, character literals, comments, balanced
+// braces), and leaves everything else as written.
+package program
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// ErrSyntax means the top level of the program could not be read. bpftrace
+// would reject such a program too; its own message is better, so callers may
+// hand the program to bpftrace unchanged.
+var ErrSyntax = errors.New("cannot read the program")
+
+// Probe is one probe of a program: attach points, optional predicate, body.
+type Probe struct {
+	// Points are the attach points as written, e.g. `uprobe:/bin/bash:readline`.
+	Points []string
+	// Predicate is the filter between the slashes, trimmed; "" when there is none.
+	Predicate string
+	// Body is the action block, braces included.
+	Body string
+
+	orig    string // the probe's text as written, emitted while unchanged
+	changed bool
+}
+
+// Program is a parsed bpftrace program.
+type Program struct {
+	parts []part
+	maps  []string
+}
+
+// part is either text kept as written or a probe.
+type part struct {
+	text  string
+	probe *Probe
+}
+
+// Parse reads src's top level. Preprocessor lines, config blocks, C type
+// definitions, macros, functions, imports and map declarations are kept as
+// written; probes are parsed.
+func Parse(src string) (*Program, error) {
+	p := &Program{maps: mapNames(src)}
+	l := lexer{src: src}
+	keptFrom := 0
+	for {
+		l.skipSpace()
+		if l.eof() {
+			break
+		}
+		start := l.i
+		switch {
+		case l.peek() == '#':
+			l.skipDirective()
+		case l.keyword("config"):
+			if err := l.skipThrough('{'); err != nil {
+				return nil, err
+			}
+			l.skipOptional(';')
+		case l.keyword("struct"), l.keyword("union"), l.keyword("enum"), l.keyword("typedef"):
+			if err := l.skipDefinition(); err != nil {
+				return nil, err
+			}
+		case l.keyword("macro"), l.keyword("fn"):
+			if err := l.skipThrough('{'); err != nil {
+				return nil, err
+			}
+		case l.keyword("import"), l.keyword("let"):
+			if err := l.skipStatement(); err != nil {
+				return nil, err
+			}
+		default:
+			probe, err := l.probe()
+			if err != nil {
+				return nil, err
+			}
+			if start > keptFrom {
+				p.parts = append(p.parts, part{text: src[keptFrom:start]})
+			}
+			probe.orig = src[start:l.i]
+			p.parts = append(p.parts, part{probe: probe})
+			keptFrom = l.i
+		}
+	}
+	if keptFrom < len(src) {
+		p.parts = append(p.parts, part{text: src[keptFrom:]})
+	}
+	return p, nil
+}
+
+// Probes returns the program's probes in order; changes made to them show in
+// String.
+func (p *Program) Probes() []*Probe {
+	var out []*Probe
+	for _, pt := range p.parts {
+		if pt.probe != nil {
+			out = append(out, pt.probe)
+		}
+	}
+	return out
+}
+
+// Maps returns the names of the maps the program uses (`@name`, and `@` for
+// the anonymous map), sorted as bpftrace prints them at exit.
+func (p *Program) Maps() []string { return p.maps }
+
+// Replace puts probes in place of old (none removes it).
+func (p *Program) Replace(old *Probe, probes ...*Probe) {
+	for i, pt := range p.parts {
+		if pt.probe != old {
+			continue
+		}
+		repl := make([]part, 0, len(probes))
+		for j, np := range probes {
+			np.changed = np.changed || np != old
+			if j > 0 {
+				repl = append(repl, part{text: "\n"})
+			}
+			repl = append(repl, part{probe: np})
+		}
+		p.parts = append(p.parts[:i], append(repl, p.parts[i+1:]...)...)
+		return
+	}
+}
+
+// Append adds a probe at the end of the program.
+func (p *Program) Append(probe *Probe) {
+	probe.changed = true
+	p.parts = append(p.parts, part{text: "\n"}, part{probe: probe})
+}
+
+// String writes the program back: unchanged probes and everything around
+// them as written.
+func (p *Program) String() string {
+	var b strings.Builder
+	for _, pt := range p.parts {
+		if pt.probe == nil {
+			b.WriteString(pt.text)
+			continue
+		}
+		b.WriteString(pt.probe.String())
+	}
+	return b.String()
+}
+
+// String writes the probe: as written when unchanged.
+func (pr *Probe) String() string {
+	if !pr.changed && pr.orig != "" {
+		return pr.orig
+	}
+	s := strings.Join(pr.Points, ", ")
+	if pr.Predicate != "" {
+		s += " /" + pr.Predicate + "/"
+	}
+	return s + " " + pr.Body
+}
+
+// Copy returns a copy of pr with other attach points.
+func (pr *Probe) Copy(points []string) *Probe {
+	return &Probe{Points: points, Predicate: pr.Predicate, Body: pr.Body, changed: true}
+}
+
+// AndPredicate narrows the probe to events for which cond holds as well.
+func (pr *Probe) AndPredicate(cond string) {
+	if pr.Predicate == "" {
+		pr.Predicate = cond
+	} else {
+		pr.Predicate = "(" + cond + ") && (" + pr.Predicate + ")"
+	}
+	pr.changed = true
+}
+
+// SetPoints replaces the attach points.
+func (pr *Probe) SetPoints(points []string) { pr.Points, pr.changed = points, true }
+
+// ReplaceIdent replaces every use of the identifier name in the predicate
+// and body (not in strings or comments, not as part of a longer name, a
+// $variable, an @map or a field) with repl, and reports whether it found any.
+func (pr *Probe) ReplaceIdent(name, repl string) bool {
+	pred, n1 := replaceIdent(pr.Predicate, name, repl)
+	body, n2 := replaceIdent(pr.Body, name, repl)
+	if n1+n2 == 0 {
+		return false
+	}
+	pr.Predicate, pr.Body, pr.changed = pred, body, true
+	return true
+}
+
+// Provider returns an attach point's probe type, lowercased and with
+// bpftrace's short forms spelled out: `t:syscalls:x` is "tracepoint", BEGIN
+// is "begin".
+func Provider(point string) string {
+	prov, _, _ := strings.Cut(point, ":")
+	prov = strings.ToLower(strings.TrimSpace(prov))
+	if long, ok := shortProviders[prov]; ok {
+		return long
+	}
+	return prov
+}
+
+var shortProviders = map[string]string{
+	"t": "tracepoint", "k": "kprobe", "kr": "kretprobe", "u": "uprobe", "ur": "uretprobe",
+	"usdt": "usdt", "p": "profile", "i": "interval", "s": "software", "h": "hardware",
+	"w": "watchpoint", "aw": "asyncwatchpoint", "f": "fentry", "fr": "fexit", "kfunc": "fentry",
+	"kretfunc": "fexit", "rt": "rawtracepoint", "it": "iter",
+}
+
+// mapNames finds the @names used anywhere in src outside strings and comments.
+func mapNames(src string) []string {
+	seen := map[string]bool{}
+	l := lexer{src: src}
+	for !l.eof() {
+		switch c := l.peek(); {
+		case c == '"' || c == '\'':
+			l.skipQuoted(c)
+		case strings.HasPrefix(src[l.i:], "//") || strings.HasPrefix(src[l.i:], "/*"):
+			l.skipComment()
+		case c == '@':
+			j := l.i + 1
+			for j < len(src) && isIdent(src[j]) {
+				j++
+			}
+			seen[src[l.i:j]] = true
+			l.i = j
+		default:
+			l.i++
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// replaceIdent replaces the identifier name in s outside strings and comments.
+func replaceIdent(s, name, repl string) (string, int) {
+	var b strings.Builder
+	l := lexer{src: s}
+	n, last := 0, 0
+	for !l.eof() {
+		switch c := l.peek(); {
+		case c == '"' || c == '\'':
+			l.skipQuoted(c)
+		case strings.HasPrefix(s[l.i:], "//") || strings.HasPrefix(s[l.i:], "/*"):
+			l.skipComment()
+		case isIdent(c) || c == '$' || c == '@':
+			j := l.i + 1
+			for j < len(s) && isIdent(s[j]) {
+				j++
+			}
+			word := s[l.i:j]
+			field := l.i > 0 && s[l.i-1] == '.' || l.i > 1 && s[l.i-2:l.i] == "->"
+			if word == name && !field {
+				b.WriteString(s[last:l.i])
+				b.WriteString(repl)
+				last = j
+				n++
+			}
+			l.i = j
+		default:
+			l.i++
+		}
+	}
+	b.WriteString(s[last:])
+	return b.String(), n
+}
+
+func isIdent(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func syntaxErr(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrSyntax, fmt.Sprintf(format, a...))
+}

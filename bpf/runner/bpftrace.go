@@ -1,0 +1,274 @@
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"debug/buildinfo"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+)
+
+// bpftracePeakMemory is what bpftrace's peak resident memory is taken to be
+// when the runner checks that it fits under the pod's limit: 0.27 peaks at
+// about 160 MB compiling a small program, 0.17 at about 100 MB.
+const bpftracePeakMemory = 192 << 20
+
+// bpftraceEngine runs the session's bpftrace program, composed by Compose.
+type bpftraceEngine struct {
+	o        Options
+	features <-chan Features
+}
+
+// newBpftraceEngine asks bpftrace for its version at once, while the runner
+// waits for its client.
+func newBpftraceEngine(o Options) *bpftraceEngine {
+	ch := make(chan Features, 1)
+	go func() { ch <- DetectFeatures(o.Tracer) }()
+	return &bpftraceEngine{o: o, features: ch}
+}
+
+func (*bpftraceEngine) NeedsKernelTypes() bool { return true }
+func (*bpftraceEngine) PeakMemory() uint64     { return bpftracePeakMemory }
+
+// Start composes the program and starts bpftrace.
+func (e *bpftraceEngine) Start(_ context.Context, t Target) (Trace, error) {
+	o := e.o
+	f := <-e.features
+	o.say("%s", f.versionNote(o.Tracer))
+	opts := ComposeOptions{Features: f, UnsafeUretprobe: o.Session.UnsafeUretprobe, JSON: o.Session.JSON, Marker: newMarker()}
+	if o.Session.NodeWide {
+		o.say("tracing node-wide (--node-wide): probes fire for every process on the node, not only the pod's")
+	} else {
+		scope, err := scopeOf(t)
+		if err != nil {
+			return nil, fail(protocol.ExitTargetNotFound, err)
+		}
+		opts.Scope = &scope
+	}
+	program := SubstituteContainerPID(o.Session.Program, t.PID)
+	c, err := Compose(program, opts, fileBinaries{})
+	if err != nil {
+		return nil, fail(protocol.ExitUnsafeProgram, err)
+	}
+	for _, n := range c.Notes {
+		o.say("%s", n)
+	}
+	return startBpftrace(o, t, c, f)
+}
+
+// scopeOf reads the namespaces that scope a trace to t's pod.
+func scopeOf(t Target) (Scope, error) {
+	pidns, err := nsInode(filepath.Join(t.ProcRoot, strconv.Itoa(t.PID), "ns/pid"))
+	if err != nil {
+		return Scope{}, err
+	}
+	mntns, err := nsInode(filepath.Join(t.ProcRoot, "self/ns/mnt"))
+	if err != nil {
+		return Scope{}, err
+	}
+	return Scope{PIDNamespace: pidns, TracerMountNamespace: mntns}, nil
+}
+
+func nsInode(path string) (uint64, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return 0, fmt.Errorf("read namespace %s: %w", path, err)
+	}
+	return st.Ino, nil
+}
+
+func newMarker() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "trace-debug-maps-printed-" + hex.EncodeToString(b)
+}
+
+// fileBinaries reads executables from the file system.
+type fileBinaries struct{}
+
+func (fileBinaries) IsGo(path string) bool {
+	_, err := buildinfo.ReadFile(path)
+	return err == nil
+}
+
+func (fileBinaries) Resolve(path string, patterns []string) ([]gofunc.Func, error) {
+	return gofunc.Resolve(path, patterns)
+}
+
+// bpftraceTrace is a running bpftrace.
+type bpftraceTrace struct {
+	o       Options
+	cmd     *exec.Cmd
+	dump    bool
+	added   int // probes the runner added to the program
+	ready   chan int
+	probes  chan int // the announced count, for the stop grace
+	done    chan struct{}
+	exited  chan struct{}
+	waitErr error
+	markers <-chan struct{}
+
+	mu       sync.Mutex
+	isReady  bool
+	stopping bool
+	dumped   bool
+	code     int
+}
+
+func startBpftrace(o Options, t Target, c Composition, f Features) (Trace, error) {
+	args := append(append([]string{}, c.Args...), "-e", c.Program)
+	if o.Session.JSON {
+		args = append([]string{"-f", "json"}, args...)
+	}
+	announced := make(chan int, 1)
+	markers := make(chan struct{})
+	stdout := newMarkerCutter(o.Stdout, c.Marker, markers)
+	quiet := newQuietWriter(o.Stderr, scopeMarker)
+	outs := newAnnounceWatchers(announced, stdout, quiet)
+	cmd := exec.Command(o.Tracer, args...)
+	cmd.Env = append(os.Environ(), t.Env...)
+	cmd.Stdout, cmd.Stderr = outs[0], outs[1]
+	// Its own process group, so terminal and runner signals reach it only
+	// through the runner; and it dies with the runner.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fail(protocol.ExitProgramRejected, fmt.Errorf("start %s: %w", o.Tracer, err))
+	}
+	tr := &bpftraceTrace{o: o, cmd: cmd, dump: c.DumpProbe, added: c.Added, ready: make(chan int, 1), probes: make(chan int, 1),
+		done: make(chan struct{}), exited: make(chan struct{}), markers: markers}
+	go func() {
+		tr.waitErr = cmd.Wait()
+		quiet.Flush()
+		close(tr.exited)
+	}()
+	readyCh := make(chan struct{})
+	go reportReady(context.Background(), o.ProcRoot, cmd.Process.Pid, f.AttachedAfter, announced, readyCh, tr.probes, tr.exited)
+	go tr.follow(readyCh)
+	return tr, nil
+}
+
+// follow turns the tracer's progress into the Trace's channels: ready when
+// its probes are attached, done when the dump marker is seen (then bpftrace
+// is killed: its maps are printed, only the slow detaching is left) or when
+// it exits.
+func (t *bpftraceTrace) follow(readyCh <-chan struct{}) {
+	for {
+		select {
+		case <-readyCh:
+			t.mu.Lock()
+			t.isReady = true
+			t.mu.Unlock()
+			n := <-t.probes
+			t.probes <- n
+			t.ready <- max(n-t.added, 0)
+			readyCh = nil
+		case <-t.markers:
+			t.o.say("peak memory of bpftrace: %s", vmHWM(t.o.ProcRoot, t.cmd.Process.Pid))
+			t.mu.Lock()
+			t.dumped, t.code = true, 0
+			t.mu.Unlock()
+			t.Kill()
+			close(t.done)
+			return
+		case <-t.exited:
+			t.finishExited(readyCh)
+			close(t.done)
+			return
+		}
+	}
+}
+
+// finishExited sets the exit code of a tracer that ended by itself or after
+// SIGINT.
+func (t *bpftraceTrace) finishExited(readyCh <-chan struct{}) {
+	code := exitCode(t.waitErr)
+	if ru, ok := t.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		t.o.say("peak memory of bpftrace: %d kB", ru.Maxrss)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.isReady && readyCh != nil {
+		select {
+		case <-readyCh:
+			t.isReady = true
+		default:
+		}
+	}
+	if !t.isReady && code != 0 && !t.stopping {
+		t.o.say("%s exited with code %d before its probes were attached", t.o.Tracer, code)
+		code = protocol.ExitProgramRejected
+	}
+	t.code = code
+}
+
+func (t *bpftraceTrace) Ready() <-chan int     { return t.ready }
+func (t *bpftraceTrace) Done() <-chan struct{} { return t.done }
+
+func (t *bpftraceTrace) ExitCode() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.code
+}
+
+// Stop asks for the maps: SIGUSR1 to the dump probe once the probes are
+// attached, else SIGINT (bpftrace then detaches every probe before it prints
+// the maps: tens of seconds for hundreds of tracepoints).
+func (t *bpftraceTrace) Stop() {
+	t.mu.Lock()
+	t.stopping = true
+	dump := t.dump && t.isReady
+	t.mu.Unlock()
+	if dump {
+		_ = syscall.Kill(t.cmd.Process.Pid, syscall.SIGUSR1)
+		return
+	}
+	_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGINT)
+}
+
+func (t *bpftraceTrace) Kill() { _ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL) }
+
+// StopGrace: the dump takes a fraction of a second; without it, bpftrace
+// needs time per probe to detach.
+func (t *bpftraceTrace) StopGrace() time.Duration {
+	t.mu.Lock()
+	dump := t.dump && t.isReady
+	t.mu.Unlock()
+	if dump {
+		return t.o.StopGrace
+	}
+	select {
+	case n := <-t.probes:
+		t.probes <- n
+		return t.o.StopGrace + time.Duration(n)*PerProbeGrace
+	default:
+		return t.o.StopGrace
+	}
+}
+
+// Close waits until bpftrace is gone (its probes detached), up to a bound.
+func (t *bpftraceTrace) Close() {
+	select {
+	case <-t.exited:
+	case <-time.After(5 * time.Minute):
+		t.o.say("bpftrace still exiting after 5 minutes")
+	}
+}
+
+// vmHWM is a process's peak resident memory (VmHWM).
+func vmHWM(procRoot string, pid int) string {
+	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "status"))
+	if err != nil {
+		return "unknown"
+	}
+	return statusField(string(b), "VmHWM:")
+}

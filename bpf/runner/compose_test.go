@@ -1,0 +1,158 @@
+package runner
+
+import (
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
+	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
+)
+
+// fakeBinaries: /app/server is a Go executable with symbols, /app/stripped
+// one without; main.counterValue returns at two places.
+type fakeBinaries struct{}
+
+func (fakeBinaries) IsGo(path string) bool { return strings.HasPrefix(path, "/app/") }
+
+func (fakeBinaries) Resolve(path string, patterns []string) ([]gofunc.Func, error) {
+	if patterns[0] != "main.counterValue" {
+		return nil, errors.New(`no function "` + patterns[0] + `"`)
+	}
+	return []gofunc.Func{{Name: "main.counterValue", Entry: 0x1000, Returns: []uint64{0x1010, 0x1024}, Symbol: path == "/app/server"}}, nil
+}
+
+func TestCompose(t *testing.T) {
+	newest := FeaturesOf("0.27.1")
+	scope := &Scope{PIDNamespace: 11, TracerMountNamespace: 22}
+	const pred = "curtask->nsproxy->pid_ns_for_children->ns.inum == 11 && curtask->nsproxy->mnt_ns->ns.inum != 22"
+	for _, c := range []struct {
+		name     string
+		src      string
+		opts     ComposeOptions
+		want     string
+		wantArgs []string
+	}{
+		{
+			name: "seed census, scoped, with the dump probe",
+			src:  `tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`,
+			opts: ComposeOptions{Features: newest, Scope: scope, Marker: "M"},
+			want: `tracepoint:syscalls:sys_enter_* /` + pred + `/ { @[probe] = count(); }` +
+				"\n" + `self:signal:SIGUSR1 { printf("\n\n"); print(@); printf("M\n"); exit(); }`,
+		},
+		{
+			name: "node-wide, JSON: no scope, no blank lines",
+			src:  `kprobe:do_nanosleep /comm == "x"/ { @n = count(); }`,
+			opts: ComposeOptions{Features: newest, JSON: true, Marker: "M"},
+			want: `kprobe:do_nanosleep /comm == "x"/ { @n = count(); }` +
+				"\n" + `self:signal:SIGUSR1 { print(@n); printf("M\n"); exit(); }`,
+		},
+		{
+			name: "BEGIN, END and interval are not scoped; END also runs on the dump signal",
+			src:  "BEGIN { @s = 1; }\nuprobe:/app/server:\"main.f\" /pid == 1/ { @c = count(); }\ninterval:s:1 { print(@c); }\nEND { clear(@s); }",
+			opts: ComposeOptions{Features: newest, Scope: scope, Marker: "M"},
+			want: "BEGIN { @s = 1; }\nuprobe:/app/server:\"main.f\" /(" + pred + ") && (pid == 1)/ { @c = count(); }\ninterval:s:1 { print(@c); }\n" +
+				"END, self:signal:SIGUSR1 { clear(@s); }" +
+				"\n" + `self:signal:SIGUSR1 { printf("\n\n"); print(@c); print(@s); printf("M\n"); exit(); }`,
+		},
+		{
+			name: "mixed attach points are split",
+			src:  `BEGIN, tracepoint:sched:sched_process_exec { @e = count(); }`,
+			opts: ComposeOptions{Features: FeaturesOf("0.17.0"), Scope: scope},
+			want: "BEGIN { @e = count(); }\ntracepoint:sched:sched_process_exec /" + pred + "/ { @e = count(); }",
+		},
+		{
+			name: "seed's Go uretprobe becomes RET uprobes",
+			src:  `uretprobe:/app/server:"main.counterValue" { printf("%d\n", retval) }`,
+			opts: ComposeOptions{Features: newest, Marker: "M"},
+			want: `uprobe:/app/server:"main.counterValue"+0x10, uprobe:/app/server:"main.counterValue"+0x24 { printf("%d\n", reg("ax")) }` +
+				"\n" + `self:signal:SIGUSR1 { printf("M\n"); exit(); }`,
+		},
+		{
+			name:     "stripped Go executable: by file offset, with --unsafe",
+			src:      `ur:/app/stripped:main.counterValue { @r[retval] = count(); }`,
+			opts:     ComposeOptions{Features: newest, Scope: scope, Marker: "M"},
+			want:     `uprobe:/app/stripped:0x1010, uprobe:/app/stripped:0x1024 /` + pred + `/ { @r[reg("ax")] = count(); }` + "\n" + `self:signal:SIGUSR1 { printf("\n\n"); print(@r); printf("M\n"); exit(); }`,
+			wantArgs: []string{"--unsafe"},
+		},
+		{
+			name: "uretprobes on C code and --unsafe-uretprobe are left alone",
+			src:  `uretprobe:/bin/bash:readline { printf("%s\n", str(retval)); }`,
+			opts: ComposeOptions{Features: FeaturesOf("0.17.0")},
+			want: `uretprobe:/bin/bash:readline { printf("%s\n", str(retval)); }`,
+		},
+		{
+			name: "a program bpftrace will reject is passed on unchanged",
+			src:  `BEGIN { printf("x" `,
+			opts: ComposeOptions{Features: newest, Scope: scope, Marker: "M"},
+			want: `BEGIN { printf("x" `,
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Compose(c.src, c.opts, fakeBinaries{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Program != c.want {
+				t.Errorf("program:\n got %s\nwant %s", got.Program, c.want)
+			}
+			if strings.Join(got.Args, " ") != strings.Join(c.wantArgs, " ") {
+				t.Errorf("args %q, want %q", got.Args, c.wantArgs)
+			}
+		})
+	}
+}
+
+func TestComposeRefusesGoReturnProbes(t *testing.T) {
+	for name, c := range map[string]struct {
+		src  string
+		f    Features
+		want string
+	}{
+		"bpftrace without offset uprobes": {`uretprobe:/app/server:"main.counterValue" { }`, FeaturesOf("0.17.0"), "cannot place uprobes at an offset"},
+		"function not found":              {`uretprobe:/app/server:main.gone { }`, FeaturesOf("0.27.1"), `no function "main.gone"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Compose(c.src, ComposeOptions{Features: c.f}, fakeBinaries{})
+			if !errors.Is(err, ErrGoReturnProbe) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "--func main.") || !strings.Contains(err.Error(), "--unsafe-uretprobe") {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+	got, err := Compose(`uretprobe:/app/server:"main.counterValue" { }`, ComposeOptions{Features: FeaturesOf("0.17.0"), UnsafeUretprobe: true}, fakeBinaries{})
+	if err != nil || !strings.HasPrefix(got.Program, "uretprobe:") {
+		t.Fatalf("--unsafe-uretprobe must leave the probe as it is: %v %q", err, got.Program)
+	}
+}
+
+// fileBinaries tells Go executables from others by reading them.
+func TestFileBinaries(t *testing.T) {
+	goBin, err := testgo.Build(t.TempDir(), "package main\n\n//go:noinline\nfunc counterValue() int { return 1 }\n\nfunc main() { println(counterValue()) }\n", "-ldflags=-s -w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bash, _ := exec.LookPath("bash")
+	b := fileBinaries{}
+	if !b.IsGo(goBin) || b.IsGo(bash) || b.IsGo("/nonexistent") {
+		t.Fatalf("IsGo: go=%v bash=%v missing=%v", b.IsGo(goBin), b.IsGo(bash), b.IsGo("/nonexistent"))
+	}
+	funcs, err := b.Resolve(goBin, []string{"main.counterValue"})
+	if err != nil || len(funcs) != 1 || len(funcs[0].Returns) == 0 || funcs[0].Symbol {
+		t.Fatalf("Resolve on a stripped binary = %+v, %v", funcs, err)
+	}
+}
+
+func TestFeaturesOf(t *testing.T) {
+	for v, want := range map[string]Features{
+		"v0.17.0": {Version: "0.17.0"},
+		"0.22.1":  {Version: "0.22.1", SignalProbes: true},
+		"0.24.1":  {Version: "0.24.1", SignalProbes: true, OffsetUprobes: true, AttachedAfter: true},
+		"0.27.1":  {Version: "0.27.1", SignalProbes: true, OffsetUprobes: true, NamespacePID: true, AttachedAfter: true},
+		"":        {},
+	} {
+		if got := FeaturesOf(v); got != want {
+			t.Errorf("FeaturesOf(%q) = %+v, want %+v", v, got, want)
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package runner
+
+import (
+	"bytes"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// environmentNoise matches bpftrace's messages about the environment that a
+// healthy run on a node without CAP_SYS_RESOURCE or without ftrace's
+// function list prints, which the user can do nothing about: BPF memory is
+// charged to the cgroup on the kernels the runner supports, and the list
+// only refines kprobe checks. The runner's own stripped-binary note replaces
+// bpftrace's warning about probes at raw offsets.
+var environmentNoise = regexp.MustCompile(`RLIMIT_MEMLOCK|available_filter_functions|Could not determine instruction boundary for .* \(binary appears stripped\)`)
+
+// sourceWarning is the first line of a bpftrace diagnostic that points at
+// the program: `stdin:LINE:FROM-TO: WARNING: message`, followed by the source
+// line and a line of carets.
+var sourceWarning = regexp.MustCompile(`^stdin:\d+:(\d+)-(\d+): WARNING: `)
+
+// quietWriter passes the tracer's stderr on line by line, less environment
+// noise and less the warnings bpftrace gives about text the runner added
+// (a warning whose span in the source line contains one of ours).
+type quietWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	ours    []string
+	partial []byte
+	pending []string // a source warning's lines, until its span is known
+}
+
+func newQuietWriter(w io.Writer, ours ...string) *quietWriter { return &quietWriter{w: w, ours: ours} }
+
+func (q *quietWriter) Write(p []byte) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	buf := append(q.partial, p...)
+	end := bytes.LastIndexByte(buf, '\n') + 1
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(string(buf[:end]), "\n") {
+		if line != "" {
+			q.line(&out, line)
+		}
+	}
+	q.partial = append([]byte(nil), buf[end:]...)
+	// A fragment without a newline goes out at once unless it may be a
+	// message still arriving.
+	if len(q.partial) > 0 && len(q.pending) == 0 && !bytes.HasPrefix(q.partial, []byte("WARNING")) &&
+		!bytes.HasPrefix(q.partial, []byte("ERROR")) && !bytes.HasPrefix(q.partial, []byte("stdin:")) {
+		out.Write(q.partial)
+		q.partial = nil
+	}
+	return len(p), q.emit(out.String())
+}
+
+// line filters one complete line into out.
+func (q *quietWriter) line(out *strings.Builder, line string) {
+	if len(q.pending) > 0 {
+		q.pending = append(q.pending, line) // the source line, then the carets
+		if len(q.pending) < 3 {
+			return
+		}
+		if !q.aboutOurs(q.pending[0], q.pending[1]) {
+			for _, l := range q.pending {
+				out.WriteString(l)
+			}
+		}
+		q.pending = nil
+		return
+	}
+	switch {
+	case environmentNoise.MatchString(line):
+	case len(q.ours) > 0 && sourceWarning.MatchString(line):
+		q.pending = []string{line}
+	default:
+		out.WriteString(line)
+	}
+}
+
+// aboutOurs reports whether the warning's span in src covers text the
+// runner added.
+func (q *quietWriter) aboutOurs(warning, src string) bool {
+	m := sourceWarning.FindStringSubmatch(warning)
+	from, _ := strconv.Atoi(m[1])
+	to, _ := strconv.Atoi(m[2])
+	if from < 1 || to > len(src)+1 || from > to {
+		return false
+	}
+	span := src[from-1 : to-1]
+	for _, o := range q.ours {
+		if strings.Contains(span, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// Flush writes what is held back; call it once the tracer has exited.
+func (q *quietWriter) Flush() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out strings.Builder
+	for _, l := range q.pending {
+		out.WriteString(l)
+	}
+	out.Write(q.partial)
+	q.pending, q.partial = nil, nil
+	_ = q.emit(out.String())
+}
+
+func (q *quietWriter) emit(s string) error {
+	if s == "" {
+		return nil
+	}
+	_, err := io.WriteString(q.w, s)
+	return err
+}
