@@ -30,9 +30,14 @@ cluster-down:
 demo: build
 	scripts/demo/run.sh
 
+# The runner's tests run twice: with Debian 12's bpftrace 0.17 (an older
+# user image) and with the runner image's own (Debian sid's, from the cached
+# root filesystem).
 unit-test:
 	go vet ./...
 	go test -count=1 ./...
+	scripts/images/bpftrace-root.sh >/dev/null
+	TRACE_DEBUG_BPFTRACE=$(CURDIR)/scripts/bpftrace-sid go test -count=1 ./bpf/runner
 
 # End-to-end tests need the local cluster (started if it is not running).
 e2e-test: build

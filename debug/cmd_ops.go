@@ -24,7 +24,11 @@ func newCmdLogs(o *SessionOptions) *cobra.Command {
 			if _, err := o.session(ctx); err != nil {
 				return err
 			}
-			return o.copyLogs(ctx, o.Follow)
+			// Following ends at the runner's result line: the output is
+			// complete, though the container may still be detaching probes.
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			return o.copyLogs(ctx, o.Follow, func(int) { cancel() })
 		}),
 	}
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "follow the output until the session ends")
@@ -78,14 +82,15 @@ func newCmdAttach(o *SessionOptions) *cobra.Command {
 	return cmd
 }
 
-// copyLogs writes the session's output to stdout, following it if asked.
-func (o *SessionOptions) copyLogs(ctx context.Context, follow bool) error {
+// copyLogs writes the session's output to stdout, following it if asked;
+// onResult, when set, gets the exit code of the runner's result line.
+func (o *SessionOptions) copyLogs(ctx context.Context, follow bool, onResult func(int)) error {
 	rc, err := o.Client.CoreV1().Pods(o.Namespace).GetLogs(o.PodName, &corev1.PodLogOptions{Container: o.Session, Follow: follow}).Stream(ctx)
 	if err != nil {
 		return apiError(err, "read session "+o.Session+" output", "")
 	}
 	defer rc.Close()
-	_, err = io.Copy(o.Out, rc)
+	_, err = io.Copy(&readyWatcher{w: o.Out, onResult: onResult}, rc)
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -129,13 +134,20 @@ func (o *SessionOptions) attach(ctx context.Context) error {
 	followCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- o.copyLogs(followCtx, true) }()
+	result := make(chan int, 1)
+	// The result line ends the output; the container may still be detaching.
+	go func() { done <- o.copyLogs(followCtx, true, func(code int) { result <- code; cancel() }) }()
 	interrupts := 0
 	for {
 		select {
 		case err := <-done:
 			if err != nil {
 				return err
+			}
+			select {
+			case code := <-result:
+				return exitResult(o.Session, code, "")
+			default:
 			}
 			st, err := o.watchTracer(ctx, o.PodName, o.Session, untilTerminated())
 			if err != nil {

@@ -31,6 +31,9 @@ const (
 	ExitKernel = 10
 	// ExitInternal: any other failure (API unreachable, stream broken).
 	ExitInternal = 11
+	// ExitMemory: the tracer was not started because its expected peak
+	// memory does not fit under the pod's memory limit.
+	ExitMemory = 12
 	// ExitInterrupted: the user left before the trace ended (second Ctrl-C).
 	ExitInterrupted = 130
 )

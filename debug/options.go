@@ -42,8 +42,15 @@ type TraceOptions struct {
 	Detach bool
 	// DryRun prints the patch that would add the tracer, and sends nothing.
 	DryRun bool
-	// UnsafeUretprobe lets uretprobes on Go executables through (they crash Go programs).
+	// UnsafeUretprobe lets uretprobes on Go executables through unchanged
+	// (they crash Go programs); by default they are rewritten Go-safely.
 	UnsafeUretprobe bool
+	// NodeWide lets the program's probes fire for every process on the node
+	// instead of only the pod's.
+	NodeWide bool
+	// IgnoreMemoryLimit starts bpftrace even when it may not fit under the
+	// pod's memory limit.
+	IgnoreMemoryLimit bool
 	// Syscalls runs the native syscall census instead of a bpftrace program.
 	Syscalls bool
 	// Funcs are Go functions for the native, Go-safe function tracer.
@@ -85,7 +92,9 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.BoolVar(&o.DryRun, "dry-run", o.DryRun, "print the patch that would add the tracer container, and change nothing")
 	flags.BoolVar(&o.Syscalls, "syscalls", o.Syscalls, "count the target's syscalls by name and thread with the native engine (no bpftrace; attaches in milliseconds)")
 	flags.StringArrayVar(&o.Funcs, "func", o.Funcs, "trace calls of this Go function of the target's executable, with results and durations, Go-safe (repeatable; patterns like main.* allowed)")
-	flags.BoolVar(&o.UnsafeUretprobe, "unsafe-uretprobe", o.UnsafeUretprobe, "run uretprobes on Go executables anyway (they crash Go programs: Go moves its stacks)")
+	flags.BoolVar(&o.UnsafeUretprobe, "unsafe-uretprobe", o.UnsafeUretprobe, "run uretprobes on Go executables as written (they crash Go programs: Go moves its stacks); by default they become uprobes at each RET")
+	flags.BoolVar(&o.NodeWide, "node-wide", o.NodeWide, "let the program's probes fire for every process on the node, not only the pod's (uprobes on a shared image, tracepoints, kprobes)")
+	flags.BoolVar(&o.IgnoreMemoryLimit, "ignore-memory-limit", o.IgnoreMemoryLimit, "start bpftrace even if its peak memory (about 190 MiB) may not fit under the pod's memory limit")
 }
 
 // Complete reads the program file, resolves the namespace and builds the clients.
@@ -108,7 +117,7 @@ func (o *TraceOptions) Complete(args []string) error {
 		}
 		o.Program = string(b)
 	}
-	if o.Image == DefaultImage() && (o.Syscalls || len(o.Funcs) > 0) {
+	if o.Image == DefaultImage() && o.session("", false).Native() {
 		o.Image = NativeImage() // the native engines need no bpftrace
 	}
 	o.kube, err = newKube(o.ConfigFlags)
@@ -149,6 +158,8 @@ func (o *TraceOptions) session(containerID string, sharedPID bool) protocol.Sess
 	s.Attached = !o.Detach
 	s.JSON = o.OutputFormat == "json"
 	s.UnsafeUretprobe = o.UnsafeUretprobe
+	s.NodeWide = o.NodeWide
+	s.IgnoreMemoryLimit = o.IgnoreMemoryLimit
 	s.Syscalls = o.Syscalls
 	s.Funcs = o.Funcs
 	s.Duration = o.Duration

@@ -12,15 +12,17 @@ import (
 )
 
 // readyWatcher passes the runner's stderr through unchanged and calls
-// onReady once, when the runner's ready line (probes attached) goes by.
+// onReady once, when the runner's ready line (probes attached) goes by, and
+// onResult with the session's exit code when its result line does.
 type readyWatcher struct {
-	w       io.Writer
-	onReady func()
-	once    sync.Once
-	line    []byte
+	w        io.Writer
+	onReady  func()
+	onResult func(code int)
+	once     sync.Once
+	line     []byte
 }
 
-// Write passes p on and looks, line by line, for the ready line.
+// Write passes p on and looks, line by line, for the runner's lines.
 func (r *readyWatcher) Write(p []byte) (int, error) {
 	n, err := r.w.Write(p)
 	rest := p
@@ -31,8 +33,11 @@ func (r *readyWatcher) Write(p []byte) (int, error) {
 			break
 		}
 		r.line = append(r.line, rest[:i]...)
-		if bytes.HasPrefix(r.line, []byte(protocol.ReadyPrefix)) {
+		if bytes.HasPrefix(r.line, []byte(protocol.ReadyPrefix)) && r.onReady != nil {
 			r.once.Do(r.onReady)
+		}
+		if code, ok := protocol.ParseResultLine(string(r.line)); ok && r.onResult != nil {
+			r.onResult(code)
 		}
 		r.line = r.line[:0]
 		rest = rest[i+1:]

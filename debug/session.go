@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,6 +20,26 @@ type tracerSession struct {
 	// state is the tracer's state when start returned: running, or already
 	// terminated.
 	state corev1.ContainerState
+
+	mu sync.Mutex
+	// code is the exit code from the runner's result line; hasCode says
+	// whether it came.
+	code    int
+	hasCode bool
+}
+
+// setResult records the exit code of the runner's result line.
+func (s *tracerSession) setResult(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.code, s.hasCode = code, true
+}
+
+// result is the exit code of the runner's result line, if it came.
+func (s *tracerSession) result() (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.code, s.hasCode
 }
 
 // progress prints a line about what the command is doing to stderr.

@@ -30,6 +30,11 @@ func (s *tracerSession) follow(ctx context.Context) error {
 		if err != nil {
 			o.progress("output stream ended: %v", err)
 		}
+		// The runner's result line ends a complete output; the container
+		// may still be detaching the tracer's probes.
+		if code, ok := s.result(); ok && err == nil {
+			return exitResult(s.name, code, "")
+		}
 	} else if err := s.copyLogs(ctx); err != nil {
 		return err
 	}
@@ -42,7 +47,12 @@ func (s *tracerSession) follow(ctx context.Context) error {
 
 // tracerResult turns the tracer container's exit into the command's result.
 func tracerResult(name string, t *corev1.ContainerStateTerminated) error {
-	switch t.ExitCode {
+	return exitResult(name, int(t.ExitCode), t.Reason)
+}
+
+// exitResult turns the session's exit code into the command's result.
+func exitResult(name string, code int, reason string) error {
+	switch code {
 	case 0:
 		return nil
 	case protocol.ExitProgramRejected:
@@ -57,8 +67,13 @@ func tracerResult(name string, t *corev1.ContainerStateTerminated) error {
 		return codef(ExitInternal, "tracer %s did not hear from this client and did not start; check that pods/attach is allowed and run again", name)
 	case protocol.ExitUsage:
 		return codef(ExitImage, "the runner image does not understand this client (different versions); pass --image with the image of version %s", Version())
+	case protocol.ExitMemory:
+		return codef(ExitMemory, "the tracer was not started: it might not fit under the pod's memory limit (the runner's message above has the numbers and the alternatives)")
 	}
-	return codef(int(t.ExitCode), "the tracer exited with code %d (%s)", t.ExitCode, t.Reason)
+	if reason == "" {
+		return codef(code, "the tracer exited with code %d", code)
+	}
+	return codef(code, "the tracer exited with code %d (%s)", code, reason)
 }
 
 // attach connects to the tracer's stdin, stdout and stderr, says hello (the
@@ -99,7 +114,7 @@ func (s *tracerSession) readyStderr() io.Writer {
 		if err := writeReadyFile(s.o.ReadyFile, s.name); err != nil {
 			s.o.progress("%v", err)
 		}
-	}}
+	}, onResult: s.setResult}
 }
 
 // control writes the runner's control lines: hello, then a ping every

@@ -132,8 +132,8 @@ func startBpftrace(o Options, t Target, c Composition, f Features) (Trace, error
 	}
 	announced := make(chan int, 1)
 	markers := make(chan struct{})
-	stdout := newMarkerCutter(o.Stdout, c.Marker, markers)
-	quiet := newQuietWriter(o.Stderr, scopeMarker)
+	stdout := newMarkerCutter(o.Stdout, c.Marker, c.Added, markers)
+	quiet := newQuietWriter(o.Stderr, c.Added, scopeMarker)
 	outs := newAnnounceWatchers(announced, stdout, quiet)
 	cmd := exec.Command(o.Tracer, args...)
 	cmd.Env = append(os.Environ(), t.Env...)
@@ -148,6 +148,7 @@ func startBpftrace(o Options, t Target, c Composition, f Features) (Trace, error
 		done: make(chan struct{}), exited: make(chan struct{}), markers: markers}
 	go func() {
 		tr.waitErr = cmd.Wait()
+		stdout.Flush()
 		quiet.Flush()
 		close(tr.exited)
 	}()

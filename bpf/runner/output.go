@@ -11,17 +11,15 @@ import (
 // the next write tells.
 type markerCutter struct {
 	w      io.Writer
+	added  int // probes the runner added, taken off bpftrace's JSON count
 	marker []byte
 	seen   chan<- struct{}
 	held   []byte
 	cut    bool
 }
 
-func newMarkerCutter(w io.Writer, marker string, seen chan<- struct{}) io.Writer {
-	if marker == "" {
-		return w
-	}
-	return &markerCutter{w: w, marker: []byte(marker), seen: seen}
+func newMarkerCutter(w io.Writer, marker string, added int, seen chan<- struct{}) *markerCutter {
+	return &markerCutter{w: w, added: added, marker: []byte(marker), seen: seen}
 }
 
 func (m *markerCutter) Write(p []byte) (int, error) {
@@ -30,7 +28,10 @@ func (m *markerCutter) Write(p []byte) (int, error) {
 	}
 	buf := append(m.held, p...)
 	m.held = nil
-	if i := bytes.Index(buf, m.marker); i >= 0 {
+	if bytes.Contains(buf, []byte(`"attached_probes"`)) {
+		buf = []byte(userProbeCount(string(buf), m.added))
+	}
+	if i := bytes.Index(buf, m.marker); len(m.marker) > 0 && i >= 0 {
 		start := bytes.LastIndexByte(buf[:i], '\n') + 1
 		m.cut = true
 		_, err := m.w.Write(buf[:start])
@@ -42,7 +43,7 @@ func (m *markerCutter) Write(p []byte) (int, error) {
 	keep := len(buf)
 	if j := bytes.LastIndexByte(buf, '\n'); j < len(buf)-1 {
 		last := buf[j+1:]
-		if len(last) < len(m.marker)+64 && (bytes.HasPrefix(m.marker, last) || bytes.HasPrefix([]byte(`{"type": "printf"`), last) || bytes.HasPrefix(last, []byte(`{"type": "printf"`))) {
+		if len(m.marker) > 0 && len(last) < len(m.marker)+64 && (bytes.HasPrefix(m.marker, last) || bytes.HasPrefix([]byte(`{"type": "printf"`), last) || bytes.HasPrefix(last, []byte(`{"type": "printf"`))) {
 			keep = j + 1
 		}
 	}
@@ -51,4 +52,12 @@ func (m *markerCutter) Write(p []byte) (int, error) {
 		return len(p), err
 	}
 	return len(p), nil
+}
+
+// Flush writes what is held back; call it once the tracer has exited.
+func (m *markerCutter) Flush() {
+	if !m.cut && len(m.held) > 0 {
+		_, _ = m.w.Write(m.held)
+		m.held = nil
+	}
 }

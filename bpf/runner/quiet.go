@@ -29,11 +29,14 @@ type quietWriter struct {
 	mu      sync.Mutex
 	w       io.Writer
 	ours    []string
+	added   int // probes the runner added, taken off bpftrace's count
 	partial []byte
 	pending []string // a source warning's lines, until its span is known
 }
 
-func newQuietWriter(w io.Writer, ours ...string) *quietWriter { return &quietWriter{w: w, ours: ours} }
+func newQuietWriter(w io.Writer, added int, ours ...string) *quietWriter {
+	return &quietWriter{w: w, added: added, ours: ours}
+}
 
 func (q *quietWriter) Write(p []byte) (int, error) {
 	q.mu.Lock()
@@ -77,8 +80,24 @@ func (q *quietWriter) line(out *strings.Builder, line string) {
 	case len(q.ours) > 0 && sourceWarning.MatchString(line):
 		q.pending = []string{line}
 	default:
-		out.WriteString(line)
+		out.WriteString(userProbeCount(line, q.added))
 	}
+}
+
+// attachedCount matches bpftrace's count of attached probes, in text and
+// JSON; userProbeCount takes the runner's own probes off it, so the user
+// reads the count of their program's probes.
+var attachedCount = regexp.MustCompile(`(Attached |"count": |"probes": )(\d+)`)
+
+func userProbeCount(line string, added int) string {
+	if added == 0 || !strings.Contains(line, "ttached") && !strings.Contains(line, "attached_probes") {
+		return line
+	}
+	return attachedCount.ReplaceAllStringFunc(line, func(m string) string {
+		sub := attachedCount.FindStringSubmatch(m)
+		n, _ := strconv.Atoi(sub[2])
+		return sub[1] + strconv.Itoa(max(n-added, 0))
+	})
 }
 
 // aboutOurs reports whether the warning's span in src covers text the

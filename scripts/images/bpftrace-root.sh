@@ -7,7 +7,7 @@ set -euo pipefail
 cache=${TRACE_DEBUG_CACHE:-/var/cache/kubectl-trace-debug}
 dir=$cache/bpftrace-sid
 # The Debian mirror the machine's apt uses.
-mirror=${DEBIAN_MIRROR:-$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | head -1 | awk '{print $2}')}
+mirror=${DEBIAN_MIRROR:-$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | head -1 | awk '{print $2}' || true)}
 mirror=${mirror:-http://deb.debian.org/debian}
 if [ ! -f "$dir/.complete" ]; then
   command -v debootstrap >/dev/null || { echo "bpftrace-root: debootstrap is missing: run scripts/deps.sh" >&2; exit 1; }

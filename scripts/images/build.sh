@@ -2,7 +2,8 @@
 # Builds the project's images without Docker and imports them into the local
 # cluster's containerd (scripts/cluster/up.sh calls it):
 #   pause   the pod sandbox (static Go binary)
-#   demo    the demo target: images/demo's web server at /app/server and /bin/bash
+#   demo    the demo target: images/demo's web server at /app/server (and
+#           stripped, -s -w, at /app/server-stripped) and /bin/bash
 #   runner  the tracer: trace-debug-runner and the newest bpftrace Debian ships
 #           (suite sid, >= 0.24.2) with its libraries, the same packages as
 #           images/runner/Dockerfile, tagged as the client's default
@@ -80,6 +81,7 @@ image pause trace-debug.local/pause:1 /pause
 new_rootfs "$work/demo"
 mkdir -p "$work/demo/app"
 go build -trimpath -o "$work/demo/app/server" ./images/demo
+go build -trimpath -ldflags="-s -w" -o "$work/demo/app/server-stripped" ./images/demo
 add_binary "$work/demo" /bin/bash /usr/bin/bash
 image demo trace-debug.local/demo:1 /app/server
 

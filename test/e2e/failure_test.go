@@ -48,7 +48,7 @@ func TestBadInput(t *testing.T) {
 		{"no program", []string{"pod/" + d.name}, debug.ExitUsage, "no program"},
 		{"syntax error", []string{"pod/" + d.name, "-e", "BEGIN { printf(\"x\" }"}, debug.ExitProgramRejected, "rejected before anything was attached"},
 		{"unknown probe", []string{"pod/" + d.name, "-e", "tracepoint:nope:nope { }"}, debug.ExitProgramRejected, "rejected before anything was attached"},
-		{"detached syntax error", []string{"pod/" + d.name, "--detach", "-e", "BEGIN { printf(\"x\" }"}, debug.ExitProgramRejected, "syntax error"},
+		{"detached syntax error", []string{"pod/" + d.name, "--detach", "-e", "BEGIN { printf(\"x\" }"}, debug.ExitProgramRejected, "ERROR: syntax"},
 		{"func absent", []string{"pod/" + d.name, "--func", "main.nope"}, debug.ExitProgramRejected, "absent, or inlined"},
 		{"func on a C binary", []string{"pod/" + d.name, "-c", "shell", "--func", "main.main"}, debug.ExitProgramRejected, "not a Go executable"},
 		{"image missing", []string{"pod/" + d.name, "--image", "127.0.0.1:1/trace-debug/missing:1", "-e", "BEGIN{}"}, debug.ExitImage, "ErrImagePull"},

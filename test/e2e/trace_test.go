@@ -173,16 +173,17 @@ func TestSharedProcessNamespace(t *testing.T) {
 	assertNoHarm(t, d, 10*time.Second)
 }
 
-// TestGoUretprobeRefused: the seed's own uretprobe one-liner on the demo's Go
-// function is refused before anything is attached, with the safe
-// alternatives named; the server keeps serving.
-func TestGoUretprobeRefused(t *testing.T) {
+// TestGoUretprobeRefusedByOldBpftrace: an older bpftrace in a user's
+// --image (Debian 12's 0.17) cannot place uprobes at an offset, so the
+// seed's Go uretprobe cannot be rewritten: it is refused before anything is
+// attached, with the safe alternative named; the server keeps serving.
+func TestGoUretprobeRefusedByOldBpftrace(t *testing.T) {
 	t.Parallel()
 	d := startDemo(t, newNamespace(t), nil)
-	_, stderr, code := runPlugin(t, 60*time.Second, "-n", d.ns, "pod/"+d.name,
+	_, stderr, code := runPlugin(t, 60*time.Second, "-n", d.ns, "pod/"+d.name, "--image", oldRunnerImage(),
 		"-e", `uretprobe:/proc/$container_pid/exe:"main.counterValue" { printf("%d\n", retval) }`)
-	if code != debug.ExitProgramRejected || !strings.Contains(stderr, "refusing uretprobe on a Go executable") ||
-		!strings.Contains(stderr, "--func main.counterValue") {
+	if code != debug.ExitProgramRejected || !strings.Contains(stderr, "refusing a return probe on a Go function") ||
+		!strings.Contains(stderr, "--func main.counterValue") || !strings.Contains(stderr, "bpftrace 0.17") {
 		t.Fatalf("code %d, want %d with the reason\n%s", code, debug.ExitProgramRejected, stderr)
 	}
 	d.request(t, 3)
