@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -11,6 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
 // check is one row of `doctor`: ok, warn or fail, with details; a failing
@@ -105,7 +109,50 @@ func (o *SessionOptions) doctor(ctx context.Context, container, image string) []
 		checks = append(checks, check{Name: "pid namespace", Result: "ok", Detail: "per container: the target is PID 1 of the tracer's namespace"})
 	}
 	checks = append(checks, o.nodeChecks(ctx, pod.Spec.NodeName, image)...)
-	return checks
+	return append(checks, o.tracerCheck(ctx, pod, image))
+}
+
+// tracerCheck names the bpftrace of the runner image as the runner reported
+// it in the pod's latest bpftrace session with that image (its label
+// io.github.kubectl-trace-debug.bpftrace-version says it too), and what an
+// older one lacks.
+func (o *SessionOptions) tracerCheck(ctx context.Context, pod *corev1.Pod, image string) check {
+	c := check{Name: "bpftrace", Result: "ok", Detail: "reported by the runner at the start of each trace (image label io.github.kubectl-trace-debug.bpftrace-version)"}
+	sessions := Sessions(pod)
+	sort.SliceStable(sessions, func(i, j int) bool { return sessions[i].Started.After(sessions[j].Started) }) // newest first
+	for _, s := range sessions {
+		if s.Image != image || s.Program == "" {
+			continue
+		}
+		line := o.runnerLine(ctx, s.Name, protocol.TracerVersionPrefix)
+		if line == "" {
+			continue
+		}
+		c.Detail = strings.TrimPrefix(line, "trace-debug-runner: ") + ", as session " + s.Name + " reported"
+		if strings.Contains(line, "(no ") || strings.Contains(line, ", no ") {
+			c.Result = "warn"
+			c.Detail += "; a runner image with bpftrace >= 0.24.2 has them all"
+		}
+		return c
+	}
+	return c
+}
+
+// runnerLine is the first line starting with prefix in the first KiB of a
+// session's output, or "".
+func (o *SessionOptions) runnerLine(ctx context.Context, session, prefix string) string {
+	rc, err := o.Client.CoreV1().Pods(o.Namespace).GetLogs(o.PodName, &corev1.PodLogOptions{Container: session, LimitBytes: ptr.To[int64](4096)}).Stream(ctx)
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(rc)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, prefix) {
+			return line
+		}
+	}
+	return ""
 }
 
 // nodeChecks reads the node's OS, architecture, kernel, runtime and images.

@@ -23,6 +23,7 @@ type SessionInfo struct {
 	Pod           string          `json:"pod"`
 	Name          string          `json:"session"`
 	Target        string          `json:"container"`
+	Image         string          `json:"image"`
 	Program       string          `json:"program"`
 	State         string          `json:"state"`
 	ExitCode      *int32          `json:"exitCode,omitempty"`
@@ -48,7 +49,7 @@ func Sessions(pod *corev1.Pod) []SessionInfo {
 		if len(ec.Command) == 0 || ec.Command[0] != protocol.RunnerPath {
 			continue
 		}
-		s := SessionInfo{Namespace: pod.Namespace, Pod: pod.Name, Name: ec.Name, Target: ec.TargetContainerName}
+		s := SessionInfo{Namespace: pod.Namespace, Pod: pod.Name, Name: ec.Name, Target: ec.TargetContainerName, Image: ec.Image}
 		if sess, err := protocol.ParseArgs(ec.Args); err == nil {
 			s.Program, s.Detached, s.Syscalls, s.Funcs = sess.Program, !sess.Attached, sess.Syscalls, sess.Funcs
 			s.Duration, s.Deadline = metav1.Duration{Duration: sess.Duration}, metav1.Duration{Duration: sess.Deadline}

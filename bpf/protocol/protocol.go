@@ -53,6 +53,11 @@ func ParseResultLine(line string) (int, bool) {
 	return code, true
 }
 
+// TracerVersionPrefix starts the runner's line naming the bpftrace it runs
+// and what that version can do, e.g. "trace-debug-runner: bpftrace 0.27.1
+// (maps on demand, Go return probes, namespaced pid)".
+const TracerVersionPrefix = "trace-debug-runner: bpftrace "
+
 // PingInterval is how often an attached client sends Ping.
 const PingInterval = 2 * time.Second
 

@@ -10,18 +10,24 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/program"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
-// bpftracePeakMemory is what bpftrace's peak resident memory is taken to be
-// when the runner checks that it fits under the pod's limit: 0.27 peaks at
-// about 160 MB compiling a small program, 0.17 at about 100 MB.
-const bpftracePeakMemory = 192 << 20
+// What bpftrace's peak resident memory is taken to be when the runner
+// checks that it fits under the pod's limit: 0.27 peaks at about 165 MB
+// compiling a one-probe program and at about 520 MB for the 360 probes of
+// tracepoint:syscalls:sys_enter_* (0.17: about 100 MB for one probe).
+const (
+	bpftraceBaseMemory     = 192 << 20
+	bpftracePerProbeMemory = 1 << 20
+)
 
 // bpftraceEngine runs the session's bpftrace program, composed by Compose.
 type bpftraceEngine struct {
@@ -38,13 +44,41 @@ func newBpftraceEngine(o Options) *bpftraceEngine {
 }
 
 func (*bpftraceEngine) NeedsKernelTypes() bool { return true }
-func (*bpftraceEngine) PeakMemory() uint64     { return bpftracePeakMemory }
+
+// PeakMemory grows with the number of probes, tracepoint wildcards expanded
+// against the kernel's events.
+func (e *bpftraceEngine) PeakMemory() uint64 {
+	return bpftraceBaseMemory + uint64(estimateProbes(e.o.Session.Program, e.o.Kernel.EventsDir()))*bpftracePerProbeMemory
+}
+
+// estimateProbes counts the probes a program attaches: a tracepoint wildcard
+// counts the events it matches in eventsDir, any other attach point one.
+func estimateProbes(src, eventsDir string) int {
+	p, err := program.Parse(src)
+	if err != nil {
+		return 1
+	}
+	n := 0
+	for _, pr := range p.Probes() {
+		for _, pt := range pr.Points {
+			parts := strings.Split(pt, ":")
+			if program.Provider(pt) == "tracepoint" && len(parts) == 3 && strings.ContainsAny(pt, "*?[") && eventsDir != "" {
+				if m, err := filepath.Glob(filepath.Join(eventsDir, parts[1], parts[2])); err == nil && len(m) > 0 {
+					n += len(m)
+					continue
+				}
+			}
+			n++
+		}
+	}
+	return n
+}
 
 // Start composes the program and starts bpftrace.
 func (e *bpftraceEngine) Start(_ context.Context, t Target) (Trace, error) {
 	o := e.o
 	f := <-e.features
-	o.say("%s", f.versionNote(o.Tracer))
+	fmt.Fprintln(o.Stderr, f.versionNote(o.Tracer))
 	opts := ComposeOptions{Features: f, UnsafeUretprobe: o.Session.UnsafeUretprobe, JSON: o.Session.JSON, Marker: newMarker()}
 	if o.Session.NodeWide {
 		o.say("tracing node-wide (--node-wide): probes fire for every process on the node, not only the pod's")

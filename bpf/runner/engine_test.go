@@ -304,3 +304,18 @@ func testCgroup(t *testing.T, limit int) string {
 	}
 	return cg
 }
+
+// estimateProbes expands tracepoint wildcards against the kernel's events:
+// the seed's sys_enter_* is hundreds of probes, each needing memory.
+func TestEstimateProbes(t *testing.T) {
+	if err := HostKernel().MountTracing(); err != nil {
+		t.Fatal(err)
+	}
+	events := HostKernel().EventsDir()
+	if n := estimateProbes(`tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`, events); n < 100 {
+		t.Fatalf("sys_enter_* counted as %d probes", n)
+	}
+	if n := estimateProbes(`BEGIN { } t:sched:sched_process_exec, uprobe:/bin/sh:main { }`, events); n != 3 {
+		t.Fatalf("3 plain probes counted as %d", n)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
 // Features are what the image's bpftrace can do that the runner uses. The
@@ -113,10 +115,11 @@ func compareVersions(a, b []int) int {
 	return 0
 }
 
-// versionNote is the runner's start line about the tracer.
+// versionNote is the runner's start line about the tracer
+// (protocol.TracerVersionPrefix, when the version is known).
 func (f Features) versionNote(tracer string) string {
 	if f.Version == "" {
-		return fmt.Sprintf("%s did not say its version; running without the features of newer releases", tracer)
+		return fmt.Sprintf("trace-debug-runner: %s did not say its version; running without the features of newer releases", tracer)
 	}
-	return fmt.Sprintf("bpftrace %s (%s)", f.Version, f)
+	return fmt.Sprintf("%s%s (%s)", protocol.TracerVersionPrefix, f.Version, f)
 }

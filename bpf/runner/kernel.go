@@ -76,6 +76,16 @@ func (k Kernel) MountTracing() error {
 	return nil
 }
 
+// EventsDir is the tracefs directory of the kernel's trace events, or "".
+func (k Kernel) EventsDir() string {
+	for _, dir := range []string{filepath.Join(k.SysRoot, "kernel/tracing"), filepath.Join(k.SysRoot, "kernel/debug/tracing")} {
+		if hasTracefs(dir) {
+			return filepath.Join(dir, "events")
+		}
+	}
+	return ""
+}
+
 // hasTracefs reports whether dir is a mounted tracefs.
 func hasTracefs(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, "available_events"))

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: starts the local cluster, deploys the demo server, and traces
-# it with `kubectl trace-debug` while sending it requests: every call of the
-# server's main.counterValue is printed, then the map summary.
+# it with `kubectl trace-debug` while sending it requests: the seed's Go
+# return probe prints every value main.counterValue returns (rewritten by the
+# runner into uprobes at the function's RETs, so the server lives), then the
+# map summary; then the same function through the native engine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -18,12 +20,12 @@ kubectl wait --for=condition=Ready pod/demo --timeout=120s >&2
 ( for _ in $(seq 300); do grep -q "tracing main.counterValue" "$root/_output/demo.out" 2>/dev/null && break; sleep 0.1; done
   for _ in 1 2 3 4 5; do curl -s http://127.0.0.1:18080/ >/dev/null; sleep 0.3; done ) &
 
-echo "+ kubectl trace-debug pod/demo --duration 8s -e '...uprobe on main.counterValue...'" >&2
+echo "+ kubectl trace-debug pod/demo --duration 8s -e '...uretprobe on main.counterValue...'" >&2
 kubectl trace-debug pod/demo --duration 8s -e '
 BEGIN { printf("tracing main.counterValue in pod demo; Ctrl-C to stop\n"); }
-uprobe:/proc/$container_pid/root/app/server:"main.counterValue" {
+uretprobe:/proc/$container_pid/exe:"main.counterValue" {
   @calls = count();
-  printf("%s called main.counterValue\n", comm);
+  printf("%s: main.counterValue returned %d\n", comm, retval);
 }' | tee "$root/_output/demo.out"
 wait
 

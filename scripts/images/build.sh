@@ -93,6 +93,10 @@ label_key=io.github.kubectl-trace-debug.bpftrace-version
 # its embedded clang and needs no driver or headers for BTF-typed programs.
 sid=$("$here/bpftrace-root.sh")
 sid_version=$(bpftrace_version "$sid")
+if ! printf '%s\n0.24.2\n' "$sid_version" | sort -V -C -r; then
+  echo "[images] Debian sid's bpftrace is $sid_version; the runner needs >= 0.24.2 (0.23 fails in a pod's PID namespace)" >&2
+  exit 1
+fi
 new_rootfs "$work/runner"
 install -D -m 0755 "$runner_bin" "$work/runner/usr/local/bin/trace-debug-runner"
 add_binary "$work/runner" /usr/bin/bpftrace /usr/bin/bpftrace "$sid"

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -197,6 +198,11 @@ func TestOldBpftraceImage(t *testing.T) {
 	}
 	if !strings.Contains(s.stderr.String(), "bpftrace 0.17.0 (no maps on demand") {
 		t.Errorf("the runner did not name the old bpftrace and what it lacks:\n%s", s.stderr)
+	}
+	// doctor names the image's bpftrace as its runner reported it, and warns.
+	out, stderr, _ := runPlugin(t, 30*time.Second, "doctor", "-n", d.ns, "pod/"+d.name, "--image", oldRunnerImage())
+	if !regexp.MustCompile(`(?m)^bpftrace +warn +bpftrace 0\.17\.0 `).MatchString(out) {
+		t.Errorf("doctor does not report the old bpftrace:\n%s%s", out, stderr)
 	}
 	assertNoHarm(t, d, 30*time.Second)
 }
