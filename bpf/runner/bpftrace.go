@@ -35,11 +35,16 @@ type bpftraceEngine struct {
 	features <-chan Features
 }
 
-// newBpftraceEngine asks bpftrace for its version at once, while the runner
-// waits for its client.
+// newBpftraceEngine learns bpftrace's features at once, while the runner
+// waits for its client: from o.TracerVersion, which the image records, or
+// by asking the binary.
 func newBpftraceEngine(o Options) *bpftraceEngine {
 	ch := make(chan Features, 1)
-	go func() { ch <- DetectFeatures(o.Tracer) }()
+	if f := FeaturesOf(o.TracerVersion); f.Version != "" && parseVersion(o.TracerVersion) != nil {
+		ch <- f
+	} else {
+		go func() { ch <- DetectFeatures(o.Tracer) }()
+	}
 	return &bpftraceEngine{o: o, features: ch}
 }
 

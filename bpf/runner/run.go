@@ -27,6 +27,10 @@ type Options struct {
 	ProcRoot string
 	// Tracer is the bpftrace binary.
 	Tracer string
+	// TracerVersion is Tracer's version when the image records it
+	// (TRACE_DEBUG_BPFTRACE_VERSION, read from the binary when the image was
+	// built); empty, the runner asks the binary.
+	TracerVersion string
 	// StopGrace is how long the tracer has to print its maps after it is
 	// asked to stop, before it is killed (bpftrace without a dump probe gets
 	// PerProbeGrace more per probe).

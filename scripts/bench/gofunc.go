@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
-	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
 )
 
 const loopSource = `package main
@@ -48,10 +47,7 @@ func perCallCost() {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	exe, err := testgo.Build(dir, loopSource)
-	if err != nil {
-		fail(err)
-	}
+	exe := loopBinary(dir)
 	funcs, err := gofunc.Resolve(exe, []string{"main.work"})
 	if err != nil {
 		fail(err)
@@ -61,10 +57,12 @@ func perCallCost() {
 	none := loopRun(exe, nil)
 	bare := loopRun(exe, entryOnly)
 	full := loopRun(exe, funcs)
+	rewritten := rewrittenUretprobeCost(exe)
 	fmt.Println("\nper-call cost of a Go function, tight loop of 1,000,000 calls:")
-	fmt.Printf("  no probe:               %8.1f ns/call\n", none)
-	fmt.Printf("  one bare uprobe:        %8.1f ns/call (%.0fx)\n", bare, bare/none)
-	fmt.Printf("  --func (entry + RETs):  %8.1f ns/call (%.0fx; %.1fx a bare uprobe)\n", full, full/none, full/bare)
+	fmt.Printf("  no probe:                        %8.1f ns/call\n", none)
+	fmt.Printf("  one bare uprobe:                 %8.1f ns/call (%.0fx)\n", bare, bare/none)
+	fmt.Printf("  --func (entry + RETs):           %8.1f ns/call (%.0fx; %.1fx a bare uprobe)\n", full, full/none, full/bare)
+	fmt.Printf("  rewritten uretprobe (bpftrace):  %8.1f ns/call (%.0fx; %.1fx a bare uprobe, %.2fx --func)\n", rewritten, rewritten/none, rewritten/bare, rewritten/full)
 }
 
 // loopRun runs the loop with funcs' probes attached and returns ns per call.

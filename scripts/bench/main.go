@@ -4,13 +4,18 @@
 //  1. Time to first event on the local cluster: `kubectl-trace_debug pod/NAME
 //     -e PROGRAM` (an ephemeral container in the running pod) against the
 //     kubectl-trace way, a Job pinned to the node with hostPID running the
-//     same bpftrace in the same runner image, its output followed from the
-//     pod log. Alternated; medians and their ratio.
+//     same runner and bpftrace from the same image (it mounts tracefs, which
+//     the newer bpftrace needs), its output followed from the pod log.
+//     Alternated; medians and their ratio.
 //  2. The syscall census (--syscalls) against bpftrace's
 //     tracepoint:syscalls:sys_enter_* on the same pod: time until the probes
 //     are attached (--ready-file) and the tracer's peak memory in the pod.
 //  3. Per-call cost of the Go function tracer's entry+RET probes on a tight
-//     loop, against the same loop with no probe and with one bare uprobe.
+//     loop, against the same loop with no probe, with one bare uprobe and
+//     with bpftrace running the runner's rewrite of a uretprobe.
+//  4. The runner image (newest bpftrace Debian ships) against the 0.17
+//     image: time to first event on fresh pods, and the seed's sys_enter_*
+//     with --duration 3s from command start to exit, with peak memory.
 package main
 
 import (
@@ -31,6 +36,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
 const program = `interval:ms:10 { printf("first-event\n"); exit(); }`
@@ -50,6 +57,7 @@ func main() {
 		fail(err)
 	}
 	client := kubernetes.NewForConfigOrDie(cfg)
+	defer imagesSideBySide(client, *plugin, *kubeconfig, *runs)
 	var plugins, jobs []time.Duration
 	for i := 0; i < *runs; i++ {
 		p, err := viaPlugin(*plugin, *kubeconfig, *pod, *image)
@@ -66,7 +74,7 @@ func main() {
 	mp, mj := median(plugins), median(jobs)
 	fmt.Printf("\ntime to first event, median of %d (program %q):\n", *runs, program)
 	fmt.Printf("  trace-debug (ephemeral container): %v\n", mp.Round(time.Millisecond))
-	fmt.Printf("  Job on the node (kubectl-trace):   %v\n", mj.Round(time.Millisecond))
+	fmt.Printf("  a Job on the node (same runner):   %v\n", mj.Round(time.Millisecond))
 	fmt.Printf("  ratio job / trace-debug:           %.2fx\n", float64(mj)/float64(mp))
 }
 
@@ -118,7 +126,8 @@ func viaJob(client kubernetes.Interface, node, image string, i int) (time.Durati
 					TerminationGracePeriodSeconds: ptr.To[int64](0),
 					Containers: []corev1.Container{{
 						Name: "bpftrace", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
-						Command:         []string{"/usr/bin/bpftrace", "-e", program},
+						Command:         []string{protocol.RunnerPath},
+						Args:            jobSession().Args(),
 						SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)},
 					}},
 				},
@@ -152,6 +161,14 @@ func viaJob(client kubernetes.Interface, node, image string, i int) (time.Durati
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// jobSession is what the Job's runner does: the same program, detached (no
+// client to wait for), node-wide (the Job is not in the pod).
+func jobSession() protocol.Session {
+	s := protocol.DefaultSession()
+	s.Program, s.NodeWide, s.Deadline = program, true, time.Minute
+	return s
 }
 
 // firstEvent reads lines until the event's and returns the time since start.

@@ -46,11 +46,13 @@ new_rootfs() { # new_rootfs DIR: an empty merged-/usr tree
   echo "root:x:0:0:root:/:/bin/sh" > "$1/etc/passwd"
 }
 
-# image NAME TAG ENTRYPOINT [LABEL...]: tars $work/NAME into $out/NAME.tar, imports it.
+# image NAME TAG ENTRYPOINT [BPFTRACE_VERSION]: tars $work/NAME into
+# $out/NAME.tar and imports it; a bpftrace version becomes the image's label
+# and its TRACE_DEBUG_BPFTRACE_VERSION, which spares the runner asking.
 image() {
   local name=$1 tag=$2 entry=$3 sum; shift 3
-  local labels=() l
-  for l in "$@"; do labels+=(-label "$l"); done
+  local labels=()
+  if [ $# -gt 0 ]; then labels=(-label "io.github.kubectl-trace-debug.bpftrace-version=$1" -env "TRACE_DEBUG_BPFTRACE_VERSION=$1"); fi
   sum=$( (cd "$work/$name" && find . -type f -print0 | sort -z | xargs -0 sha256sum; echo "$*") | sha256sum | cut -c1-16)
   if [ -f "$out/$name.sum" ] && [ "$(cat "$out/$name.sum")" = "$sum:$tag" ] && [ -f "$out/$name.tar" ]; then
     echo "[images] $tag unchanged" >&2
@@ -87,7 +89,6 @@ image demo trace-debug.local/demo:1 /app/server
 
 runner_bin=$work/trace-debug-runner
 go build -trimpath -ldflags="-s -w" -o "$runner_bin" ./bpf/cmd/trace-debug-runner
-label_key=io.github.kubectl-trace-debug.bpftrace-version
 
 # The default runner: bpftrace from Debian sid. bpftrace >= 0.24 compiles with
 # its embedded clang and needs no driver or headers for BTF-typed programs.
@@ -100,7 +101,7 @@ fi
 new_rootfs "$work/runner"
 install -D -m 0755 "$runner_bin" "$work/runner/usr/local/bin/trace-debug-runner"
 add_binary "$work/runner" /usr/bin/bpftrace /usr/bin/bpftrace "$sid"
-image runner "ghcr.io/kubectl-trace-debug/runner:$version" /usr/local/bin/trace-debug-runner "$label_key=$sid_version"
+image runner "ghcr.io/kubectl-trace-debug/runner:$version" /usr/local/bin/trace-debug-runner "$sid_version"
 echo "$sid_version" > "$out/runner.bpftrace-version"
 
 # An older user image: Debian 12's bpftrace 0.17, which compiles tracepoint
@@ -117,7 +118,7 @@ install -D -m 0644 /usr/include/linux/version.h "$work/runner017/usr/include/lin
 for inc in /usr/lib/llvm-*/lib/clang/*/include; do
   mkdir -p "$work/runner017$inc" && cp -a "$inc/." "$work/runner017$inc/"
 done
-image runner017 "trace-debug.local/runner-bpftrace017:$version" /usr/local/bin/trace-debug-runner "$label_key=$(bpftrace --version | sed -n 's/^bpftrace v\{0,1\}\([0-9.]*\).*/\1/p')"
+image runner017 "trace-debug.local/runner-bpftrace017:$version" /usr/local/bin/trace-debug-runner "$(bpftrace --version | sed -n 's/^bpftrace v\{0,1\}\([0-9.]*\).*/\1/p')"
 
 new_rootfs "$work/runner-native"
 install -D -m 0755 "$runner_bin" "$work/runner-native/usr/local/bin/trace-debug-runner"

@@ -27,6 +27,14 @@ func main() {
 	out := flag.String("o", "", "output tarball")
 	entrypoint := flag.String("entrypoint", "", "entrypoint, space-separated")
 	labels := map[string]string{}
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	flag.Func("env", "environment variable KEY=VALUE of the image (repeatable)", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("want KEY=VALUE, got %q", v)
+		}
+		env = append(env, v)
+		return nil
+	})
 	flag.Func("label", "image label KEY=VALUE (repeatable)", func(v string) error {
 		k, val, ok := strings.Cut(v, "=")
 		if !ok {
@@ -37,16 +45,16 @@ func main() {
 	})
 	flag.Parse()
 	if *rootfs == "" || *tag == "" || *out == "" {
-		fmt.Fprintln(os.Stderr, "usage: mkimage -rootfs DIR -tag REF -o OUT.tar [-entrypoint CMD] [-label KEY=VALUE]...")
+		fmt.Fprintln(os.Stderr, "usage: mkimage -rootfs DIR -tag REF -o OUT.tar [-entrypoint CMD] [-label KEY=VALUE]... [-env KEY=VALUE]...")
 		os.Exit(2)
 	}
-	if err := build(*rootfs, *tag, *out, strings.Fields(*entrypoint), labels); err != nil {
+	if err := build(*rootfs, *tag, *out, strings.Fields(*entrypoint), labels, env); err != nil {
 		fmt.Fprintf(os.Stderr, "mkimage: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func build(rootfs, tag, out string, entrypoint []string, labels map[string]string) error {
+func build(rootfs, tag, out string, entrypoint []string, labels map[string]string, env []string) error {
 	layer, err := os.CreateTemp("", "layer-*.tar")
 	if err != nil {
 		return fmt.Errorf("create layer: %w", err)
@@ -64,7 +72,7 @@ func build(rootfs, tag, out string, entrypoint []string, labels map[string]strin
 		"os":           "linux",
 		"config": map[string]any{
 			"Entrypoint": entrypoint,
-			"Env":        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+			"Env":        env,
 			"Labels":     labels,
 		},
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffID}},

@@ -23,19 +23,22 @@ func main() {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer cancel()
-	tracer := os.Getenv("TRACE_DEBUG_BPFTRACE")
+	// TRACE_DEBUG_BPFTRACE names another bpftrace binary; the image's own
+	// records its version in TRACE_DEBUG_BPFTRACE_VERSION.
+	tracer, version := os.Getenv("TRACE_DEBUG_BPFTRACE"), ""
 	if tracer == "" {
-		tracer = "bpftrace"
+		tracer, version = "bpftrace", os.Getenv("TRACE_DEBUG_BPFTRACE_VERSION")
 	}
 	os.Exit(runner.Run(ctx, runner.Options{
-		Session:   session,
-		Stdin:     os.Stdin,
-		Stdout:    os.Stdout,
-		Stderr:    os.Stderr,
-		Kernel:    runner.HostKernel(),
-		ProcRoot:  "/proc",
-		Tracer:    tracer,
-		StopGrace: 10 * time.Second,
+		Session:       session,
+		Stdin:         os.Stdin,
+		Stdout:        os.Stdout,
+		Stderr:        os.Stderr,
+		Kernel:        runner.HostKernel(),
+		ProcRoot:      "/proc",
+		Tracer:        tracer,
+		TracerVersion: version,
+		StopGrace:     10 * time.Second,
 		CloseOutput: func() {
 			// The client's stream ends once the container's stdout and stderr
 			// are closed: point both at /dev/null.

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/runner"
+	"github.com/trace-debug/kubectl-trace-debug/internal/syncbuf"
+	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
+)
+
+// oldImage is the runner with Debian 12's bpftrace 0.17.
+func oldImage() string {
+	return strings.Replace(defaultImage(), "ghcr.io/kubectl-trace-debug/runner:", "trace-debug.local/runner-bpftrace017:", 1)
+}
+
+// imagesSideBySide compares the runner image (the newest bpftrace Debian
+// ships) with the 0.17 image, alternating runs: time to first event on a
+// fresh pod, and the seed's sys_enter_* program with --duration 3s from the
+// command's start to its exit, with bpftrace's peak memory in the pod.
+func imagesSideBySide(client kubernetes.Interface, plugin, kubeconfig string, runs int) {
+	images := []struct{ name, ref string }{{"new image", defaultImage()}, {"0.17 image", oldImage()}}
+	ttfe := map[string][]time.Duration{}
+	peak := map[string]int{}
+	for i := 0; i < runs; i++ {
+		for _, img := range images {
+			pod := fmt.Sprintf("bench-fresh-%d-%d", time.Now().UnixNano(), i)
+			if err := freshPod(client, pod); err != nil {
+				fail(err)
+			}
+			took, err := viaPlugin(plugin, kubeconfig, pod, img.ref)
+			_ = client.CoreV1().Pods("default").Delete(context.Background(), pod, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+			if err != nil {
+				fail(fmt.Errorf("%s run %d: %w", img.name, i, err))
+			}
+			ttfe[img.name] = append(ttfe[img.name], took)
+		}
+	}
+	fmt.Printf("\ntime to first event on a fresh pod, median of %d (program %q):\n", runs, program)
+	for _, img := range images {
+		fmt.Printf("  %-11s %v\n", img.name+":", median(ttfe[img.name]).Round(time.Millisecond))
+	}
+	fmt.Printf("  ratio new / 0.17: %.2fx\n", float64(median(ttfe["new image"]))/float64(median(ttfe["0.17 image"])))
+
+	fmt.Println("\nthe seed's tracepoint:syscalls:sys_enter_* with --duration 3s (demo pod), command start to exit:")
+	var took [2]time.Duration
+	for i, img := range images {
+		d, attached, kb, err := boundedRun(plugin, kubeconfig, "demo", img.ref)
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", img.name, err))
+		}
+		took[i], peak[img.name] = d, kb
+		fmt.Printf("  %-11s %v (probes attached after %v; bpftrace peak memory %d kB)\n", img.name+":", d.Round(10*time.Millisecond), attached.Round(10*time.Millisecond), kb)
+	}
+	fmt.Printf("  ratio 0.17 / new: %.1fx\n", float64(took[1])/float64(took[0]))
+}
+
+// freshPod creates a demo pod without sessions and waits until it runs.
+func freshPod(client kubernetes.Interface, name string) error {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PodSpec{
+			HostNetwork:                   true,
+			TerminationGracePeriodSeconds: ptr.To[int64](0),
+			Containers: []corev1.Container{{Name: "server", Image: "trace-debug.local/demo:1", ImagePullPolicy: corev1.PullNever,
+				Command: []string{"/app/server", "-listen", "127.0.0.1:0"}}},
+		},
+	}
+	ctx := context.Background()
+	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		p, err := client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning, nil
+	})
+}
+
+var bpftracePeak = regexp.MustCompile(`peak memory of bpftrace: (\d+) kB`)
+
+// boundedRun runs sys_enter_* for 3 s and returns the command's run time,
+// when the probes were attached and bpftrace's peak memory.
+func boundedRun(plugin, kubeconfig, pod, image string) (took, attached time.Duration, peakKB int, err error) {
+	ready := filepath.Join(os.TempDir(), fmt.Sprintf("bench-ready-%d", time.Now().UnixNano()))
+	defer os.Remove(ready)
+	cmd := exec.Command(plugin, "--kubeconfig", kubeconfig, "pod/"+pod, "--image", image, "--duration", "3s", "--ready-file", ready,
+		"-e", "tracepoint:syscalls:sys_enter_* { @[probe] = count(); }")
+	var stderr syncbuf.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, 0, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case err := <-done:
+			took = time.Since(start)
+			if err != nil {
+				return 0, 0, 0, fmt.Errorf("%w\n%s", err, stderr.String())
+			}
+			if m := bpftracePeak.FindStringSubmatch(stderr.String()); m != nil {
+				peakKB, _ = strconv.Atoi(m[1])
+			}
+			return took, attached, peakKB, nil
+		case <-time.After(5 * time.Millisecond):
+			if _, statErr := os.Stat(ready); statErr == nil && attached == 0 {
+				attached = time.Since(start)
+			}
+		}
+	}
+}
+
+// rewrittenUretprobeCost times the loop with the runner's rewrite of
+// `uretprobe:EXE:"main.work"` run by the image's bpftrace (uprobes at each
+// RET), locally, in a mount namespace of its own with tracefs.
+func rewrittenUretprobeCost(exe string) float64 {
+	c, err := runner.Compose(fmt.Sprintf(`uretprobe:%s:"main.work" { @n = count(); }`, exe),
+		runner.ComposeOptions{Features: runner.FeaturesOf("0.27.1")}, fileBins{})
+	if err != nil {
+		fail(err)
+	}
+	bt, _ := filepath.Abs("scripts/bpftrace-sid")
+	args := append([]string{"--mount", "--propagation", "private", "sh", "-c", `mount -t tracefs none /sys/kernel/tracing && exec "$0" "$@"`, bt}, c.Args...)
+	tracer := exec.Command("unshare", append(args, "-e", c.Program)...)
+	stderr, err := tracer.StderrPipe()
+	if err != nil {
+		fail(err)
+	}
+	if err := tracer.Start(); err != nil {
+		fail(err)
+	}
+	defer func() { _ = tracer.Process.Kill(); _ = tracer.Wait() }()
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "Attached") {
+	}
+	go func() { // drain
+		for sc.Scan() {
+		}
+	}()
+	return loopRun(exe, nil)
+}
+
+// fileBins reads executables for the rewrite, as the runner does.
+type fileBins struct{}
+
+func (fileBins) IsGo(string) bool { return true }
+func (fileBins) Resolve(path string, patterns []string) ([]gofunc.Func, error) {
+	return gofunc.Resolve(path, patterns)
+}
+
+// loopBinary builds the tight loop of perCallCost.
+func loopBinary(dir string) string {
+	exe, err := testgo.Build(dir, loopSource)
+	if err != nil {
+		fail(err)
+	}
+	return exe
+}
