@@ -2,6 +2,8 @@ package debug
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -24,11 +26,8 @@ func newCmdLogs(o *SessionOptions) *cobra.Command {
 			if _, err := o.session(ctx); err != nil {
 				return err
 			}
-			// Following ends at the runner's result line: the output is
-			// complete, though the container may still be detaching probes.
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			return o.copyLogs(ctx, o.Follow, func(int) { cancel() })
+			_, _, err := o.copyLogs(ctx, o.Follow)
+			return err
 		}),
 	}
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "follow the output until the session ends")
@@ -82,19 +81,65 @@ func newCmdAttach(o *SessionOptions) *cobra.Command {
 	return cmd
 }
 
-// copyLogs writes the session's output to stdout, following it if asked;
-// onResult, when set, gets the exit code of the runner's result line.
-func (o *SessionOptions) copyLogs(ctx context.Context, follow bool, onResult func(int)) error {
+// logSettle is how long a followed log must be quiet after the runner's
+// result line before it is taken as complete: the runtime copies a
+// container's stdout and stderr into its log separately, so the last of the
+// summary can land just after the result line.
+const logSettle = 300 * time.Millisecond
+
+// copyLogs writes the session's output to stdout, following it if asked. A
+// followed log ends at the runner's result line (once settled): the output
+// is complete, though the container may still be detaching probes. It
+// returns the result line's exit code, if one came.
+func (o *SessionOptions) copyLogs(ctx context.Context, follow bool) (code int, ended bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	rc, err := o.Client.CoreV1().Pods(o.Namespace).GetLogs(o.PodName, &corev1.PodLogOptions{Container: o.Session, Follow: follow}).Stream(ctx)
 	if err != nil {
-		return apiError(err, "read session "+o.Session+" output", "")
+		return 0, false, apiError(err, "read session "+o.Session+" output", "")
 	}
 	defer rc.Close()
-	_, err = io.Copy(&readyWatcher{w: o.Out, onResult: onResult}, rc)
-	if ctx.Err() != nil {
-		return nil
+	w := &readyWatcher{w: o.Out, onResult: func(c int) { code, ended = c, true }}
+	chunks := make(chan []byte)
+	readErr := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := rc.Read(buf)
+			if n > 0 {
+				select {
+				case chunks <- append([]byte(nil), buf[:n]...):
+				case <-ctx.Done():
+					return
+				}
+			}
+			if err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	var settled <-chan time.Time
+	for {
+		select {
+		case b := <-chunks:
+			if _, err := w.Write(b); err != nil {
+				return code, ended, err
+			}
+			if ended {
+				settled = time.After(logSettle)
+			}
+		case <-settled:
+			return code, ended, nil
+		case err := <-readErr:
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return code, ended, nil
+			}
+			return code, ended, fmt.Errorf("read session %s output: %w", o.Session, err)
+		case <-ctx.Done():
+			return code, ended, nil
+		}
 	}
-	return err
 }
 
 // stop sends the runner the stop line through the container's stdin (no
@@ -133,21 +178,25 @@ func (o *SessionOptions) stop(ctx context.Context) (*corev1.ContainerStateTermin
 func (o *SessionOptions) attach(ctx context.Context) error {
 	followCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan error, 1)
-	result := make(chan int, 1)
-	// The result line ends the output; the container may still be detaching.
-	go func() { done <- o.copyLogs(followCtx, true, func(code int) { result <- code; cancel() }) }()
+	type logResult struct {
+		code  int
+		ended bool
+		err   error
+	}
+	done := make(chan logResult, 1)
+	go func() {
+		code, ended, err := o.copyLogs(followCtx, true)
+		done <- logResult{code, ended, err}
+	}()
 	interrupts := 0
 	for {
 		select {
-		case err := <-done:
-			if err != nil {
-				return err
+		case r := <-done:
+			if r.err != nil {
+				return r.err
 			}
-			select {
-			case code := <-result:
-				return exitResult(o.Session, code, "")
-			default:
+			if r.ended { // the output is complete; the container may still be detaching
+				return exitResult(o.Session, r.code, "")
 			}
 			st, err := o.watchTracer(ctx, o.PodName, o.Session, untilTerminated())
 			if err != nil {

@@ -32,11 +32,11 @@ func TestSessions(t *testing.T) {
 		{Name: "trace-debug-b", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}}},
 	}
 	want := []SessionInfo{
-		{Namespace: "ns", Pod: "web", Name: "trace-debug-a", Target: "app", Program: sess.Program, State: "Completed",
+		{Namespace: "ns", Pod: "web", Name: "trace-debug-a", Target: "app", Image: "i", Program: sess.Program, State: "Completed",
 			ExitCode: ptr.To[int32](0), Started: started.Time, Deadline: metav1.Duration{Duration: time.Hour}, User: "alice", ClientVersion: Version()},
-		{Namespace: "ns", Pod: "web", Name: "trace-debug-b", Target: "app", Program: sess.Program, State: "Running",
+		{Namespace: "ns", Pod: "web", Name: "trace-debug-b", Target: "app", Image: "i", Program: sess.Program, State: "Running",
 			Started: started.Time, Detached: true, Duration: metav1.Duration{Duration: time.Minute}, Deadline: metav1.Duration{Duration: time.Hour}, User: "bob", ClientVersion: Version()},
-		{Namespace: "ns", Pod: "web", Name: "trace-debug-c", Target: "app", Program: sess.Program, State: "Pending",
+		{Namespace: "ns", Pod: "web", Name: "trace-debug-c", Target: "app", Image: "i", Program: sess.Program, State: "Pending",
 			Deadline: metav1.Duration{Duration: time.Hour}, ClientVersion: Version()},
 	}
 	got := Sessions(p)

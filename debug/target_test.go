@@ -129,3 +129,19 @@ func TestSharesPIDNamespace(t *testing.T) {
 		}
 	}
 }
+
+// Releases refer to their runner images by digest, other builds by tag.
+func TestImageRef(t *testing.T) {
+	defer func(d, n string) { imageDigest, nativeImageDigest = d, n }(imageDigest, nativeImageDigest)
+	imageDigest, nativeImageDigest = "", ""
+	if got, want := NativeImage(), imageRepository+":"+version+"-native"; got != want {
+		t.Errorf("NativeImage() = %q, want %q", got, want)
+	}
+	imageDigest, nativeImageDigest = "sha256:aa", "sha256:bb"
+	if got, want := DefaultImage(), imageRepository+"@sha256:aa"; got != want {
+		t.Errorf("DefaultImage() = %q, want %q", got, want)
+	}
+	if got, want := NativeImage(), imageRepository+"@sha256:bb"; got != want {
+		t.Errorf("NativeImage() = %q, want %q", got, want)
+	}
+}

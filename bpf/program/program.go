@@ -196,6 +196,17 @@ func (pr *Probe) ReplaceIdent(name, repl string) bool {
 	return true
 }
 
+// Uses reports whether any probe's predicate or body uses the identifier
+// name (as ReplaceIdent finds it), e.g. a builtin function.
+func (p *Program) Uses(name string) bool {
+	for _, pr := range p.Probes() {
+		if _, n := replaceIdent(pr.Predicate+" "+pr.Body, name, name); n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Provider returns an attach point's probe type, lowercased and with
 // bpftrace's short forms spelled out: `t:syscalls:x` is "tracepoint", BEGIN
 // is "begin".

@@ -141,3 +141,17 @@ func TestProvider(t *testing.T) {
 		}
 	}
 }
+
+func TestUses(t *testing.T) {
+	p, err := Parse(`BEGIN { printf("system(x)\n"); $system = 1; @system = 2; } kprobe:f /x.system/ { system("id"); }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Uses("system") || p.Uses("signal") {
+		t.Fatalf("Uses(system) = %v, Uses(signal) = %v", p.Uses("system"), p.Uses("signal"))
+	}
+	q, _ := Parse(`BEGIN { printf("system(x)\n"); $system = 1; @system = 2; }`)
+	if q.Uses("system") {
+		t.Fatal("a string, a $variable and an @map are not uses of the builtin")
+	}
+}

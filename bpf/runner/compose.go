@@ -73,6 +73,10 @@ type ComposeOptions struct {
 	Marker string
 }
 
+// unsafeBuiltins are what bpftrace's --unsafe enables besides probes at raw
+// offsets: the runner never lets them ride on the --unsafe it adds.
+var unsafeBuiltins = []string{"system", "signal", "signal_thread", "override", "write_user"}
+
 // unscopedProviders fire outside any process of the target: bpftrace's own
 // events and timers.
 var unscopedProviders = map[string]bool{
@@ -102,6 +106,14 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 		}
 		if len(copies) != 1 || copies[0] != pr {
 			p.Replace(pr, copies...)
+		}
+	}
+	if hasArg(c.Args, "--unsafe") {
+		for _, f := range unsafeBuiltins {
+			if p.Uses(f) {
+				return c, fmt.Errorf("%w: the program calls %s(), which bpftrace allows only with --unsafe; the runner passes --unsafe only to place a stripped Go executable's return probes, never for %s(). "+
+					"Probe an executable with symbols, or use --func", ErrGoReturnProbe, f, f)
+			}
 		}
 	}
 	if o.Features.SignalProbes {

@@ -120,6 +120,10 @@ func TestComposeRefusesGoReturnProbes(t *testing.T) {
 			}
 		})
 	}
+	// --unsafe for a stripped binary's probes never carries system() along.
+	if _, err := Compose(`ur:/app/stripped:main.counterValue { system("id"); }`, ComposeOptions{Features: FeaturesOf("0.27.1")}, fakeBinaries{}); err == nil || !strings.Contains(err.Error(), "system()") {
+		t.Fatalf("system() with the runner's --unsafe: %v", err)
+	}
 	got, err := Compose(`uretprobe:/app/server:"main.counterValue" { }`, ComposeOptions{Features: FeaturesOf("0.17.0"), UnsafeUretprobe: true}, fakeBinaries{})
 	if err != nil || !strings.HasPrefix(got.Program, "uretprobe:") {
 		t.Fatalf("--unsafe-uretprobe must leave the probe as it is: %v %q", err, got.Program)

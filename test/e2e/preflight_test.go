@@ -62,6 +62,12 @@ func TestRBAC(t *testing.T) {
 // bindTracerRole grants user deploy/rbac.yaml's ClusterRole in ns.
 func bindTracerRole(t *testing.T, ns, user string) {
 	t.Helper()
+	bindTracerRoleTo(t, ns, rbacv1.Subject{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user})
+}
+
+// bindTracerRoleTo binds deploy/rbac.yaml's role to subject in ns.
+func bindTracerRoleTo(t *testing.T, ns string, subject rbacv1.Subject) {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "rbac.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -79,9 +85,9 @@ func bindTracerRole(t *testing.T, ns, user string) {
 		_ = client.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
 	})
 	_, err = client.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "tracer-" + user},
+		ObjectMeta: metav1.ObjectMeta{Name: "tracer-" + strings.ToLower(subject.Kind) + "-" + strings.ReplaceAll(subject.Name, ":", "-")},
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}},
+		Subjects:   []rbacv1.Subject{subject},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
