@@ -31,7 +31,7 @@ func newCmdDoctor(o *SessionOptions) *cobra.Command {
 		Short: "Check, without changing anything, whether TARGET can be traced, and why not",
 		Example: `  kubectl trace-debug doctor pod/web
   kubectl trace-debug doctor web -c server -n shop`,
-		RunE: runE(func(ctx context.Context, args []string) error {
+		RunE: o.runE(false, func(ctx context.Context, args []string) error {
 			if err := o.Complete(args, false); err != nil {
 				return err
 			}

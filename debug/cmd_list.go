@@ -24,7 +24,7 @@ func newCmdList(o *SessionOptions) *cobra.Command {
 		Example: `  kubectl trace-debug list
   kubectl trace-debug list pod/web -o wide
   kubectl trace-debug list -A -o json`,
-		RunE: runE(func(ctx context.Context, args []string) error {
+		RunE: o.runE(false, func(ctx context.Context, args []string) error {
 			if err := o.Complete(args, false); err != nil {
 				return err
 			}

@@ -19,7 +19,7 @@ func newCmdLogs(o *SessionOptions) *cobra.Command {
 		Use:     "logs TARGET SESSION [-f]",
 		Short:   "Print the output of a running or finished trace session",
 		Example: "  kubectl trace-debug logs pod/web trace-debug-x7k2p -f",
-		RunE: runE(func(ctx context.Context, args []string) error {
+		RunE: o.runE(false, func(ctx context.Context, args []string) error {
 			if err := o.Complete(args, true); err != nil {
 				return err
 			}
@@ -39,7 +39,7 @@ func newCmdStop(o *SessionOptions) *cobra.Command {
 		Use:     "stop TARGET SESSION",
 		Short:   "End a trace session the Ctrl-C way: its maps are printed into its output",
 		Example: "  kubectl trace-debug stop pod/web trace-debug-x7k2p",
-		RunE: runE(func(ctx context.Context, args []string) error {
+		RunE: o.runE(false, func(ctx context.Context, args []string) error {
 			if err := o.Complete(args, true); err != nil {
 				return err
 			}
@@ -67,7 +67,7 @@ func newCmdAttach(o *SessionOptions) *cobra.Command {
 		Short: "Replay a session's output so far and follow it; Ctrl-C stops the session",
 		Example: `  kubectl trace-debug attach pod/web trace-debug-x7k2p
   kubectl trace-debug attach pod/web trace-debug-x7k2p --no-stop   # Ctrl-C leaves, the session goes on`,
-		RunE: runE(func(ctx context.Context, args []string) error {
+		RunE: o.runE(true, func(ctx context.Context, args []string) error {
 			if err := o.Complete(args, true); err != nil {
 				return err
 			}

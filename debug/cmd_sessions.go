@@ -68,6 +68,21 @@ func (o *SessionOptions) session(ctx context.Context) (SessionInfo, error) {
 	return SessionInfo{}, codef(ExitTargetNotFound, "find session: pod %s has no session %q; list them with `kubectl trace-debug list pod/%s`", podRef(pod), o.Session, pod.Name)
 }
 
-func runE(run func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error { return run(cmd.Context(), args) }
+// runE runs a subcommand with its context. Unless the subcommand reads the
+// user's signals itself (attach), Ctrl-C or SIGTERM cancels whatever it waits
+// for, and it exits 130 saying so: a subcommand never changes a session, so
+// nothing is left behind.
+func (o *SessionOptions) runE(ownSignals bool, run func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if ownSignals {
+			return run(cmd.Context(), args)
+		}
+		ctx, release := interruptible(cmd.Context(), o.Interrupts)
+		defer release()
+		err := run(ctx, args)
+		if interrupted(ctx) {
+			return interruptedError("running `"+cmd.Name()+"`", "")
+		}
+		return err
+	}
 }

@@ -178,12 +178,24 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		defer f.Close()
 		o.Out = f
 	}
-	s, err := o.start(ctx)
+	// Until the trace is followed, Ctrl-C and SIGTERM cancel whatever the
+	// command waits for (preflight, the API, the image pull, the start).
+	waitCtx, release := interruptible(ctx, o.Interrupts)
+	defer release()
+	s, err := o.start(waitCtx)
+	if interrupted(waitCtx) {
+		return interruptedError("starting the trace", s.leftBehind())
+	}
 	if err != nil || s == nil {
 		return err
 	}
 	if o.Detach {
-		return s.detach(ctx)
+		err := s.detach(waitCtx)
+		if interrupted(waitCtx) {
+			return interruptedError("waiting for the probes to be attached", s.leftBehind())
+		}
+		return err
 	}
+	release() // the stream reads the signals: first Ctrl-C stops, second leaves
 	return s.follow(ctx)
 }

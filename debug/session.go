@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
 // tracerSession is one tracer container injected into a pod.
@@ -20,6 +22,8 @@ type tracerSession struct {
 	// state is the tracer's state when start returned: running, or already
 	// terminated.
 	state corev1.ContainerState
+	// injected is true once the patch that adds the tracer was sent.
+	injected bool
 
 	mu sync.Mutex
 	// code is the exit code from the runner's result line; hasCode says
@@ -92,13 +96,33 @@ func (o *TraceOptions) start(ctx context.Context) (*tracerSession, error) {
 	}
 	o.progress("starting tracer %s in pod %s, container %s (image %s)", s.name, podRef(pod), container, o.Image)
 	if _, err := pods.Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "ephemeralcontainers"); err != nil {
+		if ctx.Err() != nil {
+			s.injected = true // sent, perhaps applied: say so
+			return s, err
+		}
 		return nil, injectError(err, pod)
 	}
+	s.injected = true
 	s.state, err = o.watchTracer(ctx, pod.Name, s.name, untilStarted(s.name, o.StartTimeout, o.ErrOut))
 	if err != nil {
-		return nil, err
+		return s, err
 	}
 	return s, nil
+}
+
+// leftBehind says what an interrupted start left in the pod, and when it
+// ends by itself.
+func (s *tracerSession) leftBehind() string {
+	if s == nil || !s.injected {
+		return "nothing was added to the pod"
+	}
+	o := s.o
+	if o.Detach {
+		return fmt.Sprintf("tracer %s was added to pod %s/%s and runs detached until its deadline (%v)%s; end it with `kubectl trace-debug stop pod/%s %s`",
+			s.name, o.Namespace, o.PodName, o.Deadline, durationNote(o), o.PodName, s.name)
+	}
+	return fmt.Sprintf("tracer %s was added to pod %s/%s; with no client it does not start tracing, and it exits by itself within %v of starting",
+		s.name, o.Namespace, o.PodName, protocol.DefaultSession().HelloTimeout)
 }
 
 // injectError explains why the API refused the tracer container.

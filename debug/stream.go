@@ -38,7 +38,13 @@ func (s *tracerSession) follow(ctx context.Context) error {
 	} else if err := s.copyLogs(ctx); err != nil {
 		return err
 	}
-	st, err := o.watchTracer(ctx, o.PodName, s.name, untilTerminated())
+	// The stream has ended; Ctrl-C now interrupts the wait for the status.
+	waitCtx, release := interruptible(ctx, o.Interrupts)
+	defer release()
+	st, err := o.watchTracer(waitCtx, o.PodName, s.name, untilTerminated())
+	if interrupted(waitCtx) {
+		return interruptedError("waiting for the tracer's exit status", fmt.Sprintf("tracer %s was stopping; it ends by itself", s.name))
+	}
 	if err != nil {
 		return err
 	}

@@ -200,6 +200,13 @@ func (s *session) waitOutput(t *testing.T, want string, timeout time.Duration) {
 	t.Fatalf("plugin did not print %q within %v\nstdout:\n%s\nstderr:\n%s", want, timeout, s.stdout, s.stderr)
 }
 
+func (s *session) terminate(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("terminate plugin: %v", err)
+	}
+}
+
 func (s *session) interrupt(t *testing.T) {
 	t.Helper()
 	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
