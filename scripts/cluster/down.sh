@@ -22,6 +22,20 @@ stop() { # stop NAME: SIGTERM, then SIGKILL after 10 s, by recorded PID only
   rm -f "$f"
 }
 
+# Pod sandboxes are torn down through the runtime while the kubelet still
+# runs: deleting the pods makes it stop each sandbox, which runs the CNI DEL
+# that removes the pod's network namespace and veth.
+kubectl_=$(ls "${TRACE_DEBUG_CACHE:-/var/cache/kubectl-trace-debug}"/k8s-*/kubectl 2>/dev/null | head -1)
+if [ -n "$kubectl_" ] && [ -f "$KUBECONFIG_PATH" ] && [ -f "$PIDS_DIR/kubelet" ] && kill -0 "$(cat "$PIDS_DIR/kubelet")" 2>/dev/null; then
+  log "deleting the pods, so the kubelet tears their sandboxes down"
+  "$kubectl_" --kubeconfig "$KUBECONFIG_PATH" delete pods --all --all-namespaces --grace-period=0 --force --wait=false >/dev/null 2>&1
+  for _ in $(seq 120); do
+    left=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -c '^cni-' || true)
+    pods=$("$kubectl_" --kubeconfig "$KUBECONFIG_PATH" get pods -A --no-headers 2>/dev/null | wc -l)
+    [ "$left" = 0 ] && [ "$pods" = 0 ] && break
+    sleep 0.25
+  done
+fi
 stop kubelet
 # Containers outlive containerd (their shims are separate): end them first.
 if [ -S "$CONTAINERD_SOCK" ]; then
@@ -50,9 +64,29 @@ if [ -f "$SAVED_DIR/hosts-line-added" ]; then
   grep -vF "$HOSTS_LINE" /etc/hosts > /etc/hosts.trace-debug.tmp && cat /etc/hosts.trace-debug.tmp > /etc/hosts
   rm -f /etc/hosts.trace-debug.tmp
 fi
+# Whatever network namespaces the runtime did not tear down (a sandbox that
+# outlived its kubelet): remove those that were not there before up.
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+  grep -qx "$ns" "$SAVED_DIR/netns" 2>/dev/null && continue
+  case $ns in cni-*) log "removing leftover network namespace $ns"; ip netns delete "$ns" 2>/dev/null ;; esac
+done
 ip link show "$CNI_BRIDGE" >/dev/null 2>&1 && ip link delete "$CNI_BRIDGE"
 [ -f "$SAVED_DIR/absent-paths" ] && while read -r p; do rm -rf "$p"; done < "$SAVED_DIR/absent-paths"
+saved_netns=$(cat "$SAVED_DIR/netns" 2>/dev/null)
 rm -rf "$CLUSTER_DIR"
 rmdir "$(dirname "$CLUSTER_DIR")" 2>/dev/null
+# Check: nothing of the cluster's network is left.
+leftover=""
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+  grep -qx "$ns" <<<"$saved_netns" || leftover+=" netns:$ns"
+done
+ip link show "$CNI_BRIDGE" >/dev/null 2>&1 && leftover+=" bridge:$CNI_BRIDGE"
+for l in $(ip -o link show type veth 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
+  ip -d link show "$l" 2>/dev/null | grep -q "master $CNI_BRIDGE" && leftover+=" veth:$l"
+done
+if [ -n "$leftover" ]; then
+  log "left behind:$leftover"
+  exit 1
+fi
 log "cluster stopped and cleaned"
 exit 0

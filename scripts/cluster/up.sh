@@ -35,6 +35,10 @@ if [ ! -f "$SAVED_DIR/sysctls" ]; then
 fi
 # Paths the kubelet and containerd create outside the cluster directory: down.sh
 # removes only the ones that did not exist before.
+# Network namespaces that exist before the cluster: down.sh leaves these alone.
+if [ ! -f "$SAVED_DIR/netns" ]; then
+  ip netns list 2>/dev/null | awk '{print $1}' > "$SAVED_DIR/netns"
+fi
 if [ ! -f "$SAVED_DIR/absent-paths" ]; then
   for p in $STRAY_PATHS; do [ -e "$p" ] || echo "$p"; done > "$SAVED_DIR/absent-paths"
 fi
