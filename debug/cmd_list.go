@@ -115,16 +115,49 @@ func printSessions(w io.Writer, sessions []SessionInfo, format string, withNames
 		if s.Detached {
 			mode = "detached"
 		}
-		row := []string{s.Pod, s.Name, s.Target, s.State, exit, age, truncate(s.FirstLine(), 50)}
+		row := []string{s.Pod, s.Name, s.Target, s.State, exit, age, truncate(printable(s.FirstLine()), 50)}
 		if withNamespace {
 			row = append([]string{s.Namespace}, row...)
 		}
 		if format == "wide" {
-			row = append(row, mode, s.Deadline.Duration.String(), s.User)
+			row = append(row, mode, s.Deadline.Duration.String(), printable(s.User))
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	return tw.Flush()
+}
+
+// printableWriter passes text on with printable's replacements, keeping
+// newlines and tabs: a session's output, written by its program, reaches
+// another user's terminal through logs and attach.
+type printableWriter struct{ w io.Writer }
+
+func (p printableWriter) Write(b []byte) (int, error) {
+	s := strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return r
+		}
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return '\uFFFD'
+		}
+		return r
+	}, string(b))
+	if _, err := io.WriteString(p.w, s); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// printable replaces control characters (terminal escapes included) in text
+// that other users wrote with U+FFFD, so listing sessions cannot drive the
+// reader's terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 func truncate(s string, n int) string {

@@ -60,3 +60,15 @@ func TestPrintSessions(t *testing.T) {
 		t.Errorf("bad format: %v", err)
 	}
 }
+
+// What other users wrote reaches the terminal without control characters.
+func TestPrintable(t *testing.T) {
+	if got, want := printable("BEGIN { }\x1b[2J\x07"), "BEGIN { }\uFFFD[2J\uFFFD"; got != want {
+		t.Errorf("printable = %q, want %q", got, want)
+	}
+	var b strings.Builder
+	_, _ = printableWriter{&b}.Write([]byte("@calls: 3\n\t\x1b]0;owned\x07\n"))
+	if got, want := b.String(), "@calls: 3\n\t\uFFFD]0;owned\uFFFD\n"; got != want {
+		t.Errorf("printableWriter wrote %q, want %q", got, want)
+	}
+}

@@ -99,7 +99,7 @@ func (o *SessionOptions) copyLogs(ctx context.Context, follow bool) (code int, e
 		return 0, false, apiError(err, "read session "+o.Session+" output", "")
 	}
 	defer rc.Close()
-	w := &readyWatcher{w: o.Out, onResult: func(c int) { code, ended = c, true }}
+	w := &readyWatcher{w: printableWriter{o.Out}, onResult: func(c int) { code, ended = c, true }}
 	chunks := make(chan []byte)
 	readErr := make(chan error, 1)
 	go func() {
@@ -142,6 +142,9 @@ func (o *SessionOptions) copyLogs(ctx context.Context, follow bool) (code int, e
 	}
 }
 
+// stopSendTimeout bounds the delivery of the stop line.
+const stopSendTimeout = 30 * time.Second
+
 // stop sends the runner the stop line through the container's stdin (no
 // pods/exec needed) and waits until the session has ended.
 func (o *SessionOptions) stop(ctx context.Context) (*corev1.ContainerStateTerminated, error) {
@@ -155,8 +158,24 @@ func (o *SessionOptions) stop(ctx context.Context) (*corev1.ContainerStateTermin
 	defer w.Close()
 	errc := make(chan error, 1)
 	go func() { errc <- exec.StreamWithContext(attachCtx, remotecommand.StreamOptions{Stdin: in}) }()
-	if _, err := io.WriteString(w, protocol.Stop+"\n"); err != nil {
-		return nil, codef(ExitInternal, "send stop to session %s: %w", o.Session, err)
+	// The write waits for the stream to read it: if the attach fails first,
+	// say so instead of waiting forever.
+	sent := make(chan error, 1)
+	go func() { _, err := io.WriteString(w, protocol.Stop+"\n"); sent <- err }()
+	select {
+	case err := <-sent:
+		if err != nil {
+			return nil, codef(ExitInternal, "send stop to session %s: %w", o.Session, err)
+		}
+	case err := <-errc:
+		if err == nil {
+			err = errors.New("the stream closed before the stop line was read")
+		}
+		return nil, codef(ExitInternal, "send stop to session %s: %w; it may have ended already (see `kubectl trace-debug list pod/%s`)", o.Session, err, o.PodName)
+	case <-time.After(stopSendTimeout):
+		return nil, codef(ExitTimeout, "send stop to session %s: no answer from the attach stream in %v", o.Session, stopSendTimeout)
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	st, err := o.watchTracer(ctx, o.PodName, o.Session, untilTerminated())
 	w.Close() // end the attach the polite way before giving up on it

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,6 +54,9 @@ func (s *tracerSession) follow(ctx context.Context) error {
 
 // tracerResult turns the tracer container's exit into the command's result.
 func tracerResult(name string, t *corev1.ContainerStateTerminated) error {
+	if t.Reason == "StartError" || t.Reason == "ContainerCannotRun" {
+		return codef(ExitImage, "tracer %s could not start (%s): %s; check the runner image (--image)", name, t.Reason, strings.TrimSpace(t.Message))
+	}
 	return exitResult(name, int(t.ExitCode), t.Reason)
 }
 

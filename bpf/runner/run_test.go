@@ -293,3 +293,21 @@ func TestCensusSession(t *testing.T) {
 		})
 	}
 }
+
+// A control line too long to be one is skipped: the session goes on and
+// still obeys the lines after it.
+func TestLongControlLine(t *testing.T) {
+	r := startRunner(t, context.Background(), session(ticking, nil))
+	r.send(protocol.Hello)
+	r.waitOutput(t, "started\n")
+	r.send(strings.Repeat("x", 100<<10))
+	r.send(protocol.Ping)
+	time.Sleep(500 * time.Millisecond)
+	if strings.Contains(r.stderr.String(), "stopping") {
+		t.Fatalf("a long line ended the session:\n%s", r.stderr)
+	}
+	r.send(protocol.Stop)
+	if code := r.wait(t); code != 0 || !strings.Contains(r.stdout.String(), "@ticks: ") {
+		t.Fatalf("exit code %d, maps:\n%s\n%s", code, r.stdout, r.stderr)
+	}
+}

@@ -130,8 +130,13 @@ func countProbeFDs(procRoot string, pid int) int {
 	return n
 }
 
+// maxControlLine bounds a control line; a longer one is skipped, not fatal.
+const maxControlLine = 4 << 10
+
 // readControl sends each line read from r on the returned channel and closes
-// it at end of input. It gives up sending once ctx is done.
+// it at end of input. A line longer than maxControlLine is skipped (it is
+// nobody's control line), not taken as the end of the input. It gives up
+// sending once ctx is done.
 func readControl(ctx context.Context, r io.Reader) <-chan string {
 	ch := make(chan string)
 	go func() {
@@ -139,14 +144,32 @@ func readControl(ctx context.Context, r io.Reader) <-chan string {
 		if r == nil {
 			return
 		}
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
+		br := bufio.NewReaderSize(r, maxControlLine)
+		for {
+			line, tooLong, err := readLine(br)
+			if err != nil {
+				return
+			}
+			if tooLong {
+				continue
+			}
 			select {
-			case ch <- string(bytes.TrimSpace(sc.Bytes())):
+			case ch <- string(bytes.TrimSpace(line)):
 			case <-ctx.Done():
 				return
 			}
 		}
 	}()
 	return ch
+}
+
+// readLine reads one line; one longer than the reader's buffer is read to
+// its end and reported as too long.
+func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
+	line, isPrefix, err := br.ReadLine()
+	for isPrefix && err == nil {
+		tooLong = true
+		_, isPrefix, err = br.ReadLine()
+	}
+	return line, tooLong, err
 }
