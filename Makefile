@@ -30,14 +30,17 @@ cluster-down:
 demo: build
 	scripts/demo/run.sh
 
-# The runner's tests run twice: with Debian 12's bpftrace 0.17 (an older
-# user image) and with the runner image's own (Debian sid's, from the cached
-# root filesystem).
+# Tests that load real eBPF carry the build tag root: `go test ./...` runs
+# the rest as any user. Here everything runs, as root, with the race
+# detector. The runner's tests run twice: with Debian 12's bpftrace 0.17 (an
+# older user image) and with the runner image's own (Debian sid's, from the
+# cached root filesystem).
 unit-test:
 	go vet ./...
-	go test -count=1 ./...
+	go vet -tags root ./...
+	go test -race -count=1 -tags root ./...
 	scripts/images/bpftrace-root.sh >/dev/null
-	TRACE_DEBUG_BPFTRACE=$(CURDIR)/scripts/bpftrace-sid go test -count=1 ./bpf/runner
+	TRACE_DEBUG_BPFTRACE=$(CURDIR)/scripts/bpftrace-sid go test -race -count=1 -tags root ./bpf/runner
 
 # End-to-end tests need the local cluster (started if it is not running).
 e2e-test: build

@@ -1,0 +1,131 @@
+//go:build root
+
+package gofunc
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests load real eBPF programs: make test runs them as root (-tags root).
+
+func TestTraceGoFunctions(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("gofunc tests load real eBPF programs: run them as root")
+	}
+	for _, c := range []struct {
+		name     string
+		stripped bool
+		flags    []string
+	}{
+		{"symbols and DWARF", false, nil},
+		{"stripped", true, nil},
+		{"PIE", false, []string{"-buildmode=pie"}},
+		{"PIE stripped", true, []string{"-buildmode=pie"}},
+	} {
+		stripped := c.stripped
+		t.Run(c.name, func(t *testing.T) {
+			exe := buildTarget(t, stripped, c.flags...)
+			funcs, err := Resolve(exe, []string{"main.next", "main.lab*"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(funcs) != 2 || funcs[0].Name != "main.next" || funcs[1].Name != "main.label" || len(funcs[0].Returns) == 0 {
+				t.Fatalf("resolved %+v", funcs)
+			}
+			if stripped != (funcs[0].Results == nil) {
+				t.Fatalf("result types %v: want DWARF types only when not stripped", funcs[0].Results)
+			}
+
+			goAhead := filepath.Join(t.TempDir(), "go")
+			cmd := exec.Command(exe, goAhead)
+			var out strings.Builder
+			cmd.Stdout = &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			tr, err := Start(exe, "/proc/"+strconv.Itoa(cmd.Process.Pid)+"/ns/pid", funcs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			if tr.Probes() < 4 {
+				t.Fatalf("%d probes: want an entry and at least one RET per function", tr.Probes())
+			}
+			os.WriteFile(goAhead, nil, 0o644)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("the traced program failed: %v\n%s", err, out.String())
+			}
+			want := "0 false item-0\n10 false item-1\n-2 true item-2\n30 false item-3\n40 false item-4\n-5 true item-5\n"
+			if out.String() != want {
+				t.Fatalf("the traced program's output changed:\n%s", out.String())
+			}
+
+			var nexts, labels []string
+			var summary Summary
+			for len(nexts)+len(labels) < 12 {
+				call, err := nextWithin(tr, 5*time.Second)
+				if err != nil {
+					t.Fatalf("after %v %v: %v", nexts, labels, err)
+				}
+				res, errored := call.Results()
+				summary.Add(call, errored)
+				if call.Func.Name == "main.next" {
+					if stripped {
+						nexts = append(nexts, strconv.FormatInt(int64(call.Regs[0]), 10))
+					} else {
+						nexts = append(nexts, strings.Join(res, " "))
+					}
+				} else {
+					labels = append(labels, strings.Join(res, " "))
+				}
+				if call.Duration <= 0 || call.Duration > time.Second {
+					t.Fatalf("duration %v", call.Duration)
+				}
+			}
+			wantNexts := "0 nil|10 nil|-2 non-nil|30 nil|40 nil|-5 non-nil"
+			wantLabels := `"item-0"|"item-1"|"item-2"|"item-3"|"item-4"|"item-5"`
+			if stripped {
+				wantNexts = "0|10|-2|30|40|-5"
+				wantLabels = "" // raw registers only: pointers
+			}
+			if got := strings.Join(nexts, "|"); got != wantNexts {
+				t.Fatalf("main.next returned %s, want %s", got, wantNexts)
+			}
+			if got := strings.Join(labels, "|"); wantLabels != "" && got != wantLabels {
+				t.Fatalf("main.label returned %s, want %s", got, wantLabels)
+			}
+			_, stats := summary.Funcs()
+			wantErrors := uint64(2)
+			if stripped {
+				wantErrors = 0 // no types, no errors known
+			}
+			if stats["main.next"].Calls != 6 || stats["main.next"].Errors != wantErrors || !strings.Contains(summary.Text(), "@latency_us[main.next]") {
+				t.Fatalf("summary %+v\n%s", stats["main.next"], summary.Text())
+			}
+		})
+	}
+}
+
+func nextWithin(tr *Tracer, d time.Duration) (Call, error) {
+	type res struct {
+		c   Call
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() { c, err := tr.Next(); ch <- res{c, err} }()
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-time.After(d):
+		tr.reader.SetDeadline(time.Now())
+		return Call{}, errors.New("no call within " + d.String())
+	}
+}
