@@ -226,9 +226,9 @@ var shortProviders = map[string]string{
 	"kretfunc": "fexit", "rt": "rawtracepoint", "it": "iter",
 }
 
-// mapNames finds the @names used anywhere in src outside strings and comments.
-func mapNames(src string) []string {
-	seen := map[string]bool{}
+// words calls visit with the start and end of each word of src outside
+// strings and comments: identifiers, $variables and @maps (`@` alone too).
+func words(src string, visit func(start, end int)) {
 	l := lexer{src: src}
 	for !l.eof() {
 		switch c := l.peek(); {
@@ -236,17 +236,27 @@ func mapNames(src string) []string {
 			l.skipQuoted(c)
 		case strings.HasPrefix(src[l.i:], "//") || strings.HasPrefix(src[l.i:], "/*"):
 			l.skipComment()
-		case c == '@':
+		case isIdent(c) || c == '$' || c == '@':
 			j := l.i + 1
 			for j < len(src) && isIdent(src[j]) {
 				j++
 			}
-			seen[src[l.i:j]] = true
+			visit(l.i, j)
 			l.i = j
 		default:
 			l.i++
 		}
 	}
+}
+
+// mapNames finds the @names used anywhere in src outside strings and comments.
+func mapNames(src string) []string {
+	seen := map[string]bool{}
+	words(src, func(i, j int) {
+		if src[i] == '@' {
+			seen[src[i:j]] = true
+		}
+	})
 	names := make([]string, 0, len(seen))
 	for n := range seen {
 		names = append(names, n)
@@ -255,35 +265,20 @@ func mapNames(src string) []string {
 	return names
 }
 
-// replaceIdent replaces the identifier name in s outside strings and comments.
+// replaceIdent replaces the identifier name in s outside strings and
+// comments, and not as a field (after . or ->).
 func replaceIdent(s, name, repl string) (string, int) {
 	var b strings.Builder
-	l := lexer{src: s}
 	n, last := 0, 0
-	for !l.eof() {
-		switch c := l.peek(); {
-		case c == '"' || c == '\'':
-			l.skipQuoted(c)
-		case strings.HasPrefix(s[l.i:], "//") || strings.HasPrefix(s[l.i:], "/*"):
-			l.skipComment()
-		case isIdent(c) || c == '$' || c == '@':
-			j := l.i + 1
-			for j < len(s) && isIdent(s[j]) {
-				j++
-			}
-			word := s[l.i:j]
-			field := l.i > 0 && s[l.i-1] == '.' || l.i > 1 && s[l.i-2:l.i] == "->"
-			if word == name && !field {
-				b.WriteString(s[last:l.i])
-				b.WriteString(repl)
-				last = j
-				n++
-			}
-			l.i = j
-		default:
-			l.i++
+	words(s, func(i, j int) {
+		field := i > 0 && s[i-1] == '.' || i > 1 && s[i-2:i] == "->"
+		if s[i:j] == name && !field {
+			b.WriteString(s[last:i])
+			b.WriteString(repl)
+			last = j
+			n++
 		}
-	}
+	})
 	b.WriteString(s[last:])
 	return b.String(), n
 }
