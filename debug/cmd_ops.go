@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
@@ -142,49 +141,13 @@ func (o *SessionOptions) copyLogs(ctx context.Context, follow bool) (code int, e
 	}
 }
 
-// stopSendTimeout bounds the delivery of the stop line.
-const stopSendTimeout = 30 * time.Second
-
 // stop sends the runner the stop line through the container's stdin (no
 // pods/exec needed) and waits until the session has ended.
 func (o *SessionOptions) stop(ctx context.Context) (*corev1.ContainerStateTerminated, error) {
-	exec, err := o.attacher(o.PodName, &corev1.PodAttachOptions{Container: o.Session, Stdin: true})
-	if err != nil {
+	if err := o.sendControl(ctx, o.PodName, o.Session, []byte(protocol.Stop+"\n")); err != nil {
 		return nil, err
 	}
-	attachCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	in, w := io.Pipe()
-	defer w.Close()
-	errc := make(chan error, 1)
-	go func() { errc <- exec.StreamWithContext(attachCtx, remotecommand.StreamOptions{Stdin: in}) }()
-	// The write waits for the stream to read it: if the attach fails first,
-	// say so instead of waiting forever.
-	sent := make(chan error, 1)
-	go func() { _, err := io.WriteString(w, protocol.Stop+"\n"); sent <- err }()
-	select {
-	case err := <-sent:
-		if err != nil {
-			return nil, codef(ExitInternal, "send stop to session %s: %w", o.Session, err)
-		}
-	case err := <-errc:
-		if err == nil {
-			err = errors.New("the stream closed before the stop line was read")
-		}
-		return nil, codef(ExitInternal, "send stop to session %s: %w; it may have ended already (see `kubectl trace-debug list pod/%s`)", o.Session, err, o.PodName)
-	case <-time.After(stopSendTimeout):
-		return nil, codef(ExitTimeout, "send stop to session %s: no answer from the attach stream in %v", o.Session, stopSendTimeout)
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 	st, err := o.watchTracer(ctx, o.PodName, o.Session, untilTerminated())
-	w.Close() // end the attach the polite way before giving up on it
-	select {
-	case <-errc:
-	case <-time.After(2 * time.Second):
-		cancel()
-		<-errc
-	}
 	if err != nil {
 		return nil, err
 	}

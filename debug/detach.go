@@ -17,6 +17,11 @@ func (s *tracerSession) detach(ctx context.Context) error {
 	o := s.o
 	var early bytes.Buffer
 	ready := false
+	if s.state.Terminated == nil && o.programOnStdin() {
+		if err := o.sendControl(ctx, o.PodName, s.name, programMessage(o.Program)); err != nil {
+			return err
+		}
+	}
 	if s.state.Terminated == nil {
 		logCtx, cancel := context.WithCancel(ctx)
 		defer cancel()

@@ -3,7 +3,9 @@ package debug
 import (
 	"context"
 	"os"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -146,13 +148,35 @@ func (o *TraceOptions) Validate() error {
 	case o.OutputFormat != "text" && o.OutputFormat != "json":
 		return codef(ExitUsage, "--output must be text or json, not %q", o.OutputFormat)
 	}
+	return validProgram(o.Program)
+}
+
+// validProgram refuses, before anything is sent, a program the runner could
+// not take: over protocol.MaxProgram, with NUL bytes, or not UTF-8.
+func validProgram(p string) error {
+	switch {
+	case len(p) > protocol.MaxProgram:
+		return codef(ExitUsage, "the program is %d bytes; the limit is %d (1 MiB): split it, or trace less at once", len(p), protocol.MaxProgram)
+	case strings.IndexByte(p, 0) >= 0:
+		return codef(ExitUsage, "the program has a NUL byte at offset %d: bpftrace programs are text; check the -f file (is it a binary?)", strings.IndexByte(p, 0))
+	case !utf8.ValidString(p):
+		return codef(ExitUsage, "the program is not valid UTF-8: save the -f file as UTF-8 text")
+	}
 	return nil
 }
+
+// programOnStdin reports whether the program is too large for the
+// container's args and travels on its stdin (protocol.MaxArgsProgram).
+func (o *TraceOptions) programOnStdin() bool { return len(o.Program) > protocol.MaxArgsProgram }
 
 // session is the runner's view of these options.
 func (o *TraceOptions) session(containerID string, sharedPID bool) protocol.Session {
 	s := protocol.DefaultSession()
 	s.Program = o.Program
+	if o.programOnStdin() {
+		s.Program = ""
+		s.ProgramSize, s.ProgramSHA256, s.ProgramHead = protocol.ProgramOnStdin(o.Program)
+	}
 	s.ContainerID = containerID
 	s.SharedPID = sharedPID
 	s.Attached = !o.Detach

@@ -2,6 +2,7 @@ package debug
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -77,6 +78,9 @@ func (o *TraceOptions) start(ctx context.Context) (*tracerSession, error) {
 	if err != nil {
 		return nil, err
 	}
+	if warning := sessionsWarning(pod); warning != "" {
+		o.progress("%s", warning)
+	}
 	s := &tracerSession{o: o, name: SessionName(pod)}
 	ec := EphemeralContainer(TracerSpec{
 		Name:    s.name,
@@ -108,6 +112,25 @@ func (o *TraceOptions) start(ctx context.Context) (*tracerSession, error) {
 		return s, err
 	}
 	return s, nil
+}
+
+// manySessions is the count of ephemeral containers from which a pod gets
+// a warning before one more is added.
+const manySessions = 20
+
+// sessionsWarning warns, from manySessions on, that every session stays in
+// the pod forever, with what the pod object weighs.
+func sessionsWarning(pod *corev1.Pod) string {
+	n := len(pod.Spec.EphemeralContainers)
+	if n < manySessions {
+		return ""
+	}
+	size := 0
+	if b, err := json.Marshal(pod); err == nil {
+		size = len(b)
+	}
+	return fmt.Sprintf("pod %s already holds %d ephemeral containers (earlier sessions; they can never be removed): the pod object is %d KiB of etcd's 1.5 MiB limit, "+
+		"each session adds about 2 KiB, and the kubelet's work on the pod grows with them; recreate the pod when you can", podRef(pod), n, size>>10)
 }
 
 // leftBehind says what an interrupted start left in the pod, and when it

@@ -1,6 +1,7 @@
 package debug
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -52,6 +53,9 @@ func Sessions(pod *corev1.Pod) []SessionInfo {
 		s := SessionInfo{Namespace: pod.Namespace, Pod: pod.Name, Name: ec.Name, Target: ec.TargetContainerName, Image: ec.Image}
 		if sess, err := protocol.ParseArgs(ec.Args); err == nil {
 			s.Program, s.Detached, s.Syscalls, s.Funcs = sess.Program, !sess.Attached, sess.Syscalls, sess.Funcs
+			if sess.ProgramSize > 0 {
+				s.Program = fmt.Sprintf("%s ... (%d bytes sent on stdin, sha256 %s)", sess.ProgramHead, sess.ProgramSize, sess.ProgramSHA256)
+			}
 			s.Duration, s.Deadline = metav1.Duration{Duration: sess.Duration}, metav1.Duration{Duration: sess.Deadline}
 		}
 		for _, e := range ec.Env {

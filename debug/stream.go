@@ -133,6 +133,9 @@ func (s *tracerSession) readyStderr() io.Writer {
 func (s *tracerSession) control(ctx context.Context, w io.Writer, cancel func(), left chan struct{}) {
 	send := func(line string) { _, _ = io.WriteString(w, line+"\n") }
 	send(protocol.Hello)
+	if s.o.programOnStdin() {
+		_, _ = w.Write(programMessage(s.o.Program))
+	}
 	tick := time.NewTicker(protocol.PingInterval)
 	defer tick.Stop()
 	interrupts := 0
@@ -154,6 +157,56 @@ func (s *tracerSession) control(ctx context.Context, w io.Writer, cancel func(),
 			return
 		}
 	}
+}
+
+// controlSendTimeout bounds the delivery of a control message.
+const controlSendTimeout = 30 * time.Second
+
+// sendControl writes payload (control lines) to a tracer's stdin through an
+// attach of its own (no pods/exec needed), then ends the attach. A session
+// whose stdin outlives an attach (detached) keeps reading. It never hangs:
+// a failed attach or no reader is an error.
+func (k kube) sendControl(ctx context.Context, pod, container string, payload []byte) error {
+	exec, err := k.attacher(pod, &corev1.PodAttachOptions{Container: container, Stdin: true})
+	if err != nil {
+		return err
+	}
+	attachCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in, w := io.Pipe()
+	defer w.Close()
+	errc := make(chan error, 1)
+	go func() { errc <- exec.StreamWithContext(attachCtx, remotecommand.StreamOptions{Stdin: in}) }()
+	sent := make(chan error, 1)
+	go func() { _, err := w.Write(payload); sent <- err }()
+	select {
+	case err := <-sent:
+		if err != nil {
+			return codef(ExitInternal, "send to session %s: %w", container, err)
+		}
+	case err := <-errc:
+		if err == nil {
+			err = errors.New("the stream closed before the message was read")
+		}
+		return codef(ExitInternal, "send to session %s: %w; it may have ended already (see `kubectl trace-debug list pod/%s`)", container, err, pod)
+	case <-time.After(controlSendTimeout):
+		return codef(ExitTimeout, "send to session %s: no answer from the attach stream in %v", container, controlSendTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	w.Close() // end the attach the polite way before giving up on it
+	select {
+	case <-errc:
+	case <-time.After(2 * time.Second):
+		cancel()
+		<-errc
+	}
+	return nil
+}
+
+// programMessage is the control message that carries a program on stdin.
+func programMessage(program string) []byte {
+	return []byte(fmt.Sprintf("%s %d\n%s", protocol.ProgramLine, len(program), program))
 }
 
 // attacher returns kubectl's attach transport to a container of pod:

@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -143,5 +145,42 @@ func TestImageRef(t *testing.T) {
 	}
 	if got, want := NativeImage(), imageRepository+"@sha256:bb"; got != want {
 		t.Errorf("NativeImage() = %q, want %q", got, want)
+	}
+}
+
+// A pod with many earlier sessions gets a warning with the count and size.
+func TestSessionsWarning(t *testing.T) {
+	p := &corev1.Pod{}
+	p.Name, p.Namespace = "web", "ns"
+	if w := sessionsWarning(p); w != "" {
+		t.Fatalf("warning for a pod without sessions: %q", w)
+	}
+	for i := 0; i < manySessions; i++ {
+		p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, corev1.EphemeralContainer{})
+	}
+	if w := sessionsWarning(p); !strings.Contains(w, "20 ephemeral containers") || !strings.Contains(w, "KiB") {
+		t.Fatalf("warning = %q", w)
+	}
+}
+
+// Programs the runner could not take are refused before anything is sent;
+// a large one travels on stdin, with only its head and hash in the pod.
+func TestProgramLimits(t *testing.T) {
+	for name, p := range map[string]string{
+		"too large": strings.Repeat("x", protocol.MaxProgram+1),
+		"NUL byte":  "BEGIN { }\x00",
+		"not UTF-8": "BEGIN { printf(\"\xff\"); }",
+	} {
+		if err := validProgram(p); ExitCode(err) != ExitUsage {
+			t.Errorf("%s: %v, want exit %d", name, err, ExitUsage)
+		}
+	}
+	o := &TraceOptions{Program: "// " + strings.Repeat("c", 300<<10) + "\nBEGIN { exit(); }\n"}
+	if err := validProgram(o.Program); err != nil || !o.programOnStdin() {
+		t.Fatalf("a 300 KiB program: %v, on stdin %v", err, o.programOnStdin())
+	}
+	s := o.session("", false)
+	if s.Program != "" || s.ProgramSize != len(o.Program) || len(strings.Join(s.Args(), " ")) > 1<<10 {
+		t.Fatalf("the pod would carry the program: %d bytes of args", len(strings.Join(s.Args(), " ")))
 	}
 }

@@ -6,10 +6,13 @@
 package protocol
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -27,6 +30,22 @@ const (
 	Stop = "stop"
 )
 
+// Program sizes. Every session stays in the pod's spec forever (ephemeral
+// containers cannot be removed) and one argument is limited to 128 KiB by
+// the kernel: a program larger than MaxArgsProgram travels on the
+// container's stdin instead of its args (ProgramLine), so a session adds at
+// most a few KiB to the pod object.
+const (
+	// MaxProgram is the largest program a session takes.
+	MaxProgram = 1 << 20
+	// MaxArgsProgram is the largest program sent in the container's args.
+	MaxArgsProgram = 4 << 10
+)
+
+// ProgramLine starts the control line that announces a program sent on
+// stdin: "program N", followed by exactly N bytes of program text.
+const ProgramLine = "program"
+
 // ReadyLine is what the runner writes to stderr once every probe of the
 // tracer is attached: from then on, events are seen. Clients wait for a
 // line starting with ReadyPrefix.
@@ -43,6 +62,16 @@ func ResultLine(code int) string { return fmt.Sprintf("%s %d", ResultPrefix, cod
 
 // ResultPrefix starts the ResultLine.
 const ResultPrefix = "trace-debug-runner: trace ended, exit code"
+
+// ProgramOnStdin describes program for a session that sends it on stdin.
+func ProgramOnStdin(program string) (size int, sha string, head string) {
+	sum := sha256.Sum256([]byte(program))
+	head, _, _ = strings.Cut(strings.TrimLeft(program, " \t\r\n"), "\n")
+	if len(head) > 200 {
+		head = head[:200]
+	}
+	return len(program), hex.EncodeToString(sum[:]), head
+}
 
 // ParseResultLine returns the exit code of a ResultLine.
 func ParseResultLine(line string) (int, bool) {
@@ -88,8 +117,15 @@ const (
 // encodes it as the ephemeral container's args; the runner parses them back,
 // so the container spec itself records what the session is.
 type Session struct {
-	// Program is the bpftrace program text, before $container_pid substitution.
+	// Program is the bpftrace program text, before $container_pid
+	// substitution, when it travels in the args (see MaxArgsProgram).
 	Program string
+	// ProgramSize, ProgramSHA256 and ProgramHead describe a program sent on
+	// stdin instead (ProgramLine): its length, its hash (hex) and its first
+	// line, for listing.
+	ProgramSize   int
+	ProgramSHA256 string
+	ProgramHead   string
 	// ContainerID is the target container's runtime ID (without the
 	// "containerd://" prefix), used to find its processes.
 	ContainerID string
@@ -158,7 +194,7 @@ func (s Session) Native() bool { e := s.Engine(); return e == EngineSyscalls || 
 // bpftrace program, the syscall census and the Go function tracer.
 func (s Session) Engines() int {
 	n := 0
-	for _, on := range []bool{s.Program != "", s.Syscalls, len(s.Funcs) > 0} {
+	for _, on := range []bool{s.Program != "" || s.ProgramSize > 0, s.Syscalls, len(s.Funcs) > 0} {
 		if on {
 			n++
 		}
@@ -180,6 +216,9 @@ func (s Session) Args() []string {
 	var args []string
 	if s.Program != "" {
 		args = append(args, "--program="+s.Program)
+	}
+	if s.ProgramSize > 0 {
+		args = append(args, fmt.Sprintf("--program-size=%d", s.ProgramSize), "--program-sha256="+s.ProgramSHA256, "--program-head="+s.ProgramHead)
 	}
 	args = append(args,
 		"--deadline="+s.Deadline.String(),
@@ -228,6 +267,9 @@ func ParseArgs(args []string) (Session, error) {
 	fs := flag.NewFlagSet("trace-debug-runner", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&s.Program, "program", "", "bpftrace program")
+	fs.IntVar(&s.ProgramSize, "program-size", 0, "size of the program sent on stdin")
+	fs.StringVar(&s.ProgramSHA256, "program-sha256", "", "sha256 of the program sent on stdin")
+	fs.StringVar(&s.ProgramHead, "program-head", "", "first line of the program sent on stdin")
 	fs.StringVar(&s.ContainerID, "container-id", "", "target container ID")
 	fs.BoolVar(&s.SharedPID, "shared-pid", false, "pod shares its PID namespace")
 	fs.BoolVar(&s.Attached, "attached", false, "wait for a client and stop when it leaves")
@@ -252,6 +294,9 @@ func ParseArgs(args []string) (Session, error) {
 	}
 	if s.Deadline <= 0 {
 		return Session{}, fmt.Errorf("%w: --deadline must be positive", ErrUsage)
+	}
+	if s.ProgramSize < 0 || s.ProgramSize > MaxProgram || s.ProgramSize > 0 && (s.Program != "" || len(s.ProgramSHA256) != 64) {
+		return Session{}, fmt.Errorf("%w: a program on stdin needs --program-size (at most %d) and --program-sha256, and no --program", ErrUsage, MaxProgram)
 	}
 	return s, nil
 }

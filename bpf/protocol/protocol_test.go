@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +27,9 @@ func TestArgsRoundTrip(t *testing.T) {
 	census.Syscalls = true
 	funcs := DefaultSession()
 	funcs.Funcs = []string{"main.counterValue", "main.*"}
-	for name, s := range map[string]Session{"full": full, "minimal": minimal, "census": census, "funcs": funcs} {
+	stdin := DefaultSession()
+	stdin.ProgramSize, stdin.ProgramSHA256, stdin.ProgramHead = ProgramOnStdin("// big\nBEGIN { }\n")
+	for name, s := range map[string]Session{"full": full, "minimal": minimal, "census": census, "funcs": funcs, "program on stdin": stdin} {
 		got, err := ParseArgs(s.Args())
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -46,6 +49,9 @@ func TestParseArgsRejects(t *testing.T) {
 		"stray argument":  {"--program=x", "extra"},
 		"zero deadline":   {"--program=x", "--deadline=0s"},
 		"bad duration":    {"--program=x", "--duration=soon"},
+		"stdin and args":  {"--program=x", "--program-size=3", "--program-sha256=" + strings.Repeat("a", 64)},
+		"stdin too big":   {"--program-size=9999999", "--program-sha256=" + strings.Repeat("a", 64)},
+		"stdin no hash":   {"--program-size=3"},
 	} {
 		if _, err := ParseArgs(args); !errors.Is(err, ErrUsage) {
 			t.Errorf("%s: got %v, want ErrUsage", name, err)

@@ -35,17 +35,19 @@ type bpftraceEngine struct {
 	features <-chan Features
 }
 
-// newBpftraceEngine learns bpftrace's features at once, while the runner
-// waits for its client: from o.TracerVersion, which the image records, or
-// by asking the binary.
-func newBpftraceEngine(o Options) *bpftraceEngine {
+// detectFeatures learns bpftrace's features for a bpftrace session, at once,
+// while the runner waits for its client: from o.TracerVersion, which the
+// image records, or by asking the binary. Other engines get nothing.
+func (o Options) detectFeatures() <-chan Features {
 	ch := make(chan Features, 1)
-	if f := FeaturesOf(o.TracerVersion); f.Version != "" && parseVersion(o.TracerVersion) != nil {
-		ch <- f
-	} else {
+	switch {
+	case o.Session.Engine() != protocol.EngineBpftrace:
+	case parseVersion(o.TracerVersion) != nil:
+		ch <- FeaturesOf(o.TracerVersion)
+	default:
 		go func() { ch <- DetectFeatures(o.Tracer) }()
 	}
-	return &bpftraceEngine{o: o, features: ch}
+	return ch
 }
 
 func (*bpftraceEngine) NeedsKernelTypes() bool { return true }
@@ -165,7 +167,9 @@ type bpftraceTrace struct {
 }
 
 func startBpftrace(o Options, t Target, c Composition, f Features) (Trace, error) {
-	args := append(append([]string{}, c.Args...), "-e", c.Program)
+	// The program goes to bpftrace on its stdin ("-"): an argument is
+	// limited to 128 KiB by the kernel, a program to protocol.MaxProgram.
+	args := append(append([]string{}, c.Args...), "-")
 	if o.Session.JSON {
 		args = append([]string{"-f", "json"}, args...)
 	}
@@ -176,6 +180,7 @@ func startBpftrace(o Options, t Target, c Composition, f Features) (Trace, error
 	outs := newAnnounceWatchers(announced, stdout, quiet)
 	cmd := exec.Command(o.Tracer, args...)
 	cmd.Env = append(os.Environ(), t.Env...)
+	cmd.Stdin = strings.NewReader(c.Program)
 	cmd.Stdout, cmd.Stderr = outs[0], outs[1]
 	// Its own process group, so terminal and runner signals reach it only
 	// through the runner; and it dies with the runner.

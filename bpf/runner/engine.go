@@ -55,15 +55,16 @@ type Target struct {
 	Env []string
 }
 
-// newEngine is the one place that turns the session into its engine.
-func (o Options) newEngine() Engine {
+// newEngine is the one place that turns the session into its engine;
+// features are the bpftrace binary's (see detectFeatures).
+func (o Options) newEngine(features <-chan Features) Engine {
 	switch o.Session.Engine() {
 	case protocol.EngineSyscalls:
 		return censusEngine{o}
 	case protocol.EngineFunc:
 		return goFuncEngine{o}
 	}
-	return newBpftraceEngine(o)
+	return &bpftraceEngine{o: o, features: features}
 }
 
 // failure is an engine error that carries the runner's exit code.

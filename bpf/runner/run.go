@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -67,13 +69,22 @@ func (o Options) run(ctx context.Context) (int, Trace) {
 	ctx, cancelControl := context.WithCancel(ctx)
 	defer cancelControl()
 	control := readControl(ctx, o.Stdin)
-	engine := o.newEngine()
+	features := o.detectFeatures() // while the client connects
 	if o.Session.Attached {
 		if err := awaitHello(ctx, control, o.Session.HelloTimeout); err != nil {
 			o.say("%v; not starting the tracer", err)
 			return protocol.ExitNoClient, nil
 		}
 	}
+	if o.Session.ProgramSize > 0 {
+		program, err := awaitProgram(ctx, control, o.Session)
+		if err != nil {
+			o.say("%v; not starting the tracer", err)
+			return protocol.ExitNoClient, nil
+		}
+		o.Session.Program = program
+	}
+	engine := o.newEngine(features)
 	env, err := o.prepareKernel(engine.NeedsKernelTypes())
 	if err != nil {
 		o.say("%v", err)
@@ -120,16 +131,16 @@ func (o Options) prepareKernel(needTypes bool) ([]string, error) {
 // errNoClient means an attached session's client never said hello.
 var errNoClient = errors.New("no client attached")
 
-func awaitHello(ctx context.Context, control <-chan string, timeout time.Duration) error {
+func awaitHello(ctx context.Context, control <-chan controlMsg, timeout time.Duration) error {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	for {
 		select {
-		case line, ok := <-control:
+		case msg, ok := <-control:
 			if !ok {
 				return fmt.Errorf("%w: input closed before hello", errNoClient)
 			}
-			if line == protocol.Hello {
+			if msg.line == protocol.Hello {
 				return nil
 			}
 		case <-t.C:
@@ -140,11 +151,38 @@ func awaitHello(ctx context.Context, control <-chan string, timeout time.Duratio
 	}
 }
 
+// awaitProgram waits, up to the hello timeout, for the program the client
+// sends on stdin, and checks it against the size and hash in the session.
+func awaitProgram(ctx context.Context, control <-chan controlMsg, s protocol.Session) (string, error) {
+	t := time.NewTimer(s.HelloTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case msg, ok := <-control:
+			if !ok {
+				return "", fmt.Errorf("%w: input closed before the program came", errNoClient)
+			}
+			if msg.line != protocol.ProgramLine {
+				continue
+			}
+			sum := sha256.Sum256(msg.data)
+			if len(msg.data) != s.ProgramSize || hex.EncodeToString(sum[:]) != s.ProgramSHA256 {
+				return "", fmt.Errorf("the program on stdin (%d bytes) is not the session's (%d bytes, sha256 %s)", len(msg.data), s.ProgramSize, s.ProgramSHA256)
+			}
+			return string(msg.data), nil
+		case <-t.C:
+			return "", fmt.Errorf("%w: no program within %v", errNoClient, s.HelloTimeout)
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w: interrupted", errNoClient)
+		}
+	}
+}
+
 // supervise waits until the trace is done, writing the ready line when its
 // probes are attached and stopping it when the session must end (stop line,
 // client gone or silent, signal, the duration counted from the ready line,
 // the deadline), and killing it if it has not finished StopGrace after that.
-func (o Options) supervise(ctx context.Context, control <-chan string, tr Trace) {
+func (o Options) supervise(ctx context.Context, control <-chan controlMsg, tr Trace) {
 	s := o.Session
 	deadline := time.NewTimer(s.Deadline)
 	defer deadline.Stop()
@@ -187,14 +225,14 @@ func (o Options) supervise(ctx context.Context, control <-chan string, tr Trace)
 		case <-ctx.Done():
 			stop("")
 			ctx = context.Background() // stop once
-		case line, ok := <-control:
+		case msg, ok := <-control:
 			switch {
 			case !ok:
 				control = nil
 				if s.Attached {
 					stop("the client went away")
 				}
-			case line == protocol.Stop:
+			case msg.line == protocol.Stop:
 				stop("")
 			default:
 				idleTimer.Reset(s.IdleTimeout)

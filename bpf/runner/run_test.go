@@ -313,3 +313,27 @@ func TestLongControlLine(t *testing.T) {
 		t.Fatalf("exit code %d, maps:\n%s\n%s", code, r.stdout, r.stderr)
 	}
 }
+
+// A program too large for the container's args comes on stdin after hello,
+// checked against the size and hash in the session.
+func TestProgramOnStdin(t *testing.T) {
+	program := "// " + strings.Repeat("padding ", 30<<10) + "\n" + ticking
+	s := session("", nil)
+	s.ProgramSize, s.ProgramSHA256, s.ProgramHead = protocol.ProgramOnStdin(program)
+	r := startRunner(t, context.Background(), s)
+	r.send(protocol.Hello)
+	r.send(fmt.Sprintf("%s %d\n%s", protocol.ProgramLine, len(program), program))
+	r.waitOutput(t, "started\n")
+	r.send(protocol.Stop)
+	if code := r.wait(t); code != 0 || !strings.Contains(r.stdout.String(), "@ticks: ") {
+		t.Fatalf("exit code %d\n%s\n%s", code, r.stdout, r.stderr)
+	}
+
+	// Another program than the session's is refused.
+	r = startRunner(t, context.Background(), s)
+	r.send(protocol.Hello)
+	r.send(fmt.Sprintf("%s %d\n%s", protocol.ProgramLine, 3, "x y"))
+	if code := r.wait(t); code != protocol.ExitNoClient || !strings.Contains(r.stderr.String(), "is not the session's") {
+		t.Fatalf("exit code %d\n%s", code, r.stderr)
+	}
+}

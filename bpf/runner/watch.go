@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
 // attaching matches bpftrace's announcement of its probes, in text and in
@@ -133,12 +136,20 @@ func countProbeFDs(procRoot string, pid int) int {
 // maxControlLine bounds a control line; a longer one is skipped, not fatal.
 const maxControlLine = 4 << 10
 
+// controlMsg is one control line from the client; a protocol.ProgramLine
+// carries the program's bytes in data.
+type controlMsg struct {
+	line string
+	data []byte
+}
+
 // readControl sends each line read from r on the returned channel and closes
-// it at end of input. A line longer than maxControlLine is skipped (it is
-// nobody's control line), not taken as the end of the input. It gives up
-// sending once ctx is done.
-func readControl(ctx context.Context, r io.Reader) <-chan string {
-	ch := make(chan string)
+// it at end of input. "program N" is followed by N bytes of program, sent
+// with it. A line longer than maxControlLine is skipped (it is nobody's
+// control line), not taken as the end of the input. It gives up sending
+// once ctx is done.
+func readControl(ctx context.Context, r io.Reader) <-chan controlMsg {
+	ch := make(chan controlMsg)
 	go func() {
 		defer close(ch)
 		if r == nil {
@@ -153,14 +164,32 @@ func readControl(ctx context.Context, r io.Reader) <-chan string {
 			if tooLong {
 				continue
 			}
+			msg := controlMsg{line: string(bytes.TrimSpace(line))}
+			if n, ok := programSize(msg.line); ok {
+				msg.line = protocol.ProgramLine
+				msg.data = make([]byte, n)
+				if _, err := io.ReadFull(br, msg.data); err != nil {
+					return
+				}
+			}
 			select {
-			case ch <- string(bytes.TrimSpace(line)):
+			case ch <- msg:
 			case <-ctx.Done():
 				return
 			}
 		}
 	}()
 	return ch
+}
+
+// programSize parses "program N" (N at most protocol.MaxProgram).
+func programSize(line string) (int, bool) {
+	rest, ok := strings.CutPrefix(line, protocol.ProgramLine+" ")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	return n, err == nil && n >= 0 && n <= protocol.MaxProgram
 }
 
 // readLine reads one line; one longer than the reader's buffer is read to

@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -104,4 +106,55 @@ func TestClientKilledStopsTracer(t *testing.T) {
 		t.Fatalf("tracer (%s) did not stop the Ctrl-C way when its client died; its log:\n%s", reason, logs)
 	}
 	assertNoHarm(t, d, 10*time.Second)
+}
+
+// TestLargePrograms: a 216 KB program (the kernel takes at most 128 KiB in
+// one argument) travels on the tracer's stdin and runs, attached and
+// detached, and the pod carries only its first line and hash; a 2 MB one is
+// refused before anything is injected.
+func TestLargePrograms(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, newNamespace(t), nil)
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.bt")
+	program := "// " + strings.Repeat("a comment that pads the program ", 7000) + "\n" + ready + counterProbe + " { @calls = count(); }\n"
+	if err := os.WriteFile(big, []byte(program), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "-f", big)
+	s.waitOutput(t, "tracing\n", 60*time.Second)
+	d.request(t, 2)
+	s.interrupt(t)
+	if code := s.wait(t, 60*time.Second); code != 0 || mapValue(t, s.stdout.String(), "@calls") != 2 {
+		t.Fatalf("216 KB program: code %d\n%s\n%s", code, s.stdout, s.stderr)
+	}
+	out, stderr, code := runPlugin(t, 60*time.Second, "-n", d.ns, "pod/"+d.name, "-f", big, "--detach", "--deadline", "1m")
+	if code != 0 {
+		t.Fatalf("detached 216 KB program: code %d\n%s%s", code, out, stderr)
+	}
+	runPlugin(t, 60*time.Second, "stop", "-n", d.ns, "pod/"+d.name, strings.TrimSpace(out))
+	pod, err := client.CoreV1().Pods(d.ns).Get(context.Background(), d.name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ec := range pod.Spec.EphemeralContainers {
+		if n := len(strings.Join(ec.Args, " ")); n > 2<<10 {
+			t.Fatalf("session %s carries %d bytes of args in the pod", ec.Name, n)
+		}
+	}
+
+	huge := filepath.Join(dir, "huge.bt")
+	if err := os.WriteFile(huge, []byte(strings.Repeat(program, 10)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := len(pod.Spec.EphemeralContainers)
+	_, stderr, code = runPlugin(t, 30*time.Second, "-n", d.ns, "pod/"+d.name, "-f", huge)
+	if code != debug.ExitUsage || !strings.Contains(stderr, "the limit is 1048576") {
+		t.Fatalf("2 MB program: code %d, want %d\n%s", code, debug.ExitUsage, stderr)
+	}
+	pod, _ = client.CoreV1().Pods(d.ns).Get(context.Background(), d.name, metav1.GetOptions{})
+	if len(pod.Spec.EphemeralContainers) != before {
+		t.Fatalf("a refused program injected a tracer")
+	}
+	assertNoHarm(t, d, 30*time.Second)
 }
