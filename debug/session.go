@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -82,11 +83,13 @@ func (o *TraceOptions) start(ctx context.Context) (*tracerSession, error) {
 		o.progress("%s", warning)
 	}
 	s := &tracerSession{o: o, name: SessionName(pod)}
+	session := o.session(containerID, SharesPIDNamespace(pod))
+	session.NotAfter = time.Now().Add(o.Deadline).Truncate(time.Second) // over by then, however late it starts
 	ec := EphemeralContainer(TracerSpec{
 		Name:    s.name,
 		Target:  container,
 		Image:   o.Image,
-		Session: o.session(containerID, SharesPIDNamespace(pod)),
+		Session: session,
 		User:    o.whoAmI(ctx),
 	})
 	patch, err := EphemeralContainerPatch(ec)

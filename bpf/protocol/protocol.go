@@ -138,6 +138,10 @@ type Session struct {
 	Duration time.Duration
 	// Deadline is the hard upper bound of the session's life.
 	Deadline time.Duration
+	// NotAfter is when the session must be over by the client's clock:
+	// injection time plus Deadline, so a tracer that starts late (a slow
+	// image pull) does not run its whole Deadline after that.
+	NotAfter time.Time
 	// HelloTimeout bounds how long an attached session waits for its client.
 	HelloTimeout time.Duration
 	// IdleTimeout ends an attached session whose client sent nothing for this long.
@@ -225,6 +229,9 @@ func (s Session) Args() []string {
 		"--hello-timeout="+s.HelloTimeout.String(),
 		"--idle-timeout="+s.IdleTimeout.String(),
 	)
+	if !s.NotAfter.IsZero() {
+		args = append(args, "--not-after="+s.NotAfter.UTC().Format(time.RFC3339))
+	}
 	if s.ContainerID != "" {
 		args = append(args, "--container-id="+s.ContainerID)
 	}
@@ -281,6 +288,11 @@ func ParseArgs(args []string) (Session, error) {
 	fs.BoolVar(&s.Syscalls, "syscalls", false, "run the native syscall census")
 	fs.Func("func", "trace this Go function (repeatable)", func(v string) error { s.Funcs = append(s.Funcs, v); return nil })
 	fs.DurationVar(&s.Deadline, "deadline", s.Deadline, "hard bound of the session")
+	fs.Func("not-after", "when the session must be over (RFC 3339)", func(v string) error {
+		t, err := time.Parse(time.RFC3339, v)
+		s.NotAfter = t
+		return err
+	})
 	fs.DurationVar(&s.HelloTimeout, "hello-timeout", s.HelloTimeout, "how long to wait for the client")
 	fs.DurationVar(&s.IdleTimeout, "idle-timeout", s.IdleTimeout, "stop when the client is silent this long")
 	if err := fs.Parse(args); err != nil {

@@ -17,6 +17,7 @@ func TestArgsRoundTrip(t *testing.T) {
 	full.Attached = true
 	full.Duration = 90 * time.Second
 	full.Deadline = 2 * time.Hour
+	full.NotAfter = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	full.JSON = true
 	full.UnsafeUretprobe = true
 	full.NodeWide = true

@@ -44,6 +44,8 @@ type Options struct {
 	// MemoryPID is the process whose cgroup bounds the tracer's memory;
 	// 0 means the runner's own.
 	MemoryPID int
+
+	end time.Time // when the session must be over (sessionEnd)
 }
 
 // Run carries out one session and returns the container's exit code: the
@@ -68,16 +70,27 @@ func Run(ctx context.Context, o Options) int {
 func (o Options) run(ctx context.Context) (int, Trace) {
 	ctx, cancelControl := context.WithCancel(ctx)
 	defer cancelControl()
+	end, note := sessionEnd(o.Session, time.Now())
+	if note != "" {
+		o.say("%s", note)
+	}
+	if !end.After(time.Now()) {
+		o.say("the session's deadline (%s) has passed; not starting the tracer", end.Format(time.RFC3339))
+		return protocol.ExitNoClient, nil
+	}
+	waitCtx, cancelEnd := context.WithDeadline(ctx, end) // bounds the waits for the client
+	defer cancelEnd()
+	o.end = end
 	control := readControl(ctx, o.Stdin)
 	features := o.detectFeatures() // while the client connects
 	if o.Session.Attached {
-		if err := awaitHello(ctx, control, o.Session.HelloTimeout); err != nil {
+		if err := awaitHello(waitCtx, control, o.Session.HelloTimeout); err != nil {
 			o.say("%v; not starting the tracer", err)
 			return protocol.ExitNoClient, nil
 		}
 	}
 	if o.Session.ProgramSize > 0 {
-		program, err := awaitProgram(ctx, control, o.Session)
+		program, err := awaitProgram(waitCtx, control, o.Session)
 		if err != nil {
 			o.say("%v; not starting the tracer", err)
 			return protocol.ExitNoClient, nil
@@ -106,6 +119,20 @@ func (o Options) run(ctx context.Context) (int, Trace) {
 	}
 	o.supervise(ctx, control, tr)
 	return tr.ExitCode(), tr
+}
+
+// sessionEnd is when the session must be over: its Deadline from now, or
+// the client's NotAfter when that is sooner. A NotAfter so far in the past
+// that the clocks must disagree is ignored, with a note.
+func sessionEnd(s protocol.Session, now time.Time) (time.Time, string) {
+	end := now.Add(s.Deadline)
+	switch {
+	case s.NotAfter.IsZero() || !s.NotAfter.Before(end):
+		return end, ""
+	case now.Sub(s.NotAfter) > s.Deadline:
+		return end, fmt.Sprintf("the client's deadline %s is more than %v ago: the clocks disagree; ending %v from now", s.NotAfter.Format(time.RFC3339), s.Deadline, s.Deadline)
+	}
+	return s.NotAfter, ""
 }
 
 // say writes one of the runner's own messages to stderr.
@@ -184,7 +211,7 @@ func awaitProgram(ctx context.Context, control <-chan controlMsg, s protocol.Ses
 // the deadline), and killing it if it has not finished StopGrace after that.
 func (o Options) supervise(ctx context.Context, control <-chan controlMsg, tr Trace) {
 	s := o.Session
-	deadline := time.NewTimer(s.Deadline)
+	deadline := time.NewTimer(time.Until(o.end))
 	defer deadline.Stop()
 	var duration, idle, graceOver, again <-chan time.Time
 	ready := tr.Ready()
@@ -242,7 +269,7 @@ func (o Options) supervise(ctx context.Context, control <-chan controlMsg, tr Tr
 		case <-duration:
 			stop("")
 		case <-deadline.C:
-			stop(fmt.Sprintf("the session's deadline (%v) was reached", s.Deadline))
+			stop(fmt.Sprintf("the session's deadline (%v, %s) was reached", s.Deadline, o.end.UTC().Format(time.RFC3339)))
 		case <-again:
 			tr.Stop()
 		case <-graceOver:

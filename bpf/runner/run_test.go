@@ -153,7 +153,7 @@ func TestSessionEndings(t *testing.T) {
 		{"signal", nil, func(cancel context.CancelFunc, _ *run) { cancel() }, ""},
 		{"client silent", func(s *protocol.Session) { s.IdleTimeout = 3 * time.Second }, func(context.CancelFunc, *run) {}, "no word from the client for 3s"},
 		{"duration", func(s *protocol.Session) { s.Duration = 3 * time.Second }, func(context.CancelFunc, *run) {}, ""},
-		{"deadline", func(s *protocol.Session) { s.Deadline = 3 * time.Second }, func(context.CancelFunc, *run) {}, "deadline (3s) was reached"},
+		{"deadline", func(s *protocol.Session) { s.Deadline = 3 * time.Second }, func(context.CancelFunc, *run) {}, "deadline (3s, "},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -335,5 +335,19 @@ func TestProgramOnStdin(t *testing.T) {
 	r.send(fmt.Sprintf("%s %d\n%s", protocol.ProgramLine, 3, "x y"))
 	if code := r.wait(t); code != protocol.ExitNoClient || !strings.Contains(r.stderr.String(), "is not the session's") {
 		t.Fatalf("exit code %d\n%s", code, r.stderr)
+	}
+}
+
+// A tracer that starts after its session's NotAfter (a slow image pull)
+// does not trace at all; one that starts shortly before ends at NotAfter.
+func TestNotAfter(t *testing.T) {
+	r := startRunner(t, context.Background(), session(ticking, func(s *protocol.Session) { s.NotAfter = time.Now().Add(-time.Second) }))
+	if code := r.wait(t); code != protocol.ExitNoClient || !strings.Contains(r.stderr.String(), "has passed") {
+		t.Fatalf("exit code %d\n%s", code, r.stderr)
+	}
+	r = startRunner(t, context.Background(), session(ticking, func(s *protocol.Session) { s.NotAfter = time.Now().Add(3 * time.Second) }))
+	r.send(protocol.Hello)
+	if code := r.wait(t); code != 0 || !strings.Contains(r.stderr.String(), "deadline") || !strings.Contains(r.stdout.String(), "@ticks: ") {
+		t.Fatalf("exit code %d\n%s\n%s", code, r.stdout, r.stderr)
 	}
 }

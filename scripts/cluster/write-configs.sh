@@ -75,6 +75,9 @@ failSwapOn: false
 oomScoreAdj: 0
 makeIPTablesUtilChains: false
 imageGCHighThresholdPercent: 100
+# Pull images in parallel: one registry that hangs (the tests' stand-in for a
+# slow one) must not hold up every other pod's containers.
+serializeImagePulls: false
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
 staticPodPath: $CLUSTER_DIR/kubelet/manifests
