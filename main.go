@@ -11,17 +11,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/go-logr/logr"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/klog/v2"
 
 	"github.com/trace-debug/kubectl-trace-debug/debug"
 )
 
 func main() {
-	// client-go logs through klog (a cancelled watch, a closed stream); the
-	// command reports what matters itself.
-	klog.SetLogger(logr.Discard())
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	interrupts := make(chan os.Signal, 2)
 	signal.Notify(interrupts, syscall.SIGINT, syscall.SIGTERM)

@@ -1,6 +1,12 @@
 package debug
 
 import (
+	"flag"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
+
 	"os"
 
 	"github.com/spf13/cobra"
@@ -40,6 +46,23 @@ var (
 		kubectl trace-debug pod/web --func main.counterValue`)
 )
 
+// addVerbosity gives the command kubectl's -v=N: client-go's own logs, its
+// API requests from 6 on. At 0 they stay quiet (client-go reports cancelled
+// watches and closed streams that the command explains itself).
+func addVerbosity(cmd *cobra.Command) {
+	goflags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(goflags)
+	v := pflag.PFlagFromGoFlag(goflags.Lookup("v"))
+	v.Shorthand = "v"
+	v.Usage = "log level: 6 shows the API requests, 8 their bodies (as kubectl's -v)"
+	cmd.PersistentFlags().AddFlag(v)
+	cmd.PersistentPreRun = func(*cobra.Command, []string) {
+		if v.Value.String() == "0" {
+			klog.SetLogger(logr.Discard())
+		}
+	}
+}
+
 // NewCmdTraceDebug returns the `kubectl trace-debug` command. interrupts
 // delivers the user's Ctrl-C (SIGINT) and SIGTERM.
 func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.Signal) *cobra.Command {
@@ -68,6 +91,7 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
 	o.ConfigFlags.AddFlags(cmd.PersistentFlags())
+	addVerbosity(cmd)
 	o.AddFlags(cmd.Flags())
 	registerCompletions(cmd, o)
 	s := &SessionOptions{IOStreams: streams, ConfigFlags: o.ConfigFlags, Interrupts: interrupts}

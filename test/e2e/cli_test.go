@@ -22,3 +22,22 @@ func TestCompletion(t *testing.T) {
 		t.Fatalf("container completion: code %d, out %q, stderr %q", code, out, stderr)
 	}
 }
+
+// TestVerbosity: -v=N is kubectl's log level (API requests from 6); the
+// version is --version; without -v client-go stays quiet.
+func TestVerbosity(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	_, stderr, code := runPlugin(t, 30*time.Second, "list", "-n", ns, "-v=6")
+	if code != 0 || !strings.Contains(stderr, `verb="GET"`) || !strings.Contains(stderr, "/namespaces/"+ns+"/pods") {
+		t.Fatalf("list -v=6: code %d, want the API requests logged\n%s", code, stderr)
+	}
+	_, stderr, code = runPlugin(t, 30*time.Second, "list", "-n", ns)
+	if code != 0 || stderr != "" {
+		t.Fatalf("list: code %d, want nothing on stderr:\n%s", code, stderr)
+	}
+	out, _, code := runPlugin(t, 30*time.Second, "--version")
+	if code != 0 || !strings.Contains(out, "kubectl trace-debug version") {
+		t.Fatalf("--version: code %d\n%s", code, out)
+	}
+}
