@@ -37,18 +37,29 @@ func imagesSideBySide(client kubernetes.Interface, plugin, kubeconfig string, ru
 	images := []struct{ name, ref string }{{"new image", defaultImage()}, {"0.17 image", oldImage()}}
 	ttfe := map[string][]time.Duration{}
 	peak := map[string]int{}
-	for i := 0; i < runs; i++ {
-		for _, img := range images {
-			pod := fmt.Sprintf("bench-fresh-%d-%d", time.Now().UnixNano(), i)
-			if err := freshPod(client, pod); err != nil {
-				fail(err)
-			}
-			took, err := viaPlugin(plugin, kubeconfig, pod, img.ref)
+	// Every fresh pod is made first and removed last: a pod being created
+	// or deleted keeps the kubelet busy and would slow the next run.
+	var pods []string
+	for i := 0; i < runs*len(images); i++ {
+		pod := fmt.Sprintf("bench-fresh-%d-%d", time.Now().UnixNano(), i)
+		if err := freshPod(client, pod); err != nil {
+			fail(err)
+		}
+		pods = append(pods, pod)
+	}
+	defer func() {
+		for _, pod := range pods {
 			_ = client.CoreV1().Pods("default").Delete(context.Background(), pod, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+		}
+	}()
+	for i := 0; i < runs; i++ {
+		for j, img := range images {
+			took, err := viaPlugin(plugin, kubeconfig, pods[i*len(images)+j], img.ref)
 			if err != nil {
 				fail(fmt.Errorf("%s run %d: %w", img.name, i, err))
 			}
 			ttfe[img.name] = append(ttfe[img.name], took)
+			time.Sleep(2 * time.Second) // the previous tracer's end is the kubelet's work too
 		}
 	}
 	fmt.Printf("\ntime to first event on a fresh pod, median of %d (program %q):\n", runs, program)
@@ -56,6 +67,9 @@ func imagesSideBySide(client kubernetes.Interface, plugin, kubeconfig string, ru
 		fmt.Printf("  %-11s %v\n", img.name+":", median(ttfe[img.name]).Round(time.Millisecond))
 	}
 	fmt.Printf("  ratio new / 0.17: %.2fx\n", float64(median(ttfe["new image"]))/float64(median(ttfe["0.17 image"])))
+	busy := busyPodTTFE(client, plugin, kubeconfig, runs)
+	fmt.Printf("  new image, back to back on a pod holding 20 earlier sessions: %v (%.2fx the fresh pod)\n",
+		busy.Round(time.Millisecond), float64(busy)/float64(median(ttfe["new image"])))
 
 	fmt.Println("\nthe seed's tracepoint:syscalls:sys_enter_* with --duration 3s (demo pod), command start to exit:")
 	var took [2]time.Duration
@@ -68,6 +82,30 @@ func imagesSideBySide(client kubernetes.Interface, plugin, kubeconfig string, ru
 		fmt.Printf("  %-11s %v (probes attached after %v; bpftrace peak memory %d kB)\n", img.name+":", d.Round(10*time.Millisecond), attached.Round(10*time.Millisecond), kb)
 	}
 	fmt.Printf("  ratio 0.17 / new: %.1fx\n", float64(took[1])/float64(took[0]))
+}
+
+// busyPodTTFE gives a fresh pod 20 short sessions, then measures the time
+// to first event of runs that follow each other at once (median).
+func busyPodTTFE(client kubernetes.Interface, plugin, kubeconfig string, runs int) time.Duration {
+	pod := fmt.Sprintf("bench-busy-%d", time.Now().UnixNano())
+	if err := freshPod(client, pod); err != nil {
+		fail(err)
+	}
+	defer client.CoreV1().Pods("default").Delete(context.Background(), pod, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+	for i := 0; i < 20; i++ {
+		if out, err := exec.Command(plugin, "--kubeconfig", kubeconfig, "pod/"+pod, "--syscalls", "--duration", "100ms").CombinedOutput(); err != nil {
+			fail(fmt.Errorf("session %d on %s: %w\n%s", i, pod, err, out))
+		}
+	}
+	var took []time.Duration
+	for i := 0; i < runs; i++ {
+		d, err := viaPlugin(plugin, kubeconfig, pod, defaultImage())
+		if err != nil {
+			fail(err)
+		}
+		took = append(took, d)
+	}
+	return median(took)
 }
 
 // freshPod creates a demo pod without sessions and waits until it runs.
