@@ -4,8 +4,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -157,4 +159,89 @@ func TestLargePrograms(t *testing.T) {
 		t.Fatalf("a refused program injected a tracer")
 	}
 	assertNoHarm(t, d, 30*time.Second)
+}
+
+// procsWith lists the host PIDs whose command line contains every one of parts.
+func procsWith(parts ...string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(string(b), p)
+		}
+		if all {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// childrenOf lists the host PIDs whose parent is pid.
+func childrenOf(pid int) []int {
+	var kids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err == nil && strings.Contains(string(b), fmt.Sprintf("\nPPid:\t%d\n", pid)) {
+			k, _ := strconv.Atoi(e.Name())
+			kids = append(kids, k)
+		}
+	}
+	return kids
+}
+
+// TestRunnerKilled: the runner killed inside the pod takes bpftrace with it
+// (parent-death signal: its probes are gone; with no runner to reap it, it
+// stays a zombie of the target's PID 1 until that reaps it or the pod
+// ends), the client reports the failure instead of hanging, and the pod
+// lives on. Stopping the finished session changes nothing and says so.
+func TestRunnerKilled(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, newNamespace(t), nil)
+	s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "-e", ready+`interval:ms:100 { @e2e_runner_killed = count(); }`)
+	s.waitOutput(t, "tracing\n", 60*time.Second)
+	name := tracerName(t, s.stderr.String())
+	runners := procsWith("trace-debug-runner", "e2e_runner_killed")
+	if len(runners) != 1 {
+		t.Fatalf("want the one runner process, found %v", runners)
+	}
+	tracers := childrenOf(runners[0])
+	if len(tracers) == 0 {
+		t.Fatalf("the runner %d has no bpftrace child", runners[0])
+	}
+	if err := syscall.Kill(runners[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.wait(t, 60*time.Second); code == 0 {
+		t.Fatalf("the client reported success for a killed runner\n%s", s.stderr)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		alive := 0
+		for _, p := range tracers {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+			if err == nil && !strings.Contains(string(b), "\nState:\tZ") {
+				alive++
+			}
+		}
+		if alive == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bpftrace %v outlived its runner", tracers)
+		}
+	}
+	assertNoHarm(t, d, 30*time.Second)
+	_, stderr, code := runPlugin(t, 30*time.Second, "stop", "-n", d.ns, "pod/"+d.name, name)
+	if code != 0 || !strings.Contains(stderr, "is not running") {
+		t.Fatalf("stop on a finished session: code %d\n%s", code, stderr)
+	}
 }
