@@ -5,18 +5,33 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
-// detach follows the tracer's log until its probes are attached, then prints
-// the session's name on stdout and returns, leaving the trace running until
-// its --duration, its --deadline or `stop`. A tracer that ends before that
-// gets its output printed and its exit code returned, as an attached one.
-func (s *tracerSession) detach(ctx context.Context) error {
+// detach prints the session's name on stdout at once, then follows the
+// tracer's log until its probes are attached and returns, leaving the trace
+// running until its --duration, its --deadline or `stop`. A tracer that ends
+// before that gets its output printed and its exit code returned, as an
+// attached one. If the client fails or is interrupted before the probes are
+// attached, it stops the tracer rather than leave it running unwatched.
+func (s *tracerSession) detach(ctx context.Context) (err error) {
 	o := s.o
+	fmt.Fprintln(o.Out, s.name)
 	var early bytes.Buffer
 	ready := false
+	defer func() {
+		if err != nil && !ready && s.state.Terminated == nil {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			defer cancel()
+			if o.sendControl(stopCtx, o.PodName, s.name, []byte(protocol.Stop+"\n")) == nil {
+				s.stopped = true
+			}
+		}
+	}()
 	if s.state.Terminated == nil && o.programOnStdin() {
 		if err := o.sendControl(ctx, o.PodName, s.name, programMessage(o.Program)); err != nil {
 			return err
@@ -38,7 +53,6 @@ func (s *tracerSession) detach(ctx context.Context) error {
 				return err
 			}
 		}
-		fmt.Fprintln(o.Out, s.name)
 		o.progress("tracer %s runs detached until its deadline (%v)%s; follow it with `kubectl trace-debug logs -f pod/%s %s`, end it with `kubectl trace-debug stop pod/%s %s`",
 			s.name, o.Deadline, durationNote(o), o.PodName, s.name, o.PodName, s.name)
 		return nil

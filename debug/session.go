@@ -24,8 +24,9 @@ type tracerSession struct {
 	// state is the tracer's state when start returned: running, or already
 	// terminated.
 	state corev1.ContainerState
-	// injected is true once the patch that adds the tracer was sent.
-	injected bool
+	// injected is true once the patch that adds the tracer was sent;
+	// stopped once the client stopped it (a detached start that failed).
+	injected, stopped bool
 
 	mu sync.Mutex
 	// code is the exit code from the runner's result line; hasCode says
@@ -143,6 +144,9 @@ func (s *tracerSession) leftBehind() string {
 		return "nothing was added to the pod"
 	}
 	o := s.o
+	if s.stopped {
+		return fmt.Sprintf("tracer %s was added to pod %s/%s and has been stopped", s.name, o.Namespace, o.PodName)
+	}
 	if o.Detach {
 		return fmt.Sprintf("tracer %s was added to pod %s/%s and runs detached until its deadline (%v)%s; end it with `kubectl trace-debug stop pod/%s %s`",
 			s.name, o.Namespace, o.PodName, o.Deadline, durationNote(o), o.PodName, s.name)

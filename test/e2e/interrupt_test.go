@@ -82,3 +82,23 @@ func TestCtrlCWhileWaiting(t *testing.T) {
 		t.Fatalf("logs -f: code %d\n%s", code, logs.stderr)
 	}
 }
+
+// TestDetachInterruptedBeforeReady: --detach prints the session's name as
+// soon as the tracer exists; interrupted before the probes are attached, it
+// stops the tracer rather than leave it running unwatched, and says so.
+func TestDetachInterruptedBeforeReady(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, newNamespace(t), nil)
+	// 360 tracepoints take seconds to attach: time to interrupt before.
+	s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "--detach", "-e", `tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`)
+	s.waitOutput(t, "trace-debug-", 60*time.Second)
+	for !strings.HasPrefix(s.stdout.String(), "trace-debug-") {
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.interrupt(t)
+	code := s.wait(t, 30*time.Second)
+	if code != debug.ExitInterrupted || !strings.Contains(s.stderr.String(), "has been stopped") {
+		t.Fatalf("code %d, want %d saying the tracer was stopped\n%s", code, debug.ExitInterrupted, s.stderr)
+	}
+	assertNoHarm(t, d, 90*time.Second)
+}
