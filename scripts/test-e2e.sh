@@ -8,6 +8,6 @@ cd "$root"
 kubeconfig=$(scripts/cluster/up.sh)
 . scripts/cluster/env.sh
 TRACE_DEBUG_KUBECONFIG=$kubeconfig TRACE_DEBUG_BIN=$root/_output/bin/kubectl-trace_debug \
-TRACE_DEBUG_STATIC_PODS=$CLUSTER_DIR/kubelet/manifests TRACE_DEBUG_KUBECTL=$(scripts/cluster/build-k8s.sh)/kubectl \
+TRACE_DEBUG_STATIC_PODS=$CLUSTER_DIR/kubelet/manifests TRACE_DEBUG_CLUSTER_DIR=$CLUSTER_DIR TRACE_DEBUG_KUBECTL=$(scripts/cluster/build-k8s.sh)/kubectl \
   go test -tags e2e -count=1 -timeout 20m -v ./test/e2e 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
 exit "${PIPESTATUS[0]}"

@@ -1,0 +1,69 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// restartComponent kills a component of the local cluster by its recorded
+// PID (SIGKILL, as a crash), waits, and starts it again with scripts/cluster/up.sh (which starts
+// what is not running and waits until the node is Ready).
+func restartComponent(t *testing.T, name string, down time.Duration) {
+	t.Helper()
+	dir := os.Getenv("TRACE_DEBUG_CLUSTER_DIR")
+	if dir == "" {
+		t.Fatal("set TRACE_DEBUG_CLUSTER_DIR (scripts/test-e2e.sh does)")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "pids", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil { // a crash: no graceful shutdown to wait for
+		t.Fatal(err)
+	}
+	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(down)
+	if out, err := exec.Command("../../scripts/cluster/up.sh").CombinedOutput(); err != nil {
+		t.Fatalf("restart %s: %v\n%s", name, err, out)
+	}
+}
+
+// TestRestartsMidSession: the API server or the kubelet restarted while a
+// session streams. The attach stream goes through both, so it breaks; the
+// runner then stops the trace the Ctrl-C way (its output stays in the
+// session's log), the client reports the result once the cluster answers
+// again, and nothing outlives the session.
+//
+// Not parallel: the other tests need the control plane.
+func TestRestartsMidSession(t *testing.T) {
+	for _, component := range []string{"kube-apiserver", "kubelet"} {
+		t.Run(component, func(t *testing.T) {
+			d := startDemo(t, newNamespace(t), nil)
+			s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "-e", ready+counterProbe+` { @calls = count(); }`)
+			s.waitOutput(t, "tracing\n", 60*time.Second)
+			d.request(t, 2)
+			name := tracerName(t, s.stderr.String())
+			restartComponent(t, component, 2*time.Second)
+			code := s.wait(t, 3*time.Minute)
+			if code != 0 {
+				t.Fatalf("exit code %d after the %s restart\n%s", code, component, s.stderr)
+			}
+			logs, _, _ := runPlugin(t, 30*time.Second, "logs", "-n", d.ns, "pod/"+d.name, name)
+			if !strings.Contains(logs, "@calls: 2") {
+				t.Fatalf("the session's output lacks its maps:\n%s", logs)
+			}
+			assertNoHarm(t, d, 60*time.Second)
+		})
+	}
+}
