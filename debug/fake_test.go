@@ -123,9 +123,9 @@ func TestWatchTracer(t *testing.T) {
 	}
 }
 
-// Start refuses before injecting (a static pod), and injects exactly one
-// tracer with the session in its args when it may.
-func TestStartInjects(t *testing.T) {
+// traceablePod is a running pod with its namespace in a fake clientset
+// whose user may do everything.
+func traceablePod() (*corev1.Pod, *corev1.Namespace, *fake.Clientset) {
 	p := pod("app")
 	p.Status.Phase = corev1.PodRunning
 	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", ContainerID: "containerd://abc", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
@@ -133,6 +133,13 @@ func TestStartInjects(t *testing.T) {
 	ns.Name = p.Namespace
 	client := fake.NewClientset(p, ns)
 	client.PrependReactor("create", "selfsubjectaccessreviews", denying())
+	return p, ns, client
+}
+
+// Start refuses before injecting (a static pod), and injects exactly one
+// tracer with the session in its args when it may.
+func TestStartInjects(t *testing.T) {
+	p, ns, client := traceablePod()
 	w := watch.NewFake()
 	client.PrependWatchReactor("pods", k8stesting.DefaultWatchReactor(w, nil))
 	var patched []byte
@@ -208,13 +215,7 @@ func sessionWith(program string) protocol.Session {
 // Ctrl-C while the tracer is starting ends the command at once, exit 130,
 // naming the tracer left in the pod.
 func TestInterruptWhileStarting(t *testing.T) {
-	p := pod("app")
-	p.Status.Phase = corev1.PodRunning
-	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", ContainerID: "containerd://abc", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
-	ns := &corev1.Namespace{}
-	ns.Name = p.Namespace
-	client := fake.NewClientset(p, ns)
-	client.PrependReactor("create", "selfsubjectaccessreviews", denying())
+	p, _, client := traceablePod()
 	client.PrependWatchReactor("pods", k8stesting.DefaultWatchReactor(watch.NewFake(), nil)) // never starts
 	interrupts := make(chan os.Signal, 1)
 	var stderr syncbuf.Buffer
