@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -78,20 +77,9 @@ func (o *SessionOptions) doctor(ctx context.Context, container, image string) []
 		add("permissions", nil, fmt.Sprintf("all %d permissions in namespace %s", len(traceAccess), o.Namespace))
 	}
 
-	ns, err := o.Client.CoreV1().Namespaces().Get(ctx, o.Namespace, metav1.GetOptions{})
-	switch {
-	case apierrors.IsForbidden(err):
-		checks = append(checks, check{Name: "pod security", Result: "warn", Detail: "cannot read namespace " + o.Namespace + " to see its level"})
-	case err != nil:
-		add("pod security", apiError(err, "get namespace", ""), "")
-	default:
-		level := ns.Labels[podSecurityLabel]
-		detail := fmt.Sprintf("namespace %s enforces %q", ns.Name, level)
-		if level == "" {
-			detail = fmt.Sprintf("namespace %s has no %s label: the cluster's default level applies (privileged unless configured otherwise)", ns.Name, podSecurityLabel)
-		}
-		add("pod security", PodSecurityProblem(ns.Name, level), detail)
-	}
+	// The same checks a trace makes before injecting, with what they found.
+	detail, err := o.podSecurity(ctx)
+	add("pod security", err, detail)
 
 	pod, err := o.Client.CoreV1().Pods(o.Namespace).Get(ctx, o.PodName, metav1.GetOptions{})
 	if err != nil {

@@ -101,14 +101,25 @@ const podSecurityLabel = "pod-security.kubernetes.io/enforce"
 // front when it cannot admit a privileged container. A user who may not read
 // namespaces is not refused here: the API server's answer is explained later.
 func (k kube) checkPodSecurity(ctx context.Context) error {
+	_, err := k.podSecurity(ctx)
+	return err
+}
+
+// podSecurity is checkPodSecurity with what it found, for doctor: the
+// namespace's level in words, or that it could not be read.
+func (k kube) podSecurity(ctx context.Context) (detail string, err error) {
 	ns, err := k.Client.CoreV1().Namespaces().Get(ctx, k.Namespace, metav1.GetOptions{})
 	if apierrors.IsForbidden(err) {
-		return nil
+		return "cannot read namespace " + k.Namespace + " to see its level; the API server will say", nil
 	}
 	if err != nil {
-		return apiError(err, "get namespace "+k.Namespace, "")
+		return "", apiError(err, "get namespace "+k.Namespace, "")
 	}
-	return PodSecurityProblem(ns.Name, ns.Labels[podSecurityLabel])
+	level := ns.Labels[podSecurityLabel]
+	if level == "" {
+		return fmt.Sprintf("namespace %s has no %s label: the cluster's default level applies (privileged unless configured otherwise)", ns.Name, podSecurityLabel), nil
+	}
+	return fmt.Sprintf("namespace %s enforces %q", ns.Name, level), PodSecurityProblem(ns.Name, level)
 }
 
 // PodSecurityProblem explains why a namespace enforcing level cannot run the
