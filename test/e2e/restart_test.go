@@ -37,6 +37,9 @@ func restartComponent(t *testing.T, name string, down time.Duration) {
 	if out, err := exec.Command("../../scripts/cluster/up.sh").CombinedOutput(); err != nil {
 		t.Fatalf("restart %s: %v\n%s", name, err, out)
 	}
+	// A restarted kubelet takes a while to start containers again: wait
+	// until it does, so the tests after this one find a working node.
+	t.Cleanup(func() { startDemo(t, newNamespace(t), nil) })
 }
 
 // TestRestartsMidSession: the API server or the kubelet restarted while a
