@@ -137,10 +137,7 @@ func (p printableWriter) Write(b []byte) (int, error) {
 		if r == '\n' || r == '\t' {
 			return r
 		}
-		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
-			return '\uFFFD'
-		}
-		return r
+		return printableRune(r)
 	}, string(b))
 	if _, err := io.WriteString(p.w, s); err != nil {
 		return 0, err
@@ -151,13 +148,14 @@ func (p printableWriter) Write(b []byte) (int, error) {
 // printable replaces control characters (terminal escapes included) in text
 // that other users wrote with U+FFFD, so listing sessions cannot drive the
 // reader's terminal.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
-			return '\uFFFD'
-		}
-		return r
-	}, s)
+func printable(s string) string { return strings.Map(printableRune, s) }
+
+// printableRune is r, or U+FFFD for a C0 or C1 control character.
+func printableRune(r rune) rune {
+	if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+		return '\uFFFD'
+	}
+	return r
 }
 
 func truncate(s string, n int) string {

@@ -97,7 +97,7 @@ func (e *bpftraceEngine) Start(_ context.Context, t Target) (Trace, error) {
 		opts.Scope = &scope
 	}
 	program := SubstituteContainerPID(o.Session.Program, t.PID)
-	c, err := Compose(program, opts, fileBinaries{})
+	c, err := Compose(program, opts, FileBinaries{})
 	if err != nil {
 		return nil, fail(protocol.ExitUnsafeProgram, err)
 	}
@@ -134,15 +134,18 @@ func newMarker() string {
 	return "trace-debug-maps-printed-" + hex.EncodeToString(b)
 }
 
-// fileBinaries reads executables from the file system.
-type fileBinaries struct{}
+// FileBinaries reads executables from the file system: the Binaries the
+// runner composes with.
+type FileBinaries struct{}
 
-func (fileBinaries) IsGo(path string) bool {
+// IsGo reports whether path holds Go build information.
+func (FileBinaries) IsGo(path string) bool {
 	_, err := buildinfo.ReadFile(path)
 	return err == nil
 }
 
-func (fileBinaries) Resolve(path string, patterns []string) ([]gofunc.Func, error) {
+// Resolve is gofunc.Resolve.
+func (FileBinaries) Resolve(path string, patterns []string) ([]gofunc.Func, error) {
 	return gofunc.Resolve(path, patterns)
 }
 

@@ -130,14 +130,14 @@ func TestComposeRefusesGoReturnProbes(t *testing.T) {
 	}
 }
 
-// fileBinaries tells Go executables from others by reading them.
+// FileBinaries tells Go executables from others by reading them.
 func TestFileBinaries(t *testing.T) {
 	goBin, err := testgo.Build(t.TempDir(), "package main\n\n//go:noinline\nfunc counterValue() int { return 1 }\n\nfunc main() { println(counterValue()) }\n", "-ldflags=-s -w")
 	if err != nil {
 		t.Fatal(err)
 	}
 	bash, _ := exec.LookPath("bash")
-	b := fileBinaries{}
+	b := FileBinaries{}
 	if !b.IsGo(goBin) || b.IsGo(bash) || b.IsGo("/nonexistent") {
 		t.Fatalf("IsGo: go=%v bash=%v missing=%v", b.IsGo(goBin), b.IsGo(bash), b.IsGo("/nonexistent"))
 	}

@@ -18,7 +18,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
-	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/runner"
 	"github.com/trace-debug/kubectl-trace-debug/internal/syncbuf"
 	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
@@ -170,7 +169,7 @@ func boundedRun(plugin, kubeconfig, pod, image string) (took, attached time.Dura
 // RET), locally, in a mount namespace of its own with tracefs.
 func rewrittenUretprobeCost(exe string) float64 {
 	c, err := runner.Compose(fmt.Sprintf(`uretprobe:%s:"main.work" { @n = count(); }`, exe),
-		runner.ComposeOptions{Features: runner.FeaturesOf("0.27.1")}, fileBins{})
+		runner.ComposeOptions{Features: runner.FeaturesOf("0.27.1")}, runner.FileBinaries{})
 	if err != nil {
 		fail(err)
 	}
@@ -193,14 +192,6 @@ func rewrittenUretprobeCost(exe string) float64 {
 		}
 	}()
 	return loopRun(exe, nil)
-}
-
-// fileBins reads executables for the rewrite, as the runner does.
-type fileBins struct{}
-
-func (fileBins) IsGo(string) bool { return true }
-func (fileBins) Resolve(path string, patterns []string) ([]gofunc.Func, error) {
-	return gofunc.Resolve(path, patterns)
 }
 
 // loopBinary builds the tight loop of perCallCost.
