@@ -77,6 +77,8 @@ func exitResult(name string, code int, reason string) error {
 		return codef(ExitInternal, "tracer %s did not hear from this client and did not start; check that pods/attach is allowed and run again", name)
 	case protocol.ExitUsage:
 		return codef(ExitImage, "the runner image does not understand this client (different versions); pass --image with the image of version %s", Version())
+	case protocol.ExitExpired:
+		return codef(ExitTimeout, "tracer %s started after its session's deadline and traced nothing (its image took that long to start?); run again, with a longer --deadline if the pull is slow", name)
 	case protocol.ExitMemory:
 		return codef(ExitMemory, "the tracer was not started: it might not fit under the pod's memory limit (the runner's message above has the numbers and the alternatives)")
 	}

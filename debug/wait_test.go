@@ -52,6 +52,8 @@ func TestTracerResult(t *testing.T) {
 		{protocol.ExitTargetNotFound, ExitTargetNotFound, "could not find the target"},
 		{protocol.ExitNoClient, ExitInternal, "did not hear from this client"},
 		{protocol.ExitUsage, ExitImage, "different versions"},
+		{protocol.ExitMemory, ExitMemory, "memory limit"},
+		{protocol.ExitExpired, ExitTimeout, "after its session's deadline"},
 	} {
 		err := tracerResult("trace-debug-x", &corev1.ContainerStateTerminated{ExitCode: c.exit, Reason: "Error"})
 		if ExitCode(err) != c.code || (err != nil && !strings.Contains(err.Error(), c.msg)) {

@@ -111,6 +111,9 @@ const (
 	// ExitMemory: the tracer's expected peak memory does not fit in what the
 	// pod's memory limit leaves, and the session did not insist.
 	ExitMemory = 76
+	// ExitExpired: the tracer started after its session's NotAfter (a slow
+	// image pull, say) and did not trace.
+	ExitExpired = 77
 )
 
 // Session is everything the runner needs to know about one trace. The client

@@ -76,7 +76,7 @@ func (o Options) run(ctx context.Context) (int, Trace) {
 	}
 	if !end.After(time.Now()) {
 		o.say("the session's deadline (%s) has passed; not starting the tracer", end.Format(time.RFC3339))
-		return protocol.ExitNoClient, nil
+		return protocol.ExitExpired, nil
 	}
 	waitCtx, cancelEnd := context.WithDeadline(ctx, end) // bounds the waits for the client
 	defer cancelEnd()

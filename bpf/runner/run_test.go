@@ -342,7 +342,7 @@ func TestProgramOnStdin(t *testing.T) {
 // does not trace at all; one that starts shortly before ends at NotAfter.
 func TestNotAfter(t *testing.T) {
 	r := startRunner(t, context.Background(), session(ticking, func(s *protocol.Session) { s.NotAfter = time.Now().Add(-time.Second) }))
-	if code := r.wait(t); code != protocol.ExitNoClient || !strings.Contains(r.stderr.String(), "has passed") {
+	if code := r.wait(t); code != protocol.ExitExpired || !strings.Contains(r.stderr.String(), "has passed") {
 		t.Fatalf("exit code %d\n%s", code, r.stderr)
 	}
 	r = startRunner(t, context.Background(), session(ticking, func(s *protocol.Session) { s.NotAfter = time.Now().Add(3 * time.Second) }))
