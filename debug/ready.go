@@ -33,11 +33,15 @@ func (r *readyWatcher) Write(p []byte) (int, error) {
 			break
 		}
 		r.line = append(r.line, rest[:i]...)
-		if bytes.HasPrefix(r.line, []byte(protocol.ReadyPrefix)) && r.onReady != nil {
+		// A session's log mixes its stdout and stderr: a runner line can
+		// follow an unfinished line of the program's output.
+		if bytes.Contains(r.line, []byte(protocol.ReadyPrefix)) && r.onReady != nil {
 			r.once.Do(r.onReady)
 		}
-		if code, ok := protocol.ParseResultLine(string(r.line)); ok && r.onResult != nil {
-			r.onResult(code)
+		if at := bytes.Index(r.line, []byte(protocol.ResultPrefix)); at >= 0 && r.onResult != nil {
+			if code, ok := protocol.ParseResultLine(string(r.line[at:])); ok {
+				r.onResult(code)
+			}
 		}
 		r.line = r.line[:0]
 		rest = rest[i+1:]

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/klog/v2"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
@@ -196,14 +197,23 @@ func (k kube) sendControl(ctx context.Context, pod, container string, payload []
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	w.Close() // end the attach the polite way before giving up on it
+	// The bytes have left this process but may still be on their way
+	// through the API server and the kubelet: end stdin and let the attach
+	// finish by itself. Cutting it short loses the tail of a large payload.
+	w.Close()
 	select {
-	case <-errc:
-	case <-time.After(2 * time.Second):
+	case err := <-errc:
+		// An error here is the stream's teardown (a stopped session's
+		// container exits under it); the bytes were handed over before it.
+		klog.V(4).InfoS("control attach ended", "session", container, "err", err)
+		return nil
+	case <-time.After(controlSendTimeout):
 		cancel()
 		<-errc
+		return codef(ExitTimeout, "send to session %s: the attach did not finish within %v; the message may not have arrived", container, controlSendTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
 }
 
 // programMessage is the control message that carries a program on stdin.

@@ -55,15 +55,23 @@ func TestQuietWriter(t *testing.T) {
 		"Attached 3 probes\n",
 		"ERROR: a real problem\n",
 	}
-	var out strings.Builder
-	q := newQuietWriter(&out, 1, scopeMarker)
-	for _, l := range lines {
-		_, _ = q.Write([]byte(l))
-	}
-	q.Flush()
 	want := "stdin:1:1-9: WARNING: the user's own warning\nkprobe:f\n~~~~~~~~\nAttached 2 probes\nERROR: a real problem\n"
-	if out.String() != want {
-		t.Fatalf("got:\n%s\nwant:\n%s", out.String(), want)
+	for _, pieces := range []int{1, 2, 5} { // whole lines, and lines written piecemeal as bpftrace does
+		var out strings.Builder
+		q := newQuietWriter(&out, 1, scopeMarker)
+		for _, l := range lines {
+			for i := 0; i < pieces; i++ {
+				from, to := len(l)*i/pieces, len(l)*(i+1)/pieces
+				_, _ = q.Write([]byte(l[from:to]))
+				if out.Len() > 0 && !strings.HasSuffix(out.String(), "\n") {
+					t.Fatalf("%d pieces: a part of a line went out: %q", pieces, out.String())
+				}
+			}
+		}
+		q.Flush()
+		if out.String() != want {
+			t.Fatalf("%d pieces: got:\n%s\nwant:\n%s", pieces, out.String(), want)
+		}
 	}
 }
 

@@ -22,7 +22,7 @@ var environmentNoise = regexp.MustCompile(`RLIMIT_MEMLOCK|available_filter_funct
 // line and a line of carets.
 var sourceWarning = regexp.MustCompile(`^stdin:\d+:(\d+)-(\d+): WARNING: `)
 
-// quietWriter passes the tracer's stderr on line by line, less environment
+// quietWriter passes the tracer's stderr on in whole lines, less environment
 // noise and less the warnings bpftrace gives about text the runner added
 // (a warning whose span in the source line contains one of ours).
 type quietWriter struct {
@@ -49,14 +49,11 @@ func (q *quietWriter) Write(p []byte) (int, error) {
 			q.line(&out, line)
 		}
 	}
+	// A fragment without a newline waits for the rest of its line: bpftrace
+	// writes its stderr piecemeal ("Attached 3 probes", then "\n"), and the
+	// runner's own lines share the stream; they must never land inside one
+	// of bpftrace's, where no reader would find them.
 	q.partial = append([]byte(nil), buf[end:]...)
-	// A fragment without a newline goes out at once unless it may be a
-	// message still arriving.
-	if len(q.partial) > 0 && len(q.pending) == 0 && !bytes.HasPrefix(q.partial, []byte("WARNING")) &&
-		!bytes.HasPrefix(q.partial, []byte("ERROR")) && !bytes.HasPrefix(q.partial, []byte("stdin:")) {
-		out.Write(q.partial)
-		q.partial = nil
-	}
 	return len(p), q.emit(out.String())
 }
 
