@@ -94,7 +94,7 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 	addVerbosity(cmd)
 	o.AddFlags(cmd.Flags())
 	registerCompletions(cmd, o)
-	s := &SessionOptions{IOStreams: streams, ConfigFlags: o.ConfigFlags, Interrupts: interrupts}
+	s := SessionRef{IOStreams: streams, ConfigFlags: o.ConfigFlags, Interrupts: interrupts}
 	cmd.AddCommand(newCmdList(s), newCmdLogs(s), newCmdStop(s), newCmdAttach(s), newCmdDoctor(s))
 	return cmd
 }

@@ -23,8 +23,17 @@ type check struct {
 	code                 int
 }
 
-func newCmdDoctor(o *SessionOptions) *cobra.Command {
-	var container, image string
+// DoctorOptions are the inputs of `kubectl trace-debug doctor`.
+type DoctorOptions struct {
+	SessionRef
+	// Container is the target container (-c); empty picks the default.
+	Container string
+	// Image is the runner image the trace would use.
+	Image string
+}
+
+func newCmdDoctor(ref SessionRef) *cobra.Command {
+	o := &DoctorOptions{SessionRef: ref}
 	cmd := &cobra.Command{
 		Use:   "doctor TARGET [-c CONTAINER]",
 		Short: "Check, without changing anything, whether TARGET can be traced, and why not",
@@ -37,7 +46,7 @@ func newCmdDoctor(o *SessionOptions) *cobra.Command {
 			if o.PodName == "" {
 				return codef(ExitUsage, "doctor needs a TARGET (pod/NAME or NAME)")
 			}
-			checks := o.doctor(ctx, container, image)
+			checks := o.doctor(ctx)
 			printChecks(o.Out, checks)
 			for _, c := range checks {
 				if c.Result == "fail" {
@@ -47,13 +56,14 @@ func newCmdDoctor(o *SessionOptions) *cobra.Command {
 			return nil
 		}),
 	}
-	cmd.Flags().StringVarP(&container, "container", "c", "", "container to trace (default: the pod's default container, or its only one)")
-	cmd.Flags().StringVar(&image, "image", DefaultImage(), "runner image")
+	cmd.Flags().StringVarP(&o.Container, "container", "c", "", "container to trace (default: the pod's default container, or its only one)")
+	cmd.Flags().StringVar(&o.Image, "image", DefaultImage(), "runner image")
 	return cmd
 }
 
 // doctor runs every check that a trace of the pod depends on.
-func (o *SessionOptions) doctor(ctx context.Context, container, image string) []check {
+func (o *DoctorOptions) doctor(ctx context.Context) []check {
+	container, image := o.Container, o.Image
 	var checks []check
 	add := func(name string, err error, okDetail string) {
 		if err != nil {
@@ -104,7 +114,7 @@ func (o *SessionOptions) doctor(ctx context.Context, container, image string) []
 // it in the pod's latest bpftrace session with that image (its label
 // io.github.kubectl-trace-debug.bpftrace-version says it too), and what an
 // older one lacks.
-func (o *SessionOptions) tracerCheck(ctx context.Context, pod *corev1.Pod, image string) check {
+func (o *DoctorOptions) tracerCheck(ctx context.Context, pod *corev1.Pod, image string) check {
 	c := check{Name: "bpftrace", Result: "ok", Detail: "reported by the runner at the start of each trace (image label io.github.kubectl-trace-debug.bpftrace-version)"}
 	sessions := Sessions(pod)
 	sort.SliceStable(sessions, func(i, j int) bool { return sessions[i].Started.After(sessions[j].Started) }) // newest first
@@ -116,7 +126,7 @@ func (o *SessionOptions) tracerCheck(ctx context.Context, pod *corev1.Pod, image
 		if line == "" {
 			continue
 		}
-		c.Detail = strings.TrimPrefix(line, "trace-debug-runner: ") + ", as session " + s.Name + " reported"
+		c.Detail = strings.TrimPrefix(line, protocol.RunnerPrefix) + ", as session " + s.Name + " reported"
 		if strings.Contains(line, "(no ") || strings.Contains(line, ", no ") {
 			c.Result = "warn"
 			c.Detail += "; a runner image with bpftrace >= 0.24.2 has them all"
@@ -128,7 +138,7 @@ func (o *SessionOptions) tracerCheck(ctx context.Context, pod *corev1.Pod, image
 
 // runnerLine is the first line starting with prefix in the first KiB of a
 // session's output, or "".
-func (o *SessionOptions) runnerLine(ctx context.Context, session, prefix string) string {
+func (o *DoctorOptions) runnerLine(ctx context.Context, session, prefix string) string {
 	rc, err := o.Client.CoreV1().Pods(o.Namespace).GetLogs(o.PodName, &corev1.PodLogOptions{Container: session, LimitBytes: ptr.To[int64](4096)}).Stream(ctx)
 	if err != nil {
 		return ""
@@ -144,7 +154,7 @@ func (o *SessionOptions) runnerLine(ctx context.Context, session, prefix string)
 }
 
 // nodeChecks reads the node's OS, architecture, kernel, runtime and images.
-func (o *SessionOptions) nodeChecks(ctx context.Context, nodeName, image string) []check {
+func (o *DoctorOptions) nodeChecks(ctx context.Context, nodeName, image string) []check {
 	node, err := o.Client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
 	if err != nil {
 		return []check{{Name: "node", Result: "warn", Detail: fmt.Sprintf("cannot read node %s: %v", nodeName, err)}}

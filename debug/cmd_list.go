@@ -17,7 +17,17 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-func newCmdList(o *SessionOptions) *cobra.Command {
+// ListOptions are the inputs of `kubectl trace-debug list`.
+type ListOptions struct {
+	SessionRef
+	// AllNamespaces lists the sessions of every namespace.
+	AllNamespaces bool
+	// Output is the format: "" (a table), wide, json or yaml.
+	Output string
+}
+
+func newCmdList(ref SessionRef) *cobra.Command {
+	o := &ListOptions{SessionRef: ref}
 	cmd := &cobra.Command{
 		Use:   "list [TARGET] [-A] [-o json|yaml|wide]",
 		Short: "List trace sessions, running and finished, read from the pods themselves",
@@ -28,7 +38,10 @@ func newCmdList(o *SessionOptions) *cobra.Command {
 			if err := o.Complete(args, false); err != nil {
 				return err
 			}
-			return o.list(ctx)
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(ctx)
 		}),
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "list sessions in every namespace")
@@ -36,7 +49,17 @@ func newCmdList(o *SessionOptions) *cobra.Command {
 	return cmd
 }
 
-func (o *SessionOptions) list(ctx context.Context) error {
+// Validate checks the output format before anything is read.
+func (o *ListOptions) Validate() error {
+	switch o.Output {
+	case "", "wide", "json", "yaml":
+		return nil
+	}
+	return codef(ExitUsage, "--output must be wide, json or yaml (or omitted for a table), not %q", o.Output)
+}
+
+// Run lists the sessions of the target pod, the namespace or every namespace.
+func (o *ListOptions) Run(ctx context.Context) error {
 	var pods []corev1.Pod
 	switch {
 	case o.PodName != "":

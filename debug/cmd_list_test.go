@@ -72,3 +72,12 @@ func TestPrintable(t *testing.T) {
 		t.Errorf("printableWriter wrote %q, want %q", got, want)
 	}
 }
+
+func TestListValidate(t *testing.T) {
+	for format, ok := range map[string]bool{"": true, "wide": true, "json": true, "yaml": true, "table": false, "jsn": false} {
+		err := (&ListOptions{Output: format}).Validate()
+		if (err == nil) != ok || (err != nil && ExitCode(err) != ExitUsage) {
+			t.Errorf("Validate(%q) = %v, want ok=%v", format, err, ok)
+		}
+	}
+}

@@ -3,17 +3,20 @@ package debug
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
-func newCmdLogs(o *SessionOptions) *cobra.Command {
+// LogsOptions are the inputs of `kubectl trace-debug logs`.
+type LogsOptions struct {
+	SessionRef
+	// Follow follows the output until the session ends.
+	Follow bool
+}
+
+func newCmdLogs(ref SessionRef) *cobra.Command {
+	o := &LogsOptions{SessionRef: ref}
 	cmd := &cobra.Command{
 		Use:     "logs TARGET SESSION [-f]",
 		Short:   "Print the output of a running or finished trace session",
@@ -22,18 +25,28 @@ func newCmdLogs(o *SessionOptions) *cobra.Command {
 			if err := o.Complete(args, true); err != nil {
 				return err
 			}
-			if _, err := o.session(ctx); err != nil {
-				return err
-			}
-			_, _, err := o.copyLogs(ctx, o.Follow)
-			return err
+			return o.Run(ctx)
 		}),
 	}
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "follow the output until the session ends")
 	return cmd
 }
 
-func newCmdStop(o *SessionOptions) *cobra.Command {
+// Run prints the session's output; a followed one ends with the session's
+// result line (the output is then complete).
+func (o *LogsOptions) Run(ctx context.Context) error {
+	t, _, err := o.tracer(ctx)
+	if err != nil {
+		return err
+	}
+	return t.logs(ctx, &corev1.PodLogOptions{Follow: o.Follow}, printableWriter{o.Out})
+}
+
+// StopOptions are the inputs of `kubectl trace-debug stop`.
+type StopOptions struct{ SessionRef }
+
+func newCmdStop(ref SessionRef) *cobra.Command {
+	o := &StopOptions{SessionRef: ref}
 	return &cobra.Command{
 		Use:     "stop TARGET SESSION",
 		Short:   "End a trace session the Ctrl-C way: its maps are printed into its output",
@@ -42,25 +55,42 @@ func newCmdStop(o *SessionOptions) *cobra.Command {
 			if err := o.Complete(args, true); err != nil {
 				return err
 			}
-			s, err := o.session(ctx)
-			if err != nil {
-				return err
-			}
-			if s.State != "Running" {
-				progressf(o.ErrOut, "session %s is not running (%s); nothing to stop", s.Name, s.State)
-				return nil
-			}
-			st, err := o.stop(ctx)
-			if err != nil {
-				return err
-			}
-			progressf(o.ErrOut, "session %s stopped (exit code %d); its output: kubectl trace-debug logs pod/%s %s", s.Name, st.ExitCode, s.Pod, s.Name)
-			return nil
+			return o.Run(ctx)
 		}),
 	}
 }
 
-func newCmdAttach(o *SessionOptions) *cobra.Command {
+// Run stops the session and waits until its output is complete.
+func (o *StopOptions) Run(ctx context.Context) error {
+	t, info, err := o.tracer(ctx)
+	if err != nil {
+		return err
+	}
+	if t.state.Running == nil {
+		progressf(o.ErrOut, "session %s is not running (%s); nothing to stop", t.name, info.State)
+		return nil
+	}
+	e, err := t.stop(ctx)
+	if errors.Is(err, errEnded) {
+		progressf(o.ErrOut, "session %s is not running (it ended with exit code %d); nothing to stop", t.name, e.exitCode())
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	progressf(o.ErrOut, "session %s stopped (exit code %d); its output: kubectl trace-debug logs pod/%s %s", t.name, e.exitCode(), t.pod, t.name)
+	return nil
+}
+
+// AttachOptions are the inputs of `kubectl trace-debug attach`.
+type AttachOptions struct {
+	SessionRef
+	// NoStop makes Ctrl-C leave the session running instead of stopping it.
+	NoStop bool
+}
+
+func newCmdAttach(ref SessionRef) *cobra.Command {
+	o := &AttachOptions{SessionRef: ref}
 	cmd := &cobra.Command{
 		Use:   "attach TARGET SESSION",
 		Short: "Replay a session's output so far and follow it; Ctrl-C stops the session",
@@ -70,134 +100,29 @@ func newCmdAttach(o *SessionOptions) *cobra.Command {
 			if err := o.Complete(args, true); err != nil {
 				return err
 			}
-			if _, err := o.session(ctx); err != nil {
-				return err
-			}
-			return o.attach(ctx)
+			return o.Run(ctx)
 		}),
 	}
 	cmd.Flags().BoolVar(&o.NoStop, "no-stop", false, "Ctrl-C leaves and the session goes on, instead of stopping it")
 	return cmd
 }
 
-// logSettle is how long a followed log must be quiet after the runner's
-// result line before it is taken as complete: the runtime copies a
-// container's stdout and stderr into its log separately, so the last of the
-// summary can land just after the result line.
-const logSettle = 300 * time.Millisecond
-
-// copyLogs writes the session's output to stdout, following it if asked. A
-// followed log ends at the runner's result line (once settled): the output
-// is complete, though the container may still be detaching probes. It
-// returns the result line's exit code, if one came.
-func (o *SessionOptions) copyLogs(ctx context.Context, follow bool) (code int, ended bool, err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	rc, err := o.Client.CoreV1().Pods(o.Namespace).GetLogs(o.PodName, &corev1.PodLogOptions{Container: o.Session, Follow: follow}).Stream(ctx)
+// Run replays and follows the session's output to its end; the first
+// interrupt stops the session (unless NoStop) and the output goes on to its
+// maps, the second leaves at once.
+func (o *AttachOptions) Run(ctx context.Context) error {
+	t, _, err := o.tracer(ctx)
 	if err != nil {
-		return 0, false, apiError(err, "read session "+o.Session+" output", "")
+		return err
 	}
-	defer rc.Close()
-	w := &readyWatcher{w: printableWriter{o.Out}, onResult: func(c int) { code, ended = c, true }}
-	chunks := make(chan []byte)
-	readErr := make(chan error, 1)
-	go func() {
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := rc.Read(buf)
-			if n > 0 {
-				select {
-				case chunks <- append([]byte(nil), buf[:n]...):
-				case <-ctx.Done():
-					return
-				}
-			}
-			if err != nil {
-				readErr <- err
-				return
-			}
-		}
-	}()
-	var settled <-chan time.Time
-	for {
-		select {
-		case b := <-chunks:
-			if _, err := w.Write(b); err != nil {
-				return code, ended, err
-			}
-			if ended {
-				settled = time.After(logSettle)
-			}
-		case <-settled:
-			return code, ended, nil
-		case err := <-readErr:
-			if errors.Is(err, io.EOF) || ctx.Err() != nil {
-				return code, ended, nil
-			}
-			return code, ended, fmt.Errorf("read session %s output: %w", o.Session, err)
-		case <-ctx.Done():
-			return code, ended, nil
-		}
+	err = t.interact(ctx, o.NoStop, func() { go t.sendStop(ctx) }, func(ctx context.Context) error {
+		return t.logs(ctx, &corev1.PodLogOptions{Follow: true}, printableWriter{o.Out})
+	})
+	if errors.Is(err, errLeft) {
+		return t.leftError(goesOnNote(t.pod, t.name))
 	}
-}
-
-// stop sends the runner the stop line through the container's stdin (no
-// pods/exec needed) and waits until the session has ended.
-func (o *SessionOptions) stop(ctx context.Context) (*corev1.ContainerStateTerminated, error) {
-	if err := o.sendControl(ctx, o.PodName, o.Session, []byte(protocol.Stop+"\n")); err != nil {
-		return nil, err
-	}
-	st, err := o.watchTracer(ctx, o.PodName, o.Session, untilTerminated())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return st.Terminated, nil
-}
-
-// attach replays and follows the output; the first interrupt stops the
-// session (unless NoStop) and the output goes on to its summary, the second
-// leaves at once.
-func (o *SessionOptions) attach(ctx context.Context) error {
-	followCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type logResult struct {
-		code  int
-		ended bool
-		err   error
-	}
-	done := make(chan logResult, 1)
-	go func() {
-		code, ended, err := o.copyLogs(followCtx, true)
-		done <- logResult{code, ended, err}
-	}()
-	interrupts := 0
-	for {
-		select {
-		case r := <-done:
-			if r.err != nil {
-				return r.err
-			}
-			if r.ended { // the output is complete; the container may still be detaching
-				return exitResult(o.Session, r.code, "")
-			}
-			st, err := o.watchTracer(ctx, o.PodName, o.Session, untilTerminated())
-			if err != nil {
-				return err
-			}
-			return tracerResult(o.Session, st.Terminated)
-		case <-o.Interrupts:
-			interrupts++
-			if o.NoStop || interrupts > 1 {
-				cancel()
-				<-done
-				return codef(ExitInterrupted, "left session %s; it goes on (stop it with `kubectl trace-debug stop pod/%s %s`)", o.Session, o.PodName, o.Session)
-			}
-			progressf(o.ErrOut, "stopping session %s; its maps follow (Ctrl-C again to leave at once)", o.Session)
-			go func() {
-				if _, err := o.stop(ctx); err != nil {
-					progressf(o.ErrOut, "%v", err)
-				}
-			}()
-		}
-	}
+	return t.finish(ctx)
 }

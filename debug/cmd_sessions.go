@@ -11,18 +11,16 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
-// SessionOptions are the inputs of the session commands: list, logs, stop
-// and attach.
-type SessionOptions struct {
+// SessionRef is what every subcommand shares (list, logs, stop, attach,
+// doctor): the streams, kubectl's connection flags, the user's signals and,
+// once completed, TARGET and SESSION. Each subcommand's options embed it and
+// add their own flags.
+type SessionRef struct {
 	genericiooptions.IOStreams
+	// ConfigFlags are kubectl's standard connection flags.
 	ConfigFlags *genericclioptions.ConfigFlags
 	// Interrupts delivers the user's Ctrl-C (SIGINT) and SIGTERM.
 	Interrupts <-chan os.Signal
-
-	AllNamespaces bool
-	Output        string
-	Follow        bool
-	NoStop        bool
 
 	// Filled by Complete.
 	PodName string
@@ -30,8 +28,9 @@ type SessionOptions struct {
 	kube
 }
 
-// Complete resolves the clients, TARGET and, when wantSession, SESSION.
-func (o *SessionOptions) Complete(args []string, wantSession bool) error {
+// Complete resolves the clients, TARGET (optional unless wantSession) and,
+// when wantSession, SESSION.
+func (o *SessionRef) Complete(args []string, wantSession bool) error {
 	want := 1
 	if wantSession {
 		want = 2
@@ -54,25 +53,26 @@ func (o *SessionOptions) Complete(args []string, wantSession bool) error {
 	return err
 }
 
-// session finds the named session in its pod.
-func (o *SessionOptions) session(ctx context.Context) (SessionInfo, error) {
+// tracer finds the named session in its pod and returns it, in the state
+// the pod reports, with what `list` shows of it.
+func (o *SessionRef) tracer(ctx context.Context) (*tracer, SessionInfo, error) {
 	pod, err := o.Client.CoreV1().Pods(o.Namespace).Get(ctx, o.PodName, metav1.GetOptions{})
 	if err != nil {
-		return SessionInfo{}, apiError(err, fmt.Sprintf("get pod %s/%s", o.Namespace, o.PodName), "")
+		return nil, SessionInfo{}, apiError(err, fmt.Sprintf("get pod %s/%s", o.Namespace, o.PodName), "")
 	}
 	for _, s := range Sessions(pod) {
 		if s.Name == o.Session {
-			return s, nil
+			st, _ := containerState(pod, s.Name)
+			return &tracer{kube: o.kube, pod: o.PodName, name: s.Name, out: o.Out, errOut: o.ErrOut, interrupts: o.Interrupts, state: st}, s, nil
 		}
 	}
-	return SessionInfo{}, codef(ExitTargetNotFound, "find session: pod %s has no session %q; list them with `kubectl trace-debug list pod/%s`", podRef(pod), o.Session, pod.Name)
+	return nil, SessionInfo{}, codef(ExitTargetNotFound, "find session: pod %s has no session %q; list them with `kubectl trace-debug list pod/%s`", podRef(pod), o.Session, pod.Name)
 }
 
 // runE runs a subcommand with its context. Unless the subcommand reads the
 // user's signals itself (attach), Ctrl-C or SIGTERM cancels whatever it waits
-// for, and it exits 130 saying so: a subcommand never changes a session, so
-// nothing is left behind.
-func (o *SessionOptions) runE(ownSignals bool, run func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
+// for, and it exits 130 saying so.
+func (o *SessionRef) runE(ownSignals bool, run func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		if ownSignals {
 			return run(cmd.Context(), args)

@@ -197,8 +197,8 @@ func TestListSessions(t *testing.T) {
 	other.Name, other.Namespace = "db", "other"
 	client := fake.NewClientset(p, other)
 	var out bytes.Buffer
-	o := &SessionOptions{IOStreams: genericiooptions.IOStreams{Out: &out}, kube: kube{Client: client, Namespace: p.Namespace}, Output: "wide"}
-	if err := o.list(context.Background()); err != nil {
+	o := &ListOptions{SessionRef: SessionRef{IOStreams: genericiooptions.IOStreams{Out: &out}, kube: kube{Client: client, Namespace: p.Namespace}}, Output: "wide"}
+	if err := o.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "trace-debug-a") || !strings.Contains(out.String(), "BEGIN { }") {

@@ -206,20 +206,24 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 	// command waits for (preflight, the API, the image pull, the start).
 	waitCtx, release := interruptible(ctx, o.Interrupts)
 	defer release()
-	s, err := o.start(waitCtx)
+	t, err := o.start(waitCtx)
 	if interrupted(waitCtx) {
-		return interruptedError("starting the trace", s.leftBehind())
+		return interruptedError("starting the trace", o.leftBehind(t))
 	}
-	if err != nil || s == nil {
+	if err != nil || t == nil {
 		return err
 	}
 	if o.Detach {
-		err := s.detach(waitCtx)
+		err := o.detach(waitCtx, t)
 		if interrupted(waitCtx) {
-			return interruptedError("waiting for the probes to be attached", s.leftBehind())
+			return interruptedError("waiting for the probes to be attached", o.leftBehind(t))
 		}
 		return err
 	}
-	release() // the stream reads the signals: first Ctrl-C stops, second leaves
-	return s.follow(ctx)
+	release() // the session reads the signals: first Ctrl-C stops, second leaves
+	var program []byte
+	if o.programOnStdin() {
+		program = programMessage(o.Program)
+	}
+	return t.follow(ctx, openingLines(program))
 }

@@ -51,8 +51,12 @@ const ProgramLine = "program"
 // line starting with ReadyPrefix.
 func ReadyLine(probes int) string { return fmt.Sprintf("%s (%d)", ReadyPrefix, probes) }
 
+// RunnerPrefix starts every line the runner writes itself (on stderr);
+// the program's output never does.
+const RunnerPrefix = "trace-debug-runner: "
+
 // ReadyPrefix starts the ReadyLine.
-const ReadyPrefix = "trace-debug-runner: probes attached"
+const ReadyPrefix = RunnerPrefix + "probes attached"
 
 // ResultLine is the runner's last line on stderr: the session's exit code.
 // The runner then closes its output, so a client that has read it has read
@@ -61,7 +65,7 @@ const ReadyPrefix = "trace-debug-runner: probes attached"
 func ResultLine(code int) string { return fmt.Sprintf("%s %d", ResultPrefix, code) }
 
 // ResultPrefix starts the ResultLine.
-const ResultPrefix = "trace-debug-runner: trace ended, exit code"
+const ResultPrefix = RunnerPrefix + "trace ended, exit code"
 
 // ProgramOnStdin describes program for a session that sends it on stdin.
 func ProgramOnStdin(program string) (size int, sha string, head string) {
@@ -85,7 +89,7 @@ func ParseResultLine(line string) (int, bool) {
 // TracerVersionPrefix starts the runner's line naming the bpftrace it runs
 // and what that version can do, e.g. "trace-debug-runner: bpftrace 0.27.1
 // (maps on demand, Go return probes, namespaced pid)".
-const TracerVersionPrefix = "trace-debug-runner: bpftrace "
+const TracerVersionPrefix = RunnerPrefix + "bpftrace "
 
 // PingInterval is how often an attached client sends Ping.
 const PingInterval = 2 * time.Second

@@ -137,7 +137,7 @@ func sessionEnd(s protocol.Session, now time.Time) (time.Time, string) {
 
 // say writes one of the runner's own messages to stderr.
 func (o Options) say(format string, a ...any) {
-	fmt.Fprintf(o.Stderr, "trace-debug-runner: "+format+"\n", a...)
+	fmt.Fprintf(o.Stderr, protocol.RunnerPrefix+format+"\n", a...)
 }
 
 // prepareKernel mounts the tracing filesystems, lifts the memlock limit

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,48 +15,11 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
-// tracerSession is one tracer container injected into a pod.
-type tracerSession struct {
-	o    *TraceOptions
-	name string
-	// state is the tracer's state when start returned: running, or already
-	// terminated.
-	state corev1.ContainerState
-	// injected is true once the patch that adds the tracer was sent;
-	// stopped once the client stopped it (a detached start that failed).
-	injected, stopped bool
-
-	mu sync.Mutex
-	// code is the exit code from the runner's result line; hasCode says
-	// whether it came.
-	code    int
-	hasCode bool
-}
-
-// setResult records the exit code of the runner's result line.
-func (s *tracerSession) setResult(code int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.code, s.hasCode = code, true
-}
-
-// result is the exit code of the runner's result line, if it came.
-func (s *tracerSession) result() (int, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.code, s.hasCode
-}
-
 // progress prints a line about what the command is doing to stderr.
 func (o *TraceOptions) progress(format string, a ...any) { progressf(o.ErrOut, format, a...) }
 
-// progressf prints a progress line to w (the command's stderr).
-func progressf(w io.Writer, format string, a ...any) {
-	fmt.Fprintf(w, "trace-debug: "+format+"\n", a...)
-}
-
 // start resolves the target, injects the tracer and waits until it runs.
-func (o *TraceOptions) start(ctx context.Context) (*tracerSession, error) {
+func (o *TraceOptions) start(ctx context.Context) (*tracer, error) {
 	// Refusals come before anything is injected, so nothing is left behind.
 	if err := o.checkAccess(ctx, traceAccess); err != nil {
 		return nil, err
@@ -83,7 +44,7 @@ func (o *TraceOptions) start(ctx context.Context) (*tracerSession, error) {
 	if warning := sessionsWarning(pod); warning != "" {
 		o.progress("%s", warning)
 	}
-	s := &tracerSession{o: o, name: SessionName(pod)}
+	s := o.tracer(SessionName(pod))
 	session := o.session(containerID, SharesPIDNamespace(pod))
 	session.NotAfter = time.Now().Add(o.Deadline).Truncate(time.Second) // over by then, however late it starts
 	ec := EphemeralContainer(TracerSpec{
@@ -111,7 +72,7 @@ func (o *TraceOptions) start(ctx context.Context) (*tracerSession, error) {
 		return nil, injectError(err, pod)
 	}
 	s.injected = true
-	s.state, err = o.watchTracer(ctx, pod.Name, s.name, untilStarted(s.name, o.StartTimeout, o.ErrOut))
+	s.state, err = s.watchTracer(ctx, pod.Name, s.name, untilStarted(s.name, o.StartTimeout, o.ErrOut))
 	if err != nil {
 		return s, err
 	}
@@ -137,13 +98,25 @@ func sessionsWarning(pod *corev1.Pod) string {
 		"each session adds about 2 KiB, and the kubelet's work on the pod grows with them; recreate the pod when you can", podRef(pod), n, size>>10)
 }
 
+// tracer is the session these options start, named name.
+func (o *TraceOptions) tracer(name string) *tracer {
+	t := &tracer{kube: o.kube, pod: o.PodName, name: name, out: o.Out, errOut: o.ErrOut, interrupts: o.Interrupts}
+	if o.ReadyFile != "" {
+		t.onReady = func() {
+			if err := writeReadyFile(o.ReadyFile, name); err != nil {
+				t.progress("%v", err)
+			}
+		}
+	}
+	return t
+}
+
 // leftBehind says what an interrupted start left in the pod, and when it
 // ends by itself.
-func (s *tracerSession) leftBehind() string {
+func (o *TraceOptions) leftBehind(s *tracer) string {
 	if s == nil || !s.injected {
 		return "nothing was added to the pod"
 	}
-	o := s.o
 	if s.stopped {
 		return fmt.Sprintf("tracer %s was added to pod %s/%s and has been stopped", s.name, o.Namespace, o.PodName)
 	}
