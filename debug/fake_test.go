@@ -10,6 +10,7 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -231,5 +232,58 @@ func TestInterruptWhileStarting(t *testing.T) {
 	err := o.Run(context.Background())
 	if ExitCode(err) != ExitInterrupted || !strings.Contains(err.Error(), "was added to pod ns/web") {
 		t.Fatalf("Run = %v, want exit %d naming the tracer left", err, ExitInterrupted)
+	}
+}
+
+// Doctor reports preflight's own checks, the pod's and the node's; a
+// missing permission fails with the trace's own exit code.
+func TestDoctor(t *testing.T) {
+	p, _, client := traceablePod()
+	p.Spec.NodeName = "n1"
+	node := &corev1.Node{}
+	node.Name = "n1"
+	node.Status.NodeInfo = corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KernelVersion: "6.1.0"}
+	node.Status.Images = []corev1.ContainerImage{{Names: []string{"runner:1"}}}
+	_, _ = client.CoreV1().Pods(p.Namespace).Update(context.Background(), p, metav1.UpdateOptions{})
+	_, _ = client.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{})
+	o := &DoctorOptions{SessionRef: SessionRef{PodName: p.Name, kube: kube{Client: client, Namespace: p.Namespace}}, Image: "runner:1"}
+	results := map[string]string{}
+	for _, c := range o.doctor(context.Background()) {
+		results[c.Name] = c.Result
+	}
+	for _, name := range []string{"permissions", "pod security", "pod", "node", "image"} {
+		if results[name] != "ok" {
+			t.Errorf("check %s = %q, want ok (all: %v)", name, results[name], results)
+		}
+	}
+
+	client.PrependReactor("create", "selfsubjectaccessreviews", denying("patch pods/ephemeralcontainers"))
+	for _, c := range o.doctor(context.Background()) {
+		if c.Name == "permissions" && (c.Result != "fail" || c.code != ExitForbidden || !strings.Contains(c.Detail, "pods/ephemeralcontainers")) {
+			t.Errorf("permissions check without the patch verb = %+v", c)
+		}
+	}
+}
+
+// Stop on a session that has ended, or that does not exist, sends nothing.
+func TestStopWithoutASession(t *testing.T) {
+	p := tracerPod(corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"}})
+	p.Spec.EphemeralContainers = []corev1.EphemeralContainer{
+		EphemeralContainer(TracerSpec{Name: "t", Target: "app", Image: "i", Session: sessionWith("BEGIN { }")}),
+	}
+	client := fake.NewClientset(p)
+	var stderr bytes.Buffer
+	o := &StopOptions{SessionRef{IOStreams: genericiooptions.IOStreams{ErrOut: &stderr}, PodName: p.Name, Session: "t", kube: kube{Client: client, Namespace: p.Namespace}}}
+	if err := o.Run(context.Background()); err != nil || !strings.Contains(stderr.String(), "not running (Completed)") {
+		t.Fatalf("stop of an ended session: %v\n%s", err, stderr.String())
+	}
+	o.Session = "nope"
+	if err := o.Run(context.Background()); ExitCode(err) != ExitTargetNotFound {
+		t.Fatalf("stop of an unknown session: %v", err)
+	}
+	for _, a := range client.Actions() {
+		if a.GetSubresource() == "attach" {
+			t.Fatalf("stop sent something: %v", a)
+		}
 	}
 }

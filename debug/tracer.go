@@ -158,7 +158,11 @@ func (t *tracer) stop(ctx context.Context) (ending, error) {
 		}
 		return ending{}, err
 	}
-	if err := t.logs(ctx, &corev1.PodLogOptions{Follow: true, TailLines: &tail}, io.Discard); err != nil {
+	// The runner ends within its stop grace (a kill after it): bounded, so
+	// a wedged session cannot hold `stop` until its deadline.
+	followCtx, cancel := context.WithTimeout(ctx, finishTimeout)
+	defer cancel()
+	if err := t.logs(followCtx, &corev1.PodLogOptions{Follow: true, TailLines: &tail}, io.Discard); err != nil {
 		t.progress("%v; waiting for the container's exit instead", err)
 	}
 	return t.wait(ctx)
