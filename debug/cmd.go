@@ -36,6 +36,10 @@ var (
 		# Count calls of a Go function in the target's own binary
 		kubectl trace-debug pod/web -e 'uprobe:/proc/$container_pid/root/app/server:"main.counterValue" { @calls = count(); }'
 
+		# The pod of a one-replica Deployment, or the pod a label selector matches
+		kubectl trace-debug deploy/web -e 'uprobe:/proc/$container_pid/root/app/server:"main.counterValue" { @calls = count(); }'
+		kubectl trace-debug -l app=web -n shop --syscalls --duration 10s
+
 		# Run a program from a file against the "shell" container
 		kubectl trace-debug pod/web -c shell -f bashreadline.bt
 
@@ -69,7 +73,7 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 	o := NewTraceOptions(streams)
 	o.Interrupts = interrupts
 	cmd := &cobra.Command{
-		Use:         "trace-debug TARGET (-e PROGRAM | -f FILE) [-c CONTAINER] [--duration D]",
+		Use:         "trace-debug (TARGET | -l SELECTOR) (-e PROGRAM | -f FILE) [-c CONTAINER] [--duration D]",
 		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl trace-debug"},
 		Short:       "Trace a running pod with bpftrace through an ephemeral container",
 		Long:        traceLong,

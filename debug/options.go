@@ -58,8 +58,17 @@ type TraceOptions struct {
 	// Funcs are Go functions for the native, Go-safe function tracer.
 	Funcs []string
 
-	// Filled by Complete.
-	PodName string
+	// Selector (-l) traces the pods it matches instead of TARGET;
+	// AllNamespaces (-A) looks for them in every namespace.
+	Selector      string
+	AllNamespaces bool
+	// MaxPods refuses a workload or selector that matches more running pods.
+	MaxPods int
+
+	// Filled by Complete: the pod, or the workload (TYPE/NAME) whose pods
+	// are resolved in Run.
+	PodName  string
+	Workload string
 	kube
 	// Interrupts delivers the user's Ctrl-C (SIGINT) and SIGTERM.
 	Interrupts <-chan os.Signal
@@ -74,6 +83,7 @@ func NewTraceOptions(streams genericiooptions.IOStreams) *TraceOptions {
 		Deadline:     protocol.DefaultSession().Deadline,
 		StartTimeout: 2 * time.Minute,
 		OutputFormat: "text",
+		MaxPods:      DefaultMaxPods,
 	}
 }
 
@@ -96,19 +106,28 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.StringArrayVar(&o.Funcs, "func", o.Funcs, "trace calls of this Go function of the target's executable, with results and durations, Go-safe (repeatable; patterns like main.* allowed)")
 	flags.BoolVar(&o.UnsafeUretprobe, "unsafe-uretprobe", o.UnsafeUretprobe, "run uretprobes on Go executables as written (they crash Go programs: Go moves its stacks); by default they become uprobes at each RET")
 	flags.BoolVar(&o.NodeWide, "node-wide", o.NodeWide, "let the program's probes fire for every process on the node, not only the pod's (uprobes on a shared image, tracepoints, kprobes)")
+	flags.StringVarP(&o.Selector, "selector", "l", o.Selector, "trace the pods this label selector matches (instead of TARGET)")
+	flags.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", o.AllNamespaces, "with -l: look for the pods in every namespace")
+	flags.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "refuse a workload or selector that matches more running pods than this (each gets a privileged tracer)")
 	flags.BoolVar(&o.IgnoreMemoryLimit, "ignore-memory-limit", o.IgnoreMemoryLimit, "start bpftrace even if its peak memory (about 190 MiB) may not fit under the pod's memory limit")
 }
 
 // Complete reads the program file, resolves the namespace and builds the clients.
 func (o *TraceOptions) Complete(args []string) error {
-	if len(args) != 1 {
-		return codef(ExitUsage, "need exactly one TARGET (pod/NAME or NAME), got %d arguments; see --help", len(args))
+	switch {
+	case o.Selector != "" && len(args) > 0:
+		return codef(ExitUsage, "give TARGET or -l SELECTOR, not both")
+	case o.Selector == "" && len(args) != 1:
+		return codef(ExitUsage, "need exactly one TARGET (pod/NAME, NAME, or TYPE/NAME such as deploy/web) or -l SELECTOR, got %d arguments; see --help", len(args))
+	case o.Selector == "" && !isPodTarget(args[0]):
+		o.Workload = args[0]
+	case o.Selector == "":
+		name, err := ParseTarget(args[0])
+		if err != nil {
+			return err
+		}
+		o.PodName = name
 	}
-	name, err := ParseTarget(args[0])
-	if err != nil {
-		return err
-	}
-	o.PodName = name
 	if o.ProgramFile != "" {
 		if o.Program != "" {
 			return codef(ExitUsage, "give the program with -e or -f, not both")
@@ -122,6 +141,7 @@ func (o *TraceOptions) Complete(args []string) error {
 	if o.Image == DefaultImage() && o.session("", false).Native() {
 		o.Image = NativeImage() // the native engines need no bpftrace
 	}
+	var err error
 	o.kube, err = newKube(o.ConfigFlags)
 	return err
 }
@@ -143,6 +163,10 @@ func (o *TraceOptions) Validate() error {
 		return codef(ExitUsage, "--duration (%v) is longer than --deadline (%v); raise --deadline too", o.Duration, o.Deadline)
 	case o.StartTimeout <= 0:
 		return codef(ExitUsage, "--start-timeout must be positive")
+	case o.AllNamespaces && o.Selector == "":
+		return codef(ExitUsage, "-A (all namespaces) goes with -l SELECTOR")
+	case o.MaxPods < 1:
+		return codef(ExitUsage, "--max-pods must be at least 1")
 	case o.Detach && o.OutputFile != "":
 		return codef(ExitUsage, "--output-file needs an attached session: a detached one keeps its output in the pod; read it with `kubectl trace-debug logs`")
 	case o.OutputFormat != "text" && o.OutputFormat != "json":
@@ -206,6 +230,15 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 	// command waits for (preflight, the API, the image pull, the start).
 	waitCtx, release := interruptible(ctx, o.Interrupts)
 	defer release()
+	if o.PodName == "" {
+		err := o.resolvePod(waitCtx)
+		if interrupted(waitCtx) {
+			return interruptedError("resolving the target", "")
+		}
+		if err != nil {
+			return err
+		}
+	}
 	t, err := o.start(waitCtx)
 	if interrupted(waitCtx) {
 		return interruptedError("starting the trace", o.leftBehind(t))
@@ -226,4 +259,23 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		program = programMessage(o.Program)
 	}
 	return t.follow(ctx, openingLines(program))
+}
+
+// resolvePod resolves the workload or selector to its running pods and
+// takes the pod to trace, naming the pods it skipped. A session spans one
+// pod: a target with several running pods is refused, naming them.
+func (o *TraceOptions) resolvePod(ctx context.Context) error {
+	targets, err := resolveWorkload(ctx, o.ConfigFlags, o.kube, o.Workload, o.Selector, o.AllNamespaces)
+	if err != nil {
+		return err
+	}
+	if err := targets.check(o.MaxPods); err != nil {
+		return err
+	}
+	o.progress("%s", describeTargets(targets))
+	if n := len(targets.Running); n > 1 {
+		return codef(ExitUsage, "resolve %s: it has %d running pods, and a session traces one pod; trace each with pod/NAME (one session across several pods is not built yet)", targets.What, n)
+	}
+	o.PodName, o.Namespace = targets.Running[0].Name, targets.Running[0].Namespace
+	return nil
 }

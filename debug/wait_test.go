@@ -84,6 +84,9 @@ func TestValidate(t *testing.T) {
 		{"no deadline", func(o *TraceOptions) { o.Deadline = 0 }, "--deadline must be positive"},
 		{"detached output file", func(o *TraceOptions) { o.Detach = true; o.OutputFile = "x" }, "needs an attached session"},
 		{"duration past deadline", func(o *TraceOptions) { o.Duration = 2 * o.Deadline }, "longer than --deadline"},
+		{"-A without -l", func(o *TraceOptions) { o.AllNamespaces = true }, "goes with -l"},
+		{"-A with -l", func(o *TraceOptions) { o.AllNamespaces = true; o.Selector = "app=web" }, ""},
+		{"no pods allowed", func(o *TraceOptions) { o.MaxPods = 0 }, "--max-pods must be at least 1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := valid()
