@@ -36,7 +36,7 @@ var (
 		# Count calls of a Go function in the target's own binary
 		kubectl trace-debug pod/web -e 'uprobe:/proc/$container_pid/root/app/server:"main.counterValue" { @calls = count(); }'
 
-		# The pod of a one-replica Deployment, or the pod a label selector matches
+		# A Deployment's pods, or the pods a label selector matches: one session, a tracer in each
 		kubectl trace-debug deploy/web -e 'uprobe:/proc/$container_pid/root/app/server:"main.counterValue" { @calls = count(); }'
 		kubectl trace-debug -l app=web -n shop --syscalls --duration 10s
 

@@ -34,6 +34,10 @@ const (
 	// ExitMemory: the tracer was not started because its expected peak
 	// memory does not fit under the pod's memory limit.
 	ExitMemory = 12
+	// ExitPartial: a workload or selector had pods that were not traced
+	// (not running, refused, failed) while others were; each pod's outcome
+	// is on stderr.
+	ExitPartial = 13
 	// ExitInterrupted: the user left before the trace ended (second Ctrl-C).
 	ExitInterrupted = 130
 )

@@ -69,6 +69,12 @@ type TraceOptions struct {
 	// are resolved in Run.
 	PodName  string
 	Workload string
+	// skipped are the pods of the workload or selector that are not traced.
+	skipped []skippedPod
+	// sessionName and onReady are set for each pod of a group session:
+	// its shared name, and the group's ready hook.
+	sessionName string
+	onReady     func()
 	kube
 	// Interrupts delivers the user's Ctrl-C (SIGINT) and SIGTERM.
 	Interrupts <-chan os.Signal
@@ -226,19 +232,29 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		defer f.Close()
 		o.Out = f
 	}
+	if o.PodName == "" {
+		targets, err := o.resolve(ctx)
+		if err != nil {
+			return err
+		}
+		if len(targets.Running) > 1 {
+			return o.runGroup(ctx, targets)
+		}
+		o.PodName, o.Namespace, o.skipped = targets.Running[0].Name, targets.Running[0].Namespace, targets.Skipped
+	}
+	err := o.runOne(ctx)
+	if err == nil && len(o.skipped) > 0 {
+		return codef(ExitPartial, "traced 1 pod; %d not traced: %s", len(o.skipped), podTargets{Skipped: o.skipped}.skippedList())
+	}
+	return err
+}
+
+// runOne traces the pod o.PodName: inject, wait, follow (or detach).
+func (o *TraceOptions) runOne(ctx context.Context) error {
 	// Until the trace is followed, Ctrl-C and SIGTERM cancel whatever the
 	// command waits for (preflight, the API, the image pull, the start).
 	waitCtx, release := interruptible(ctx, o.Interrupts)
 	defer release()
-	if o.PodName == "" {
-		err := o.resolvePod(waitCtx)
-		if interrupted(waitCtx) {
-			return interruptedError("resolving the target", "")
-		}
-		if err != nil {
-			return err
-		}
-	}
 	t, err := o.start(waitCtx)
 	if interrupted(waitCtx) {
 		return interruptedError("starting the trace", o.leftBehind(t))
@@ -261,21 +277,21 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 	return t.follow(ctx, openingLines(program))
 }
 
-// resolvePod resolves the workload or selector to its running pods and
-// takes the pod to trace, naming the pods it skipped. A session spans one
-// pod: a target with several running pods is refused, naming them.
-func (o *TraceOptions) resolvePod(ctx context.Context) error {
-	targets, err := resolveWorkload(ctx, o.ConfigFlags, o.kube, o.Workload, o.Selector, o.AllNamespaces)
-	if err != nil {
-		return err
+// resolve resolves the workload or selector to its running pods, naming
+// those it skips, and refuses what check refuses. Ctrl-C interrupts it.
+func (o *TraceOptions) resolve(ctx context.Context) (podTargets, error) {
+	waitCtx, release := interruptible(ctx, o.Interrupts)
+	defer release()
+	targets, err := resolveWorkload(waitCtx, o.ConfigFlags, o.kube, o.Workload, o.Selector, o.AllNamespaces)
+	if interrupted(waitCtx) {
+		return podTargets{}, interruptedError("resolving the target", "")
 	}
-	if err := targets.check(o.MaxPods); err != nil {
-		return err
+	if err == nil {
+		err = targets.check(o.MaxPods)
+	}
+	if err != nil {
+		return podTargets{}, err
 	}
 	o.progress("%s", describeTargets(targets))
-	if n := len(targets.Running); n > 1 {
-		return codef(ExitUsage, "resolve %s: it has %d running pods, and a session traces one pod; trace each with pod/NAME (one session across several pods is not built yet)", targets.What, n)
-	}
-	o.PodName, o.Namespace = targets.Running[0].Name, targets.Running[0].Namespace
-	return nil
+	return targets, nil
 }

@@ -19,16 +19,18 @@ var randomSuffix = func() string { return utilrand.String(5) }
 
 // SessionName returns a container name not yet used in pod. Ephemeral
 // containers can never be removed, so every session needs a new name.
-func SessionName(pod *corev1.Pod) string {
+func SessionName(pods ...*corev1.Pod) string {
 	used := map[string]bool{}
-	for _, c := range pod.Spec.Containers {
-		used[c.Name] = true
-	}
-	for _, c := range pod.Spec.InitContainers {
-		used[c.Name] = true
-	}
-	for _, c := range pod.Spec.EphemeralContainers {
-		used[c.Name] = true
+	for _, pod := range pods {
+		for _, c := range pod.Spec.Containers {
+			used[c.Name] = true
+		}
+		for _, c := range pod.Spec.InitContainers {
+			used[c.Name] = true
+		}
+		for _, c := range pod.Spec.EphemeralContainers {
+			used[c.Name] = true
+		}
 	}
 	for {
 		if name := namePrefix + randomSuffix(); !used[name] {

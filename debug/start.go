@@ -44,7 +44,11 @@ func (o *TraceOptions) start(ctx context.Context) (*tracer, error) {
 	if warning := sessionsWarning(pod); warning != "" {
 		o.progress("%s", warning)
 	}
-	s := o.tracer(SessionName(pod))
+	name := o.sessionName
+	if name == "" {
+		name = SessionName(pod)
+	}
+	s := o.tracer(name)
 	session := o.session(containerID, SharesPIDNamespace(pod))
 	session.NotAfter = time.Now().Add(o.Deadline).Truncate(time.Second) // over by then, however late it starts
 	ec := EphemeralContainer(TracerSpec{
@@ -101,7 +105,9 @@ func sessionsWarning(pod *corev1.Pod) string {
 // tracer is the session these options start, named name.
 func (o *TraceOptions) tracer(name string) *tracer {
 	t := &tracer{kube: o.kube, pod: o.PodName, name: name, out: o.Out, errOut: o.ErrOut, interrupts: o.Interrupts}
-	if o.ReadyFile != "" {
+	if o.onReady != nil {
+		t.onReady = o.onReady
+	} else if o.ReadyFile != "" {
 		t.onReady = func() {
 			if err := writeReadyFile(o.ReadyFile, name); err != nil {
 				t.progress("%v", err)

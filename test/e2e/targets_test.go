@@ -20,8 +20,9 @@ import (
 
 // TestWorkloadTargets: deploy/NAME and -l SELECTOR resolve, with kubectl's
 // resource builder, to running pods; pods that do not run are named and
-// skipped; --max-pods refuses; a target with several running pods is
-// refused naming them (a session spans one pod).
+// skipped (exit 13: not every pod was traced); several running pods get one
+// session, a tracer each, lines marked with their pod (text and JSON), and
+// Ctrl-C stops them all; --max-pods refuses.
 func TestWorkloadTargets(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
@@ -70,16 +71,35 @@ func TestWorkloadTargets(t *testing.T) {
 	}
 
 	out, stderr, code := runPlugin(t, 60*time.Second, "-n", ns, "-l", "tier=edge", "-e", `BEGIN { printf("hello from the pod\n"); exit(); }`)
-	if code != 0 || !strings.Contains(out, "hello from the pod") || !strings.Contains(stderr, "skipped 1: edge-pending: not running (Pending)") {
-		t.Fatalf("-l tier=edge: code %d\n%s\n%s", code, out, stderr)
+	if code != debug.ExitPartial || !strings.Contains(out, "hello from the pod") || !strings.Contains(stderr, "skipped 1: edge-pending: not running (Pending)") {
+		t.Fatalf("-l tier=edge, one pod running, one pending: code %d, want %d\n%s\n%s", code, debug.ExitPartial, out, stderr)
 	}
 
-	// A second running pod of the tier: two pods, one session each.
-	startDemo(t, ns, func(p *corev1.Pod) { p.Labels = map[string]string{"tier": "edge"} })
-	_, stderr, code = runPlugin(t, 30*time.Second, "-n", ns, "-l", "tier=edge", "-e", "BEGIN { exit(); }")
-	if code != debug.ExitUsage || !strings.Contains(stderr, "2 running pod(s): demo, web-") || !strings.Contains(stderr, "a session traces one pod") {
-		t.Fatalf("two running pods: code %d\n%s", code, stderr)
+	// A second running pod of the tier: one session across both pods, each
+	// counting its own calls, lines marked with their pod.
+	demo := startDemo(t, ns, func(p *corev1.Pod) { p.Labels = map[string]string{"tier": "edge"} })
+	pods, err := client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("the deployment's pod: %v", err)
 	}
+	webPod := pods.Items[0].Name
+	g := startPlugin(t, "-n", ns, "-l", "tier=edge", "-e", ready+counterProbe+` { @calls = count(); }`)
+	g.waitOutput(t, "["+webPod+"] tracing\n", 60*time.Second)
+	g.waitOutput(t, "[demo] tracing\n", 60*time.Second)
+	web.request(t, 2)
+	demo.request(t, 1)
+	g.interrupt(t)
+	code = g.wait(t, 60*time.Second)
+	if code != debug.ExitPartial || mapValue(t, g.stdout.String(), "["+webPod+"] @calls") != 2 || mapValue(t, g.stdout.String(), "[demo] @calls") != 1 ||
+		!strings.Contains(g.stderr.String(), "[edge-pending] not traced: not running (Pending)") || !strings.Contains(g.stderr.String(), "[demo] session trace-debug-") {
+		t.Fatalf("one session over two pods: code %d, want %d\n%s\n%s", code, debug.ExitPartial, g.stdout, g.stderr)
+	}
+	out, stderr, _ = runPlugin(t, 60*time.Second, "-n", ns, "-l", "tier=edge", "-o", "json", "-e", `BEGIN { printf("hi\n"); exit(); }`)
+	if !strings.Contains(out, `{"pod": "demo", "type": "printf"`) || !strings.Contains(out, `{"pod": "`+webPod+`", "type": "printf"`) {
+		t.Fatalf("-o json over two pods: no pod fields\n%s\n%s", out, stderr)
+	}
+	assertNoHarm(t, demo, 30*time.Second)
+
 	_, stderr, code = runPlugin(t, 30*time.Second, "-n", ns, "-l", "tier=edge", "--max-pods", "1", "-e", "BEGIN { exit(); }")
 	if code != debug.ExitUsage || !strings.Contains(stderr, "2 running pods, more than --max-pods 1") {
 		t.Fatalf("--max-pods 1: code %d\n%s", code, stderr)
