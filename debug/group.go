@@ -10,6 +10,9 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+	"github.com/trace-debug/kubectl-trace-debug/debug/mapmerge"
 )
 
 // runGroup traces several pods (a workload's or a selector's) in one
@@ -38,15 +41,21 @@ func (o *TraceOptions) runGroup(ctx context.Context, targets podTargets) error {
 	signals, stopFanOut := fanOut(o.Interrupts, len(pods))
 	defer stopFanOut()
 	results := make([]error, len(pods))
-	writers := make([]*podLines, 0, 2*len(pods))
+	outs := make([]*podOutput, len(pods))
+	writers := make([]*podLines, 0, len(pods))
 	var wg sync.WaitGroup
 	for i := range pods {
 		po := *o
 		po.PodName, po.Namespace, po.sessionName = pods[i].Name, pods[i].Namespace, name
-		out := &podLines{w: o.Out, pod: pods[i].Name, json: o.OutputFormat == "json", mu: &mu}
+		po.group = true
+		if !o.PerPod {
+			po.Program = mapmerge.AvgAsStats(o.Program) // an average merges by its count and total
+		}
+		live := &podLines{w: o.Out, pod: pods[i].Name, json: o.OutputFormat == "json", mu: &mu}
 		errOut := &podLines{w: o.ErrOut, pod: pods[i].Name, mu: &mu}
-		writers = append(writers, out, errOut)
-		po.Out, po.ErrOut, po.Interrupts = out, errOut, signals[i]
+		outs[i] = &podOutput{live: live}
+		writers = append(writers, errOut)
+		po.Out, po.ErrOut, po.Interrupts = outs[i], errOut, signals[i]
 		po.onReady = ready.hook(func() {
 			if o.ReadyFile != "" {
 				if err := writeReadyFile(o.ReadyFile, name); err != nil {
@@ -64,7 +73,102 @@ func (o *TraceOptions) runGroup(ctx context.Context, targets podTargets) error {
 	for _, w := range writers {
 		w.Flush()
 	}
+	if err := o.finalMaps(outs); err != nil {
+		return err
+	}
 	return o.groupResult(name, targets, results)
+}
+
+// podOutput is a group pod's stdout: the lines before the runner's
+// protocol.MapsLine go out at once, marked with their pod; the maps printed
+// at the end, after it, are kept to be merged.
+type podOutput struct {
+	live      *podLines
+	capturing bool
+	partial   []byte
+	final     bytes.Buffer
+}
+
+// Write passes lines on until the maps line, and keeps what follows it.
+func (p *podOutput) Write(b []byte) (int, error) {
+	if p.capturing {
+		p.final.Write(b)
+		return len(b), nil
+	}
+	p.partial = append(p.partial, b...)
+	for {
+		i := bytes.IndexByte(p.partial, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		if bytes.Contains(p.partial[:i], []byte(protocol.MapsLine)) {
+			p.capturing = true
+			p.final.Write(p.partial[i+1:])
+			p.partial = nil
+			return len(b), nil
+		}
+		if _, err := p.live.Write(p.partial[:i+1]); err != nil {
+			return 0, err
+		}
+		p.partial = p.partial[i+1:]
+	}
+}
+
+// finalMaps prints the maps the pods printed at the end: merged into one
+// set (as one tracer that saw every pod's events would print them), the
+// maps that cannot be merged and any other line per pod; with --per-pod,
+// each pod's as it printed them.
+func (o *TraceOptions) finalMaps(outs []*podOutput) error {
+	for _, p := range outs {
+		if len(p.partial) > 0 {
+			_, _ = p.live.Write(p.partial)
+		}
+	}
+	if o.PerPod {
+		for _, p := range outs {
+			_, _ = p.live.Write(p.final.Bytes())
+			p.live.Flush()
+		}
+		return nil
+	}
+	parse, write := mapmerge.ParseText, mapmerge.WriteText
+	if o.OutputFormat == "json" {
+		parse, write = mapmerge.ParseJSON, mapmerge.WriteJSON
+	}
+	dumps := make([]*mapmerge.Dump, len(outs))
+	captured := 0
+	for i, p := range outs {
+		dumps[i] = parse(p.final.String())
+		if p.capturing {
+			captured++
+		}
+	}
+	if captured == 0 {
+		return nil
+	}
+	kinds := mapmerge.Kinds(o.Program)
+	merged, perPod := mapmerge.Merge(dumps, kinds)
+	if len(merged.Maps) > 0 {
+		o.progress("maps merged across %d pods (--per-pod prints each pod's)", captured)
+		if o.OutputFormat != "json" {
+			fmt.Fprintln(o.Out)
+		}
+		if err := write(o.Out, merged, kinds); err != nil {
+			return err
+		}
+	}
+	for i, d := range dumps {
+		var rest []string
+		for _, name := range perPod {
+			rest = append(rest, d.Raw[name]...)
+		}
+		rest = append(rest, d.Other...)
+		if len(rest) > 0 {
+			_, _ = outs[i].live.Write([]byte(strings.Join(rest, "\n") + "\n"))
+			outs[i].live.Flush()
+		}
+	}
+	return nil
 }
 
 // groupResult reports each pod's outcome and turns them into the command's

@@ -64,6 +64,8 @@ type TraceOptions struct {
 	AllNamespaces bool
 	// MaxPods refuses a workload or selector that matches more running pods.
 	MaxPods int
+	// PerPod prints each pod's final maps instead of merging them.
+	PerPod bool
 
 	// Filled by Complete: the pod, or the workload (TYPE/NAME) whose pods
 	// are resolved in Run.
@@ -75,6 +77,7 @@ type TraceOptions struct {
 	// its shared name, and the group's ready hook.
 	sessionName string
 	onReady     func()
+	group       bool
 	kube
 	// Interrupts delivers the user's Ctrl-C (SIGINT) and SIGTERM.
 	Interrupts <-chan os.Signal
@@ -114,6 +117,7 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.BoolVar(&o.NodeWide, "node-wide", o.NodeWide, "let the program's probes fire for every process on the node, not only the pod's (uprobes on a shared image, tracepoints, kprobes)")
 	flags.StringVarP(&o.Selector, "selector", "l", o.Selector, "trace the pods this label selector matches (instead of TARGET)")
 	flags.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", o.AllNamespaces, "with -l: look for the pods in every namespace")
+	flags.BoolVar(&o.PerPod, "per-pod", o.PerPod, "with several pods: print each pod's maps at the end instead of merging them")
 	flags.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "refuse a workload or selector that matches more running pods than this (each gets a privileged tracer)")
 	flags.BoolVar(&o.IgnoreMemoryLimit, "ignore-memory-limit", o.IgnoreMemoryLimit, "start bpftrace even if its peak memory (about 190 MiB) may not fit under the pod's memory limit")
 }
@@ -214,6 +218,7 @@ func (o *TraceOptions) session(containerID string, sharedPID bool) protocol.Sess
 	s.UnsafeUretprobe = o.UnsafeUretprobe
 	s.NodeWide = o.NodeWide
 	s.IgnoreMemoryLimit = o.IgnoreMemoryLimit
+	s.Group = o.group
 	s.Syscalls = o.Syscalls
 	s.Funcs = o.Funcs
 	s.Duration = o.Duration

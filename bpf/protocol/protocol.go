@@ -51,6 +51,11 @@ const ProgramLine = "program"
 // line starting with ReadyPrefix.
 func ReadyLine(probes int) string { return fmt.Sprintf("%s (%d)", ReadyPrefix, probes) }
 
+// MapsLine is the line a group session's runner prints on stdout (as a
+// printf of the program, so in order with its output) before the maps
+// printed at the end: what follows is for the client to merge.
+const MapsLine = "trace-debug-runner: final maps follow"
+
 // RunnerPrefix starts every line the runner writes itself (on stderr);
 // the program's output never does.
 const RunnerPrefix = "trace-debug-runner: "
@@ -163,6 +168,9 @@ type Session struct {
 	// IgnoreMemoryLimit starts the tracer even when its expected peak memory
 	// does not fit under the pod's memory limit.
 	IgnoreMemoryLimit bool
+	// Group says the session spans several pods: the runner prints MapsLine
+	// before the maps it prints at the end, so the client can merge them.
+	Group bool
 	// Syscalls runs the native syscall census instead of a bpftrace program.
 	Syscalls bool
 	// Funcs are Go function patterns (main.counterValue, main.*) for the
@@ -263,6 +271,9 @@ func (s Session) Args() []string {
 	if s.IgnoreMemoryLimit {
 		args = append(args, "--ignore-memory-limit")
 	}
+	if s.Group {
+		args = append(args, "--group")
+	}
 	if s.Syscalls {
 		args = append(args, "--syscalls")
 	}
@@ -291,6 +302,7 @@ func ParseArgs(args []string) (Session, error) {
 	fs.BoolVar(&s.JSON, "json", false, "tracer output as JSON lines")
 	fs.BoolVar(&s.UnsafeUretprobe, "unsafe-uretprobe", false, "allow uretprobes on Go executables")
 	fs.BoolVar(&s.NodeWide, "node-wide", false, "probes fire for every process on the node")
+	fs.BoolVar(&s.Group, "group", false, "the session spans several pods: mark the final maps with the maps line")
 	fs.BoolVar(&s.IgnoreMemoryLimit, "ignore-memory-limit", false, "start even if the tracer may not fit under the memory limit")
 	fs.BoolVar(&s.Syscalls, "syscalls", false, "run the native syscall census")
 	fs.Func("func", "trace this Go function (repeatable)", func(v string) error { s.Funcs = append(s.Funcs, v); return nil })

@@ -86,7 +86,7 @@ func (e *bpftraceEngine) Start(_ context.Context, t Target) (Trace, error) {
 	o := e.o
 	f := <-e.features
 	fmt.Fprintln(o.Stderr, f.versionNote(o.Tracer))
-	opts := ComposeOptions{Features: f, UnsafeUretprobe: o.Session.UnsafeUretprobe, JSON: o.Session.JSON, Marker: newMarker()}
+	opts := ComposeOptions{Features: f, UnsafeUretprobe: o.Session.UnsafeUretprobe, JSON: o.Session.JSON, Marker: newMarker(), Group: o.Session.Group}
 	if o.Session.NodeWide {
 		o.say("tracing node-wide (--node-wide): probes fire for every process on the node, not only the pod's")
 	} else {

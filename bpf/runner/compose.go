@@ -8,6 +8,7 @@ import (
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/program"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
 // Scope is the part of the node a pod-scoped trace sees: the processes of
@@ -71,6 +72,8 @@ type ComposeOptions struct {
 	JSON bool
 	// Marker is the line the dump probe prints after the maps.
 	Marker string
+	// Group prints protocol.MapsLine before the dump's maps.
+	Group bool
 }
 
 // unsafeBuiltins are what bpftrace's --unsafe enables besides probes at raw
@@ -204,6 +207,9 @@ func (o ComposeOptions) scope(pr *program.Probe) {
 func (o ComposeOptions) addDumpProbe(p *program.Program) {
 	var b strings.Builder
 	b.WriteString("{ ")
+	if o.Group {
+		fmt.Fprintf(&b, "printf(\"%s\\n\"); ", protocol.MapsLine)
+	}
 	if len(p.Maps()) > 0 && !o.JSON {
 		b.WriteString(`printf("\n\n"); `)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+
 	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
 	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
 )
@@ -40,6 +42,13 @@ func TestCompose(t *testing.T) {
 			opts: ComposeOptions{Features: newest, Scope: scope, Marker: "M"},
 			want: `tracepoint:syscalls:sys_enter_* /` + pred + `/ { @[probe] = count(); }` +
 				"\n" + `self:signal:SIGUSR1 { printf("\n\n"); print(@); printf("M\n"); exit(); }`,
+		},
+		{
+			name: "a group's session marks the final maps",
+			src:  `uprobe:/bin/x:f { @calls = count(); }`,
+			opts: ComposeOptions{Features: newest, Scope: scope, Marker: "M", Group: true},
+			want: `uprobe:/bin/x:f /` + pred + `/ { @calls = count(); }` +
+				"\n" + `self:signal:SIGUSR1 { printf("` + protocol.MapsLine + `\n"); printf("\n\n"); print(@calls); printf("M\n"); exit(); }`,
 		},
 		{
 			name: "node-wide, JSON: no scope, no blank lines",

@@ -21,8 +21,9 @@ import (
 // TestWorkloadTargets: deploy/NAME and -l SELECTOR resolve, with kubectl's
 // resource builder, to running pods; pods that do not run are named and
 // skipped (exit 13: not every pod was traced); several running pods get one
-// session, a tracer each, lines marked with their pod (text and JSON), and
-// Ctrl-C stops them all; --max-pods refuses.
+// session, a tracer each, lines marked with their pod (text and JSON),
+// Ctrl-C stops them all, and their maps are merged (or, --per-pod, shown
+// per pod); --max-pods refuses.
 func TestWorkloadTargets(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
@@ -83,16 +84,29 @@ func TestWorkloadTargets(t *testing.T) {
 		t.Fatalf("the deployment's pod: %v", err)
 	}
 	webPod := pods.Items[0].Name
-	g := startPlugin(t, "-n", ns, "-l", "tier=edge", "-e", ready+counterProbe+` { @calls = count(); }`)
-	g.waitOutput(t, "["+webPod+"] tracing\n", 60*time.Second)
-	g.waitOutput(t, "[demo] tracing\n", 60*time.Second)
-	web.request(t, 2)
-	demo.request(t, 1)
-	g.interrupt(t)
-	code = g.wait(t, 60*time.Second)
-	if code != debug.ExitPartial || mapValue(t, g.stdout.String(), "["+webPod+"] @calls") != 2 || mapValue(t, g.stdout.String(), "[demo] @calls") != 1 ||
-		!strings.Contains(g.stderr.String(), "[edge-pending] not traced: not running (Pending)") || !strings.Contains(g.stderr.String(), "[demo] session trace-debug-") {
-		t.Fatalf("one session over two pods: code %d, want %d\n%s\n%s", code, debug.ExitPartial, g.stdout, g.stderr)
+	group := func(extra ...string) *session {
+		g := startPlugin(t, append([]string{"-n", ns, "-l", "tier=edge", "-e", ready + counterProbe + ` { @calls = count(); @lat = hist(42); @avg = avg(pid > 0 ? 10 : 0); }`}, extra...)...)
+		g.waitOutput(t, "["+webPod+"] tracing\n", 60*time.Second)
+		g.waitOutput(t, "[demo] tracing\n", 60*time.Second)
+		web.request(t, 2)
+		demo.request(t, 1)
+		g.interrupt(t)
+		if code := g.wait(t, 60*time.Second); code != debug.ExitPartial || !strings.Contains(g.stderr.String(), "[edge-pending] not traced: not running (Pending)") ||
+			!strings.Contains(g.stderr.String(), "[demo] session trace-debug-") {
+			t.Fatalf("one session over two pods: code %d, want %d\n%s\n%s", code, debug.ExitPartial, g.stdout, g.stderr)
+		}
+		return g
+	}
+	// Merged: the maps one tracer would print had it seen both pods.
+	g := group()
+	if mapValue(t, g.stdout.String(), "@calls") != 3 || mapValue(t, g.stdout.String(), "@avg") != 10 ||
+		!strings.Contains(g.stdout.String(), "@lat:\n[32, 64)               3 |@@@@") || strings.Contains(g.stdout.String(), "] @calls") {
+		t.Fatalf("merged maps: want @calls: 3 and @lat's 3 values, once\n%s\n%s", g.stdout, g.stderr)
+	}
+	// --per-pod: each pod's own.
+	g = group("--per-pod")
+	if mapValue(t, g.stdout.String(), "["+webPod+"] @calls") != 2 || mapValue(t, g.stdout.String(), "[demo] @calls") != 1 {
+		t.Fatalf("--per-pod maps:\n%s\n%s", g.stdout, g.stderr)
 	}
 	out, stderr, _ = runPlugin(t, 60*time.Second, "-n", ns, "-l", "tier=edge", "-o", "json", "-e", `BEGIN { printf("hi\n"); exit(); }`)
 	if !strings.Contains(out, `{"pod": "demo", "type": "printf"`) || !strings.Contains(out, `{"pod": "`+webPod+`", "type": "printf"`) {

@@ -1,0 +1,316 @@
+// Package mapmerge combines the maps that bpftrace printed in several pods
+// into the maps one tracer would have printed had it seen every event:
+// counts and sums add, mins and maxes take the extreme, stats add their
+// counts and totals, histograms add bucket by bucket. It reads bpftrace's
+// own text and JSON output and writes the same formats, so a session over
+// many pods prints like a session over one.
+//
+// A map's aggregation is read from the program (Kinds): the text output
+// does not say whether `@x: 5` is a count, a sum or a max. An average
+// cannot be combined without its count, so a group's program computes its
+// avg maps as stats (AvgAsStats) and the merge prints them as averages.
+// Maps whose aggregation is unknown or mixed cannot be merged; they are
+// left to be printed per pod.
+package mapmerge
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Kind is a map's aggregation function.
+type Kind int
+
+// The aggregations a map can have; Unknown maps are not merged.
+const (
+	Unknown Kind = iota
+	Count
+	Sum
+	Min
+	Max
+	Avg
+	Stats
+	Hist
+	Lhist
+)
+
+// mergeable reports whether maps of kind k combine exactly (avg: when the
+// program computed them as stats, see AvgAsStats).
+func (k Kind) mergeable() bool { return k != Unknown }
+
+var kindNames = map[string]Kind{
+	"count": Count, "sum": Sum, "min": Min, "max": Max, "avg": Avg, "stats": Stats, "hist": Hist, "lhist": Lhist,
+}
+
+// aggregation matches `@name[...] = fn(`; increment matches `@name[...]++`,
+// `++@name[...]` and `@name[...] +=`, which add up like a sum.
+var (
+	aggregation = regexp.MustCompile(`(@[A-Za-z0-9_]*)\s*(?:\[[^\]=]*\])?\s*=\s*(count|sum|min|max|avg|stats|hist|lhist)\s*\(`)
+	increment   = regexp.MustCompile(`(@[A-Za-z0-9_]*)\s*(?:\[[^\]=]*\])?\s*(?:\+\+|\+=)|\+\+\s*(@[A-Za-z0-9_]*)`)
+	assignment  = regexp.MustCompile(`(@[A-Za-z0-9_]*)\s*(?:\[[^\]=]*\])?\s*=[^=]`)
+)
+
+// Kinds reads, from a bpftrace program, the aggregation of each map it
+// assigns. A map assigned in two ways, or by plain assignment, is Unknown.
+func Kinds(program string) map[string]Kind {
+	kinds := map[string]Kind{}
+	seen := map[string]bool{}
+	set := func(name string, k Kind) {
+		if prev, ok := kinds[name]; ok && prev != k {
+			k = Unknown
+		}
+		kinds[name] = k
+		seen[name] = true
+	}
+	byAggregation := map[int]bool{}
+	for _, m := range aggregation.FindAllStringSubmatchIndex(program, -1) {
+		set(program[m[2]:m[3]], kindNames[program[m[4]:m[5]]])
+		byAggregation[m[0]] = true
+	}
+	for _, m := range increment.FindAllStringSubmatch(program, -1) {
+		name := m[1]
+		if name == "" {
+			name = m[2]
+		}
+		set(name, Sum)
+	}
+	for _, m := range assignment.FindAllStringSubmatchIndex(program, -1) {
+		if !byAggregation[m[0]] {
+			set(program[m[2]:m[3]], Unknown)
+		}
+	}
+	return kinds
+}
+
+// Bucket is one histogram bucket: values in [Lo, Hi), Under when it holds
+// everything below Hi, Over when it holds everything from Lo on.
+type Bucket struct {
+	Lo, Hi      int64
+	Under, Over bool
+	Count       uint64
+}
+
+// Value is one map entry's value: N for count, sum, min, max and avg;
+// Count and Total for stats; Buckets for hist and lhist.
+type Value struct {
+	N            int64
+	Count, Total int64
+	Buckets      []Bucket
+}
+
+// Map is one map of one dump: its entries by key ("" for a map without
+// keys), in the order printed.
+type Map struct {
+	Name string
+	// Keyed is true for a map with keys (printed @name[key]).
+	Keyed   bool
+	Keys    []string
+	Entries map[string]*Value
+}
+
+// entry returns the value under key, adding it when new.
+func (m *Map) entry(key string) (*Value, bool) {
+	if v, ok := m.Entries[key]; ok {
+		return v, true
+	}
+	v := &Value{}
+	m.Entries[key] = v
+	m.Keys = append(m.Keys, key)
+	return v, false
+}
+
+// Dump is what one pod printed at the end of its trace: its maps, in order,
+// and the lines that were not map output.
+type Dump struct {
+	Maps  []*Map
+	Other []string
+	// Raw holds each map's lines as printed, for maps shown per pod.
+	Raw map[string][]string
+}
+
+// raw records a line of the named map as printed.
+func (d *Dump) raw(name, line string) {
+	if d.Raw == nil {
+		d.Raw = map[string][]string{}
+	}
+	d.Raw[name] = append(d.Raw[name], line)
+}
+
+// Map returns the named map, adding it when new.
+func (d *Dump) Map(name string) *Map {
+	for _, m := range d.Maps {
+		if m.Name == name {
+			return m
+		}
+	}
+	m := &Map{Name: name, Entries: map[string]*Value{}}
+	d.Maps = append(d.Maps, m)
+	return m
+}
+
+// Merge combines the maps of dumps whose kind is mergeable into one dump;
+// the names of the maps it could not merge are returned, for the caller to
+// print per pod.
+func Merge(dumps []*Dump, kinds map[string]Kind) (merged *Dump, perPod []string) {
+	merged = &Dump{}
+	left := map[string]bool{}
+	for _, d := range dumps {
+		for _, m := range d.Maps {
+			k := kinds[m.Name]
+			if !k.mergeable() {
+				if !left[m.Name] {
+					left[m.Name] = true
+					perPod = append(perPod, m.Name)
+				}
+				continue
+			}
+			into := merged.Map(m.Name)
+			into.Keyed = into.Keyed || m.Keyed
+			for _, key := range m.Keys {
+				v, existed := into.entry(key)
+				combine(k, v, m.Entries[key], existed)
+			}
+		}
+	}
+	for _, m := range merged.Maps {
+		sortEntries(m, kinds[m.Name])
+	}
+	return merged, perPod
+}
+
+// combine adds src into dst as kind k says; dst is new unless existed.
+func combine(k Kind, dst, src *Value, existed bool) {
+	switch k {
+	case Count, Sum:
+		dst.N += src.N
+	case Min:
+		if !existed || src.N < dst.N {
+			dst.N = src.N
+		}
+	case Max:
+		if !existed || src.N > dst.N {
+			dst.N = src.N
+		}
+	case Stats, Avg:
+		dst.Count += src.Count
+		dst.Total += src.Total
+	case Hist, Lhist:
+		dst.Buckets = addBuckets(dst.Buckets, src.Buckets)
+	}
+}
+
+// addBuckets adds b's counts into a's, bucket by bucket.
+func addBuckets(a, b []Bucket) []Bucket {
+	for _, x := range b {
+		found := false
+		for i := range a {
+			if a[i].Lo == x.Lo && a[i].Under == x.Under && a[i].Over == x.Over {
+				a[i].Count += x.Count
+				found = true
+				break
+			}
+		}
+		if !found {
+			a = append(a, x)
+		}
+	}
+	sort.Slice(a, func(i, j int) bool { return bucketLess(a[i], a[j]) })
+	return a
+}
+
+func bucketLess(a, b Bucket) bool {
+	switch {
+	case a.Under != b.Under:
+		return a.Under
+	case a.Over != b.Over:
+		return b.Over
+	}
+	return a.Lo < b.Lo
+}
+
+// sortEntries orders a merged map's entries as bpftrace prints them: by
+// value for counts, sums, mins and maxes; ties, and other kinds, keep the
+// order they were first printed in (bpftrace's own order for ties is its
+// hash table's).
+func sortEntries(m *Map, k Kind) {
+	switch k {
+	case Count, Sum, Min, Max:
+		sort.SliceStable(m.Keys, func(i, j int) bool { return m.Entries[m.Keys[i]].N < m.Entries[m.Keys[j]].N })
+	case Avg:
+		sort.SliceStable(m.Keys, func(i, j int) bool { return m.Entries[m.Keys[i]].average() < m.Entries[m.Keys[j]].average() })
+	}
+}
+
+// average is a stats value's average, as bpftrace computes it.
+func (v *Value) average() int64 {
+	if v.Count == 0 {
+		return 0
+	}
+	return v.Total / v.Count
+}
+
+// AvgAsStats rewrites the program's avg() aggregations as stats(), which
+// keep the count and total an average needs to be merged; the merge prints
+// those maps as averages again.
+func AvgAsStats(program string) string {
+	kinds := Kinds(program)
+	return aggregation.ReplaceAllStringFunc(program, func(m string) string {
+		sub := aggregation.FindStringSubmatch(m)
+		if sub[2] != "avg" || kinds[sub[1]] != Avg {
+			return m
+		}
+		return strings.TrimSuffix(strings.TrimRight(strings.TrimSuffix(m, "("), " \t"), "avg") + "stats("
+	})
+}
+
+// fill returns the buckets from the first non-empty one to the last, with
+// the empty buckets between them that bpftrace prints: powers of two for
+// hist, steps of the bucket width for lhist.
+func fill(buckets []Bucket, k Kind) []Bucket {
+	first, last := -1, -1
+	var width int64 = 1
+	for i, b := range buckets {
+		if b.Count > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+		if k == Lhist && !b.Under && !b.Over {
+			width = b.Hi - b.Lo
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	buckets = buckets[first : last+1]
+	var out []Bucket
+	for i, b := range buckets {
+		out = append(out, b)
+		if i+1 == len(buckets) || b.Over {
+			break
+		}
+		next := buckets[i+1]
+		for lo := b.Hi; lo < next.Lo; {
+			hi := lo + width
+			if k == Hist {
+				hi = log2Next(lo)
+			}
+			if next.Over && hi > next.Lo {
+				break
+			}
+			out = append(out, Bucket{Lo: lo, Hi: hi})
+			lo = hi
+		}
+	}
+	return out
+}
+
+// log2Next is the upper bound of hist's bucket that starts at lo.
+func log2Next(lo int64) int64 {
+	if lo <= 0 {
+		return 1
+	}
+	return lo * 2
+}
