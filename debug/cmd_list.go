@@ -45,6 +45,7 @@ func newCmdList(ref SessionRef) *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "list sessions in every namespace")
+	o.addSelector(cmd)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: (table), wide, json or yaml")
 	return cmd
 }
@@ -62,6 +63,12 @@ func (o *ListOptions) Validate() error {
 func (o *ListOptions) Run(ctx context.Context) error {
 	var pods []corev1.Pod
 	switch {
+	case o.group():
+		found, err := o.pods(ctx)
+		if err != nil {
+			return err
+		}
+		pods = found
 	case o.PodName != "":
 		p, err := o.Client.CoreV1().Pods(o.Namespace).Get(ctx, o.PodName, metav1.GetOptions{})
 		if err != nil {

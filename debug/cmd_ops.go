@@ -29,17 +29,21 @@ func newCmdLogs(ref SessionRef) *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "follow the output until the session ends")
+	o.addSelector(cmd)
 	return cmd
 }
 
-// Run prints the session's output; a followed one ends with the session's
-// result line (the output is then complete).
+// Run prints the session's output (of every pod it spans, each line
+// marked with its pod); a followed one ends with the session's result line
+// (the output is then complete).
 func (o *LogsOptions) Run(ctx context.Context) error {
-	t, _, err := o.tracer(ctx)
+	ts, err := o.tracers(ctx)
 	if err != nil {
 		return err
 	}
-	return t.logs(ctx, &corev1.PodLogOptions{Follow: o.Follow}, printableWriter{o.Out})
+	return eachTracer(ts, false, func(t *tracer) error {
+		return t.logs(ctx, &corev1.PodLogOptions{Follow: o.Follow}, printableWriter{t.out})
+	})
 }
 
 // StopOptions are the inputs of `kubectl trace-debug stop`.
@@ -47,10 +51,11 @@ type StopOptions struct{ SessionRef }
 
 func newCmdStop(ref SessionRef) *cobra.Command {
 	o := &StopOptions{SessionRef: ref}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "stop TARGET SESSION",
 		Short:   "End a trace session the Ctrl-C way: its maps are printed into its output",
-		Example: "  kubectl trace-debug stop pod/web trace-debug-x7k2p",
+		Example: `  kubectl trace-debug stop pod/web trace-debug-x7k2p
+  kubectl trace-debug stop deploy/web trace-debug-x7k2p    # every pod of a session over several pods`,
 		RunE: o.runE(false, func(ctx context.Context, args []string) error {
 			if err := o.Complete(args, true); err != nil {
 				return err
@@ -58,28 +63,46 @@ func newCmdStop(ref SessionRef) *cobra.Command {
 			return o.Run(ctx)
 		}),
 	}
+	o.addSelector(cmd)
+	return cmd
 }
 
-// Run stops the session and waits until its output is complete.
+// Run stops the session (in every pod it spans) and waits until its
+// output is complete.
 func (o *StopOptions) Run(ctx context.Context) error {
-	t, info, err := o.tracer(ctx)
+	ts, err := o.tracers(ctx)
 	if err != nil {
 		return err
 	}
-	if t.state.Running == nil {
-		progressf(o.ErrOut, "session %s is not running (%s); nothing to stop", t.name, info.State)
+	return eachTracer(ts, false, func(t *tracer) error {
+		if t.state.Running == nil {
+			progressf(t.errOut, "session %s is not running (%s); nothing to stop", t.name, stateName(t.state))
+			return nil
+		}
+		e, err := t.stop(ctx)
+		if errors.Is(err, errEnded) {
+			progressf(t.errOut, "session %s is not running (it ended with exit code %d); nothing to stop", t.name, e.exitCode())
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		progressf(t.errOut, "session %s stopped (exit code %d); its output: kubectl trace-debug logs pod/%s %s", t.name, e.exitCode(), t.pod, t.name)
 		return nil
+	})
+}
+
+// stateName names a container state as `list` does.
+func stateName(st corev1.ContainerState) string {
+	switch {
+	case st.Running != nil:
+		return "Running"
+	case st.Terminated != nil:
+		return st.Terminated.Reason
+	case st.Waiting != nil:
+		return st.Waiting.Reason
 	}
-	e, err := t.stop(ctx)
-	if errors.Is(err, errEnded) {
-		progressf(o.ErrOut, "session %s is not running (it ended with exit code %d); nothing to stop", t.name, e.exitCode())
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	progressf(o.ErrOut, "session %s stopped (exit code %d); its output: kubectl trace-debug logs pod/%s %s", t.name, e.exitCode(), t.pod, t.name)
-	return nil
+	return "Pending"
 }
 
 // AttachOptions are the inputs of `kubectl trace-debug attach`.
@@ -104,25 +127,28 @@ func newCmdAttach(ref SessionRef) *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVar(&o.NoStop, "no-stop", false, "Ctrl-C leaves and the session goes on, instead of stopping it")
+	o.addSelector(cmd)
 	return cmd
 }
 
-// Run replays and follows the session's output to its end; the first
-// interrupt stops the session (unless NoStop) and the output goes on to its
-// maps, the second leaves at once.
+// Run replays and follows the session's output (of every pod it spans)
+// to its end; the first interrupt stops the session (unless NoStop) and
+// the output goes on to its maps, the second leaves at once.
 func (o *AttachOptions) Run(ctx context.Context) error {
-	t, _, err := o.tracer(ctx)
+	ts, err := o.tracers(ctx)
 	if err != nil {
 		return err
 	}
-	err = t.interact(ctx, o.NoStop, func() { go t.sendStop(ctx) }, func(ctx context.Context) error {
-		return t.logs(ctx, &corev1.PodLogOptions{Follow: true}, printableWriter{o.Out})
+	return eachTracer(ts, true, func(t *tracer) error {
+		err := t.interact(ctx, o.NoStop, func() { go t.sendStop(ctx) }, func(ctx context.Context) error {
+			return t.logs(ctx, &corev1.PodLogOptions{Follow: true}, printableWriter{t.out})
+		})
+		if errors.Is(err, errLeft) {
+			return t.leftError(goesOnNote(t.pod, t.name))
+		}
+		if err != nil {
+			return err
+		}
+		return t.finish(ctx)
 	})
-	if errors.Is(err, errLeft) {
-		return t.leftError(goesOnNote(t.pod, t.name))
-	}
-	if err != nil {
-		return err
-	}
-	return t.finish(ctx)
 }

@@ -3,9 +3,12 @@ package debug
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"sync"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -22,31 +25,54 @@ type SessionRef struct {
 	// Interrupts delivers the user's Ctrl-C (SIGINT) and SIGTERM.
 	Interrupts <-chan os.Signal
 
-	// Filled by Complete.
-	PodName string
-	Session string
+	// Selector (-l) names the pods of a session over several pods.
+	Selector string
+
+	// Filled by Complete: the pod, or the workload (TYPE/NAME) whose pods
+	// hold the session, and the session.
+	PodName  string
+	Workload string
+	Session  string
 	kube
 }
 
-// Complete resolves the clients, TARGET (optional unless wantSession) and,
-// when wantSession, SESSION.
+// addSelector adds -l to a subcommand that takes the pods of a session
+// over several pods.
+func (o *SessionRef) addSelector(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "the pods this label selector matches, instead of TARGET (a session over several pods)")
+}
+
+// Complete resolves the clients, TARGET (optional unless wantSession; -l
+// takes its place) and, when wantSession, SESSION.
 func (o *SessionRef) Complete(args []string, wantSession bool) error {
-	want := 1
-	if wantSession {
-		want = 2
-	}
-	if len(args) > want || (wantSession && len(args) != want) {
-		return codef(ExitUsage, "want %d arguments (TARGET%s), got %d; see --help", want, map[bool]string{true: " SESSION"}[wantSession], len(args))
-	}
-	if len(args) > 0 {
-		name, err := ParseTarget(args[0])
-		if err != nil {
-			return err
+	if o.Selector != "" {
+		if want := map[bool]int{true: 1}[wantSession]; len(args) != want {
+			return codef(ExitUsage, "with -l SELECTOR, give %s; see --help", map[bool]string{true: "SESSION only", false: "no TARGET"}[wantSession])
 		}
-		o.PodName = name
-	}
-	if wantSession {
-		o.Session = args[1]
+		if wantSession {
+			o.Session = args[0]
+		}
+	} else {
+		want := 1
+		if wantSession {
+			want = 2
+		}
+		if len(args) > want || (wantSession && len(args) != want) {
+			return codef(ExitUsage, "want %d arguments (TARGET%s), got %d; see --help", want, map[bool]string{true: " SESSION"}[wantSession], len(args))
+		}
+		switch {
+		case len(args) > 0 && !isPodTarget(args[0]):
+			o.Workload = args[0]
+		case len(args) > 0:
+			name, err := ParseTarget(args[0])
+			if err != nil {
+				return err
+			}
+			o.PodName = name
+		}
+		if wantSession {
+			o.Session = args[1]
+		}
 	}
 	var err error
 	o.kube, err = newKube(o.ConfigFlags)
@@ -54,19 +80,115 @@ func (o *SessionRef) Complete(args []string, wantSession bool) error {
 }
 
 // tracer finds the named session in its pod and returns it, in the state
-// the pod reports, with what `list` shows of it.
-func (o *SessionRef) tracer(ctx context.Context) (*tracer, SessionInfo, error) {
+// the pod reports.
+func (o *SessionRef) tracer(ctx context.Context) (*tracer, error) {
 	pod, err := o.Client.CoreV1().Pods(o.Namespace).Get(ctx, o.PodName, metav1.GetOptions{})
 	if err != nil {
-		return nil, SessionInfo{}, apiError(err, fmt.Sprintf("get pod %s/%s", o.Namespace, o.PodName), "")
+		return nil, apiError(err, fmt.Sprintf("get pod %s/%s", o.Namespace, o.PodName), "")
 	}
 	for _, s := range Sessions(pod) {
 		if s.Name == o.Session {
 			st, _ := containerState(pod, s.Name)
-			return &tracer{kube: o.kube, pod: o.PodName, name: s.Name, out: o.Out, errOut: o.ErrOut, interrupts: o.Interrupts, state: st}, s, nil
+			return &tracer{kube: o.kube, pod: o.PodName, name: s.Name, out: o.Out, errOut: o.ErrOut, interrupts: o.Interrupts, state: st}, nil
 		}
 	}
-	return nil, SessionInfo{}, codef(ExitTargetNotFound, "find session: pod %s has no session %q; list them with `kubectl trace-debug list pod/%s`", podRef(pod), o.Session, pod.Name)
+	return nil, codef(ExitTargetNotFound, "find session: pod %s has no session %q; list them with `kubectl trace-debug list pod/%s`", podRef(pod), o.Session, pod.Name)
+}
+
+// group reports whether TARGET names several pods (a workload or -l).
+func (o *SessionRef) group() bool { return o.Workload != "" || o.Selector != "" }
+
+// pods resolves a workload or selector to its running pods.
+func (o *SessionRef) pods(ctx context.Context) ([]corev1.Pod, error) {
+	targets, err := resolveWorkload(ctx, o.ConfigFlags, o.kube, o.Workload, o.Selector, false)
+	if err == nil {
+		err = targets.check(DefaultMaxPods)
+	}
+	return targets.Running, err
+}
+
+// tracers finds the session in every pod of the target: one tracer for a
+// pod, one per pod that holds it for a workload or selector, each marking
+// its lines with its pod (mu keeps lines whole).
+func (o *SessionRef) tracers(ctx context.Context) ([]*tracer, error) {
+	if !o.group() {
+		t, err := o.tracer(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return []*tracer{t}, nil
+	}
+	pods, err := o.pods(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	var found []*tracer
+	for i := range pods {
+		p := &pods[i]
+		for _, s := range Sessions(p) {
+			if s.Name != o.Session {
+				continue
+			}
+			st, _ := containerState(p, s.Name)
+			k := o.kube
+			k.Namespace = p.Namespace
+			found = append(found, &tracer{kube: k, pod: p.Name, name: s.Name, state: st, interrupts: o.Interrupts,
+				out: &podLines{w: o.Out, pod: p.Name, mu: &mu}, errOut: &podLines{w: o.ErrOut, pod: p.Name, mu: &mu}})
+		}
+	}
+	if len(found) == 0 {
+		return nil, codef(ExitTargetNotFound, "find session: none of the %d running pods of %s holds session %q; list them with `kubectl trace-debug list`", len(pods), o.targetName(), o.Session)
+	}
+	return found, nil
+}
+
+// targetName names the target for messages.
+func (o *SessionRef) targetName() string {
+	switch {
+	case o.Selector != "":
+		return "-l " + o.Selector
+	case o.Workload != "":
+		return o.Workload
+	}
+	return "pod/" + o.PodName
+}
+
+// eachTracer runs do for every tracer at once, flushes their marked lines
+// and returns the first error by pod order. With signals (a subcommand
+// that reads the user's signals itself), each tracer gets its own copy of
+// every signal.
+func eachTracer(ts []*tracer, signals bool, do func(t *tracer) error) error {
+	if signals && len(ts) > 1 {
+		copies, stop := fanOut(ts[0].interrupts, len(ts))
+		defer stop()
+		for i, t := range ts {
+			t.interrupts = copies[i]
+		}
+	}
+	errs := make([]error, len(ts))
+	var wg sync.WaitGroup
+	for i, t := range ts {
+		wg.Add(1)
+		go func(i int, t *tracer) {
+			defer wg.Done()
+			errs[i] = do(t)
+		}(i, t)
+	}
+	wg.Wait()
+	for _, t := range ts {
+		for _, w := range []io.Writer{t.out, t.errOut} {
+			if l, ok := w.(*podLines); ok {
+				l.Flush()
+			}
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runE runs a subcommand with its context. Unless the subcommand reads the

@@ -66,17 +66,13 @@ func Sessions(pod *corev1.Pod) []SessionInfo {
 				s.ClientVersion = e.Value
 			}
 		}
-		st, ok := status[ec.Name]
+		st := status[ec.Name]
+		s.State = stateName(st)
 		switch {
-		case !ok:
-			s.State = "Pending"
 		case st.Running != nil:
-			s.State, s.Started = "Running", st.Running.StartedAt.Time
+			s.Started = st.Running.StartedAt.Time
 		case st.Terminated != nil:
-			s.State, s.Started = st.Terminated.Reason, st.Terminated.StartedAt.Time
-			s.ExitCode = &st.Terminated.ExitCode
-		case st.Waiting != nil:
-			s.State = st.Waiting.Reason
+			s.Started, s.ExitCode = st.Terminated.StartedAt.Time, &st.Terminated.ExitCode
 		}
 		out = append(out, s)
 	}

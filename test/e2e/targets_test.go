@@ -103,6 +103,31 @@ func TestWorkloadTargets(t *testing.T) {
 		!strings.Contains(g.stdout.String(), "@lat:\n[32, 64)               3 |@@@@") || strings.Contains(g.stdout.String(), "] @calls") {
 		t.Fatalf("merged maps: want @calls: 3 and @lat's 3 values, once\n%s\n%s", g.stdout, g.stderr)
 	}
+	// The group's session, seen and stopped from another client: list and
+	// logs show it in both pods, stop ends every tracer, and the attached
+	// client prints the merged maps.
+	g = startPlugin(t, "-n", ns, "-l", "tier=edge", "-e", ready+counterProbe+` { @calls = count(); }`)
+	g.waitOutput(t, "["+webPod+"] tracing\n", 60*time.Second)
+	g.waitOutput(t, "[demo] tracing\n", 60*time.Second)
+	name := tracerName(t, g.stderr.String())
+	listed, _, _ := runPlugin(t, 30*time.Second, "list", "-n", ns, "-l", "tier=edge")
+	if strings.Count(listed, name) != 2 {
+		t.Fatalf("list -l: want session %s in both pods:\n%s", name, listed)
+	}
+	web.request(t, 1)
+	demo.request(t, 1)
+	_, stderr, code = runPlugin(t, 60*time.Second, "stop", "-n", ns, "-l", "tier=edge", name)
+	if code != 0 || !strings.Contains(stderr, "[demo] trace-debug: session "+name+" stopped") || !strings.Contains(stderr, "["+webPod+"] trace-debug: session "+name+" stopped") {
+		t.Fatalf("stop -l: code %d\n%s", code, stderr)
+	}
+	if code := g.wait(t, 60*time.Second); code != debug.ExitPartial || mapValue(t, g.stdout.String(), "@calls") != 2 {
+		t.Fatalf("the group's client after stop: code %d\n%s\n%s", code, g.stdout, g.stderr)
+	}
+	logs, _, code := runPlugin(t, 30*time.Second, "logs", "-n", ns, "deploy/web", name)
+	if code != 0 || !strings.Contains(logs, "["+webPod+"] tracing") || strings.Contains(logs, "[demo]") {
+		t.Fatalf("logs deploy/web: code %d\n%s", code, logs)
+	}
+
 	// --per-pod: each pod's own.
 	g = group("--per-pod")
 	if mapValue(t, g.stdout.String(), "["+webPod+"] @calls") != 2 || mapValue(t, g.stdout.String(), "[demo] @calls") != 1 {
