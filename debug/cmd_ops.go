@@ -52,8 +52,8 @@ type StopOptions struct{ SessionRef }
 func newCmdStop(ref SessionRef) *cobra.Command {
 	o := &StopOptions{SessionRef: ref}
 	cmd := &cobra.Command{
-		Use:     "stop TARGET SESSION",
-		Short:   "End a trace session the Ctrl-C way: its maps are printed into its output",
+		Use:   "stop TARGET SESSION",
+		Short: "End a trace session the Ctrl-C way: its maps are printed into its output",
 		Example: `  kubectl trace-debug stop pod/web trace-debug-x7k2p
   kubectl trace-debug stop deploy/web trace-debug-x7k2p    # every pod of a session over several pods`,
 		RunE: o.runE(false, func(ctx context.Context, args []string) error {
