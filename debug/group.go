@@ -30,6 +30,10 @@ func (o *TraceOptions) runGroup(ctx context.Context, targets podTargets) error {
 		return codef(ExitUsage, "--dry-run takes one pod for now; %s has %d running pods: try one with pod/NAME", targets.What, len(targets.Running))
 	}
 	pods := targets.Running
+	checks, err := o.groupPreflight(ctx, pods)
+	if err != nil {
+		return err
+	}
 	ptrs := make([]*corev1.Pod, len(pods))
 	for i := range pods {
 		ptrs[i] = &pods[i]
@@ -46,7 +50,7 @@ func (o *TraceOptions) runGroup(ctx context.Context, targets podTargets) error {
 	var wg sync.WaitGroup
 	for i := range pods {
 		po := *o
-		po.PodName, po.Namespace, po.sessionName = pods[i].Name, pods[i].Namespace, name
+		po.PodName, po.Namespace, po.sessionName, po.checked = pods[i].Name, pods[i].Namespace, name, checks
 		po.group = true
 		if !o.PerPod {
 			po.Program = mapmerge.AvgAsStats(o.Program) // an average merges by its count and total
@@ -169,6 +173,34 @@ func (o *TraceOptions) finalMaps(outs []*podOutput) error {
 		}
 	}
 	return nil
+}
+
+// groupChecks is what a group's preflight found, for each pod's start.
+type groupChecks struct{ user string }
+
+// groupPreflight makes preflight's checks once per namespace of the pods,
+// before any tracer is injected, and asks once who the user is: the pods
+// then start at once, not one API round trip after another.
+func (o *TraceOptions) groupPreflight(ctx context.Context, pods []corev1.Pod) (*groupChecks, error) {
+	waitCtx, release := interruptible(ctx, o.Interrupts)
+	defer release()
+	done := map[string]bool{}
+	for _, p := range pods {
+		if done[p.Namespace] {
+			continue
+		}
+		done[p.Namespace] = true
+		po := *o
+		po.Namespace = p.Namespace
+		err := po.preflight(waitCtx)
+		if interrupted(waitCtx) {
+			return nil, interruptedError("checking permissions", "")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &groupChecks{user: o.whoAmI(waitCtx)}, nil
 }
 
 // groupResult reports each pod's outcome and turns them into the command's

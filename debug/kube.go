@@ -27,6 +27,10 @@ func newKube(flags *genericclioptions.ConfigFlags) (kube, error) {
 	if err != nil {
 		return kube{}, codef(ExitUsage, "load kubeconfig: %w (pass --kubeconfig or set KUBECONFIG)", err)
 	}
+	// A session over many pods starts them at once: each needs a handful of
+	// requests, and client-go's default limit (5 a second) would start
+	// them one after another.
+	cfg.QPS, cfg.Burst = 50, 100
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return kube{}, codef(ExitUsage, "create client: %w", err)

@@ -78,6 +78,9 @@ type TraceOptions struct {
 	sessionName string
 	onReady     func()
 	group       bool
+	// checked is set for the pods of a group once preflight passed in
+	// their namespaces: who the user is.
+	checked *groupChecks
 	kube
 	// Interrupts delivers the user's Ctrl-C (SIGINT) and SIGTERM.
 	Interrupts <-chan os.Signal

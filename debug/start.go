@@ -15,17 +15,35 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
+// preflight makes the checks that refuse a trace before anything is
+// injected: RBAC and Pod Security, in o's namespace.
+func (o *TraceOptions) preflight(ctx context.Context) error {
+	if err := o.checkAccess(ctx, traceAccess); err != nil {
+		return err
+	}
+	return o.checkPodSecurity(ctx)
+}
+
+// user is the name the API server knows the caller by (asked once for a
+// group).
+func (o *TraceOptions) user(ctx context.Context) string {
+	if o.checked != nil {
+		return o.checked.user
+	}
+	return o.whoAmI(ctx)
+}
+
 // progress prints a line about what the command is doing to stderr.
 func (o *TraceOptions) progress(format string, a ...any) { progressf(o.ErrOut, format, a...) }
 
 // start resolves the target, injects the tracer and waits until it runs.
 func (o *TraceOptions) start(ctx context.Context) (*tracer, error) {
-	// Refusals come before anything is injected, so nothing is left behind.
-	if err := o.checkAccess(ctx, traceAccess); err != nil {
-		return nil, err
-	}
-	if err := o.checkPodSecurity(ctx); err != nil {
-		return nil, err
+	// Refusals come before anything is injected, so nothing is left behind
+	// (a group checks each namespace once, before any pod).
+	if o.checked == nil {
+		if err := o.preflight(ctx); err != nil {
+			return nil, err
+		}
 	}
 	pods := o.Client.CoreV1().Pods(o.Namespace)
 	pod, err := pods.Get(ctx, o.PodName, metav1.GetOptions{})
@@ -56,7 +74,7 @@ func (o *TraceOptions) start(ctx context.Context) (*tracer, error) {
 		Target:  container,
 		Image:   o.Image,
 		Session: session,
-		User:    o.whoAmI(ctx),
+		User:    o.user(ctx),
 	})
 	patch, err := EphemeralContainerPatch(ec)
 	if err != nil {

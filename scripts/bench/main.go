@@ -16,6 +16,8 @@
 //  4. The runner image (newest bpftrace Debian ships) against the 0.17
 //     image: time to first event on fresh pods, and the seed's sys_enter_*
 //     with --duration 3s from command start to exit, with peak memory.
+//  5. One session over the 10 pods of a Deployment (-l) against one pod:
+//     time until every pod printed its first event, the client's memory.
 package main
 
 import (
@@ -57,6 +59,7 @@ func main() {
 		fail(err)
 	}
 	client := kubernetes.NewForConfigOrDie(cfg)
+	defer groupSideBySide(client, *plugin, *kubeconfig, *runs)
 	defer imagesSideBySide(client, *plugin, *kubeconfig, *runs)
 	var plugins, jobs []time.Duration
 	for i := 0; i < *runs; i++ {
