@@ -37,16 +37,20 @@ if [ -n "$kubectl_" ] && [ -f "$KUBECONFIG_PATH" ] && [ -f "$PIDS_DIR/kubelet" ]
   done
 fi
 stop kubelet
+stop kubelet2
 # Containers outlive containerd (their shims are separate): end them first.
-if [ -S "$CONTAINERD_SOCK" ]; then
-  ctr_() { ctr --address "$CONTAINERD_SOCK" -n k8s.io "$@"; }
+for sock in "$CONTAINERD_SOCK" "$CONTAINERD2_SOCK"; do
+  [ -S "$sock" ] || continue
+  ctr_() { ctr --address "$sock" -n k8s.io "$@"; }
   for t in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$t" >/dev/null 2>&1; done
   sleep 1
   for t in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$t" >/dev/null 2>&1; done
-fi
-for name in kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do stop "$name"; done
-# Shims of this cluster's containerd only (they name its socket on their command line).
-for p in $(pgrep -f "containerd-shim.*-address $CONTAINERD_SOCK" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+done
+for name in kube-scheduler kube-controller-manager kube-apiserver containerd containerd2 etcd; do stop "$name"; done
+# Shims of this cluster's containerds only (they name its socket on their command line).
+for sock in "$CONTAINERD_SOCK" "$CONTAINERD2_SOCK"; do
+  for p in $(pgrep -f "containerd-shim.*-address $sock" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+done
 
 # Mounts under the cluster directory, deepest first.
 awk -v d="$CLUSTER_DIR" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
@@ -70,7 +74,9 @@ for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
   grep -qx "$ns" "$SAVED_DIR/netns" 2>/dev/null && continue
   case $ns in cni-*) log "removing leftover network namespace $ns"; ip netns delete "$ns" 2>/dev/null ;; esac
 done
-ip link show "$CNI_BRIDGE" >/dev/null 2>&1 && ip link delete "$CNI_BRIDGE"
+for br in "$CNI_BRIDGE" "$CNI_BRIDGE2"; do
+  ip link show "$br" >/dev/null 2>&1 && ip link delete "$br"
+done
 [ -f "$SAVED_DIR/absent-paths" ] && while read -r p; do rm -rf "$p"; done < "$SAVED_DIR/absent-paths"
 saved_netns=$(cat "$SAVED_DIR/netns" 2>/dev/null)
 rm -rf "$CLUSTER_DIR"
@@ -80,9 +86,11 @@ leftover=""
 for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
   grep -qx "$ns" <<<"$saved_netns" || leftover+=" netns:$ns"
 done
-ip link show "$CNI_BRIDGE" >/dev/null 2>&1 && leftover+=" bridge:$CNI_BRIDGE"
-for l in $(ip -o link show type veth 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
-  ip -d link show "$l" 2>/dev/null | grep -q "master $CNI_BRIDGE" && leftover+=" veth:$l"
+for br in "$CNI_BRIDGE" "$CNI_BRIDGE2"; do
+  ip link show "$br" >/dev/null 2>&1 && leftover+=" bridge:$br"
+  for l in $(ip -o link show type veth 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
+    ip -d link show "$l" 2>/dev/null | grep -q "master $br" && leftover+=" veth:$l"
+  done
 done
 if [ -n "$leftover" ]; then
   log "left behind:$leftover"

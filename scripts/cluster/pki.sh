@@ -56,8 +56,9 @@ make_pki() {
   cert admin "/O=system:masters/CN=trace-debug-admin"
   cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
   cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "DNS:$NODE_NAME,IP:127.0.0.1"
+  cert kubelet2 "/O=system:nodes/CN=system:node:$NODE2_NAME" "DNS:$NODE2_NAME,IP:127.0.0.1"
   cert scheduler "/CN=system:kube-scheduler"
   cert controller-manager "/O=system:masters/CN=system:kube-controller-manager"
   [ -f "$PKI/sa.key" ] || { openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null; openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null; }
-  for n in admin kubelet scheduler controller-manager; do kubeconfig "$n"; done
+  for n in admin kubelet kubelet2 scheduler controller-manager; do kubeconfig "$n"; done
 }

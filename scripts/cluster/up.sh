@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts the local single-node Kubernetes cluster (etcd, containerd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubelet, all on loopback), builds and
+# Starts the local two-node Kubernetes cluster (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, and per node a containerd and a
+# kubelet, all on loopback; the second node is tainted), builds and
 # imports the images the project needs, waits for the node to be Ready and
 # prints the kubeconfig path on stdout. Idempotent: a running cluster is reused.
 # scripts/cluster/down.sh undoes everything this does.
@@ -42,7 +43,7 @@ fi
 if [ ! -f "$SAVED_DIR/absent-paths" ]; then
   for p in $STRAY_PATHS; do [ -e "$p" ] || echo "$p"; done > "$SAVED_DIR/absent-paths"
 fi
-if ! grep -q "[[:space:]]$NODE_NAME\b" /etc/hosts; then
+if ! grep -q "[[:space:]]$NODE2_NAME\b" /etc/hosts; then
   echo "$HOSTS_LINE" >> /etc/hosts
   touch "$SAVED_DIR/hosts-line-added"
 fi
@@ -56,7 +57,9 @@ start etcd etcd --name trace-debug --data-dir "$CLUSTER_DIR/etcd" \
   --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
   --initial-cluster trace-debug=http://127.0.0.1:2380
 start containerd containerd --config "$CLUSTER_DIR/containerd/config.toml"
+start containerd2 containerd --config "$CLUSTER_DIR/containerd2/config.toml"
 wait_for containerd 30 ctr --address "$CONTAINERD_SOCK" version
+wait_for containerd2 30 ctr --address "$CONTAINERD2_SOCK" version
 "$root/scripts/images/build.sh" import >&2
 
 start kube-apiserver "$BIN/kube-apiserver" \
@@ -81,12 +84,17 @@ start kubelet "$BIN/kubelet" --config="$CLUSTER_DIR/kubelet/config.yaml" \
   --kubeconfig="$CLUSTER_DIR/kubelet.kubeconfig" --hostname-override="$NODE_NAME" \
   --container-runtime-endpoint="unix://$CONTAINERD_SOCK" --root-dir="$CLUSTER_DIR/kubelet/root" \
   --cert-dir="$CLUSTER_DIR/kubelet/pki"
+start kubelet2 "$BIN/kubelet" --config="$CLUSTER_DIR/kubelet2/config.yaml" \
+  --kubeconfig="$CLUSTER_DIR/kubelet2.kubeconfig" --hostname-override="$NODE2_NAME" \
+  --container-runtime-endpoint="unix://$CONTAINERD2_SOCK" --root-dir="$CLUSTER_DIR/kubelet2/root" \
+  --cert-dir="$CLUSTER_DIR/kubelet2/pki"
 
-node_ready() {
-  "$BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" get node "$NODE_NAME" \
-    -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}{" "}{.spec.taints}' | grep -q '^True $'
+node_ready() { # node_ready NODE TAINTS: Ready, with exactly these taints
+  "$BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" get node "$1" \
+    -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}{" "}{.spec.taints[*].key}' | grep -qx "True $2"
 }
-wait_for "node $NODE_NAME Ready and untainted" 120 node_ready
+wait_for "node $NODE_NAME Ready and untainted" 120 node_ready "$NODE_NAME" ""
+wait_for "node $NODE2_NAME Ready, tainted $NODE2_TAINT_KEY" 120 node_ready "$NODE2_NAME" "$NODE2_TAINT_KEY"
 # The kubelet sets these at start; give the machine its own values back.
 while IFS='=' read -r k v; do
   [ "$k" = net.ipv4.ip_forward ] && continue

@@ -5,16 +5,22 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 PKI=$CLUSTER_DIR/pki
-mkdir -p "$CLUSTER_DIR"/{containerd,cni/net.d,kubelet/root,kubelet/pki,kubelet/manifests,pod-logs,flexvolume,controller-manager}
+mkdir -p "$CLUSTER_DIR"/{flexvolume,controller-manager}
 
-cat > "$CLUSTER_DIR/containerd/config.toml" <<TOML
+# node N CONTAINERD CNI KUBELET SOCKET BRIDGE SUBNET PORT HEALTHZ [TAINT]:
+# one node's containerd, CNI and kubelet configuration.
+node() {
+  local cd=$1 cni=$2 kl=$3 sock=$4 bridge=$5 subnet=$6 port=$7 healthz=$8 taint=${9:-} taints=""
+  [ -n "$taint" ] && taints="registerWithTaints: [{key: $taint, value: \"true\", effect: NoSchedule}]"
+  mkdir -p "$CLUSTER_DIR"/{$cd,$cni/net.d,$kl/root,$kl/pki,$kl/manifests,$kl/pod-logs}
+cat > "$CLUSTER_DIR/$cd/config.toml" <<TOML
 version = 2
-root = "$CLUSTER_DIR/containerd/root"
-state = "$CLUSTER_DIR/containerd/state"
+root = "$CLUSTER_DIR/$cd/root"
+state = "$CLUSTER_DIR/$cd/state"
 [grpc]
-  address = "$CONTAINERD_SOCK"
+  address = "$sock"
 [ttrpc]
-  address = "$CONTAINERD_SOCK.ttrpc"
+  address = "$sock.ttrpc"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "trace-debug.local/pause:1"
   disable_apparmor = true
@@ -28,39 +34,33 @@ state = "$CLUSTER_DIR/containerd/state"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "$CLUSTER_DIR/cni/net.d"
+    conf_dir = "$CLUSTER_DIR/$cni/net.d"
 TOML
 
-cat > "$CLUSTER_DIR/cni/net.d/10-trace-debug.conflist" <<JSON
+cat > "$CLUSTER_DIR/$cni/net.d/10-trace-debug.conflist" <<JSON
 {
   "cniVersion": "0.4.0",
   "name": "trace-debug",
   "plugins": [
-    {"type": "bridge", "bridge": "$CNI_BRIDGE", "isGateway": true, "ipMasq": false,
-     "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]],
-              "dataDir": "$CLUSTER_DIR/cni/ipam"}},
+    {"type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false,
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$subnet"}]],
+              "dataDir": "$CLUSTER_DIR/$cni/ipam"}},
     {"type": "loopback"}
   ]
 }
 JSON
 
-cat > "$CLUSTER_DIR/scheduler.yaml" <<YAML
-apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-clientConnection:
-  kubeconfig: $CLUSTER_DIR/scheduler.kubeconfig
-leaderElection:
-  leaderElect: false
-YAML
 
-cat > "$CLUSTER_DIR/kubelet/config.yaml" <<YAML
+cat > "$CLUSTER_DIR/$kl/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: 127.0.0.1
+port: $port
+healthzPort: $healthz
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
-tlsCertFile: $PKI/kubelet.crt
-tlsPrivateKeyFile: $PKI/kubelet.key
+tlsCertFile: $PKI/$kl.crt
+tlsPrivateKeyFile: $PKI/$kl.key
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
@@ -80,7 +80,22 @@ imageGCHighThresholdPercent: 100
 serializeImagePulls: false
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
-staticPodPath: $CLUSTER_DIR/kubelet/manifests
-podLogsDir: $CLUSTER_DIR/pod-logs
+staticPodPath: $CLUSTER_DIR/$kl/manifests
+podLogsDir: $CLUSTER_DIR/$kl/pod-logs
 resolvConf: /etc/resolv.conf
+$taints
 YAML
+}
+
+node containerd cni kubelet "$CONTAINERD_SOCK" "$CNI_BRIDGE" 10.244.0.0/24 10250 10248
+node containerd2 cni2 kubelet2 "$CONTAINERD2_SOCK" "$CNI_BRIDGE2" 10.244.1.0/24 10260 10268 "$NODE2_TAINT_KEY"
+
+cat > "$CLUSTER_DIR/scheduler.yaml" <<YAML
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: $CLUSTER_DIR/scheduler.kubeconfig
+leaderElection:
+  leaderElect: false
+YAML
+

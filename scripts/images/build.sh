@@ -61,12 +61,17 @@ image() {
     echo "$sum:$tag" > "$out/$name.sum"
     echo "[images] built $tag" >&2
   fi
-  if [ "${do_import:-}" = 1 ]; then
-    if ! ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "$tag" || [ "$(cat "$out/$name.imported" 2>/dev/null)" != "$sum" ]; then
-      ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$out/$name.tar" >/dev/null
-      echo "$sum" > "$out/$name.imported"
-      echo "[images] imported $tag" >&2
-    fi
+  if [ "${do_import:-}" = 1 ]; then # into each node's containerd that runs
+    local sock mark
+    for sock in "$CONTAINERD_SOCK" "$CONTAINERD2_SOCK"; do
+      [ -S "$sock" ] || continue
+      mark=$out/$name.imported.$(basename "$(dirname "$sock")")
+      if ! ctr --address "$sock" -n k8s.io images ls -q | grep -qx "$tag" || [ "$(cat "$mark" 2>/dev/null)" != "$sum" ]; then
+        ctr --address "$sock" -n k8s.io images import "$out/$name.tar" >/dev/null
+        echo "$sum" > "$mark"
+        echo "[images] imported $tag into $(basename "$(dirname "$sock")")" >&2
+      fi
+    done
   fi
 }
 

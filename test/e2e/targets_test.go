@@ -148,3 +148,97 @@ func TestWorkloadTargets(t *testing.T) {
 		t.Fatalf("a selector that matches nothing: code %d\n%s", code, stderr)
 	}
 }
+
+// TestGroupAcrossNodes: a 3-replica Deployment spread over the local
+// cluster's two nodes, traced as one session with deploy/ and with -l, each
+// pod driven with its own number of requests: the merged @calls is the
+// total, --per-pod shows each pod's share, nothing outlives the session.
+func TestGroupAcrossNodes(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	labels := map[string]string{"app": "spread"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "spread"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](3),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: ptr.To[int64](0),
+					Tolerations:                   []corev1.Toleration{{Key: "trace-debug.io/second-node", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
+					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "kubernetes.io/hostname",
+						WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: labels}}},
+					Containers: []corev1.Container{{Name: "server", Image: demoImage, ImagePullPolicy: corev1.PullNever,
+						Command: []string{"/app/server", "-listen", "0.0.0.0:8080"}}},
+				},
+			},
+		},
+	}
+	if _, err := client.AppsV1().Deployments(ns).Create(context.Background(), dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pods []corev1.Pod
+	if err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		l, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=spread"})
+		if err != nil || len(l.Items) != 3 {
+			return false, nil
+		}
+		for _, p := range l.Items {
+			if p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
+				return false, nil
+			}
+			resp, err := http.Get("http://" + p.Status.PodIP + ":8080/")
+			if err != nil {
+				return false, nil
+			}
+			resp.Body.Close()
+		}
+		pods = l.Items
+		return true, nil
+	}); err != nil {
+		t.Fatalf("the spread deployment did not serve on its 3 pods: %v", err)
+	}
+	nodes := map[string]bool{}
+	for _, p := range pods {
+		nodes[p.Spec.NodeName] = true
+	}
+	if len(nodes) != 2 {
+		t.Fatalf("the pods are on %d node(s), want both: %v", len(nodes), nodes)
+	}
+	drive := func() {
+		for i, p := range pods {
+			for n := 0; n <= i; n++ { // 1, 2 and 3 requests
+				resp, err := http.Get("http://" + p.Status.PodIP + ":8080/")
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+		}
+	}
+	run := func(args ...string) *session {
+		s := startPlugin(t, append([]string{"-n", ns, "-e", ready + counterProbe + ` { @calls = count(); }`}, args...)...)
+		for _, p := range pods {
+			s.waitOutput(t, "["+p.Name+"] tracing\n", 90*time.Second)
+		}
+		drive()
+		s.interrupt(t)
+		if code := s.wait(t, 90*time.Second); code != 0 {
+			t.Fatalf("%v: code %d\n%s\n%s", args, code, s.stdout, s.stderr)
+		}
+		return s
+	}
+	if s := run("deploy/spread"); mapValue(t, s.stdout.String(), "@calls") != 6 {
+		t.Fatalf("deploy/spread over two nodes: merged @calls, want 1+2+3\n%s\n%s", s.stdout, s.stderr)
+	}
+	s := run("-l", "app=spread", "--per-pod")
+	for i, p := range pods {
+		if got := mapValue(t, s.stdout.String(), "["+p.Name+"] @calls"); got != i+1 {
+			t.Fatalf("--per-pod: pod %s on %s counted %d, want %d\n%s", p.Name, p.Spec.NodeName, got, i+1, s.stdout)
+		}
+	}
+	for _, p := range pods {
+		assertNoHarm(t, demoPod{ns: ns, name: p.Name}, 60*time.Second)
+	}
+}
