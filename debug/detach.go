@@ -16,7 +16,9 @@ import (
 // one. If the client fails or is interrupted before the probes are
 // attached, it stops the tracer rather than leave it running unwatched.
 func (o *TraceOptions) detach(ctx context.Context, t *tracer) (err error) {
-	fmt.Fprintln(o.Out, t.name)
+	if !o.group { // a group prints its session's name once, for every pod
+		fmt.Fprintln(o.Out, t.name)
+	}
 	var early bytes.Buffer
 	ready := false
 	defer func() {
@@ -47,6 +49,10 @@ func (o *TraceOptions) detach(ctx context.Context, t *tracer) (err error) {
 		if err := t.logs(logCtx, &corev1.PodLogOptions{Follow: true}, &early); err != nil {
 			return err
 		}
+	}
+	if ready && o.group {
+		o.progress("probes attached")
+		return nil
 	}
 	if ready {
 		o.progress("tracer %s runs detached until its deadline (%v)%s; follow it with `kubectl trace-debug attach pod/%s %s`, end it with `kubectl trace-debug stop pod/%s %s`",

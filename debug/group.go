@@ -24,8 +24,6 @@ import (
 // and the exit code is 0 only when every pod was traced and exited 0.
 func (o *TraceOptions) runGroup(ctx context.Context, targets podTargets) error {
 	switch {
-	case o.Detach:
-		return codef(ExitUsage, "--detach takes one pod for now; %s has %d running pods: detach each with pod/NAME", targets.What, len(targets.Running))
 	case o.DryRun:
 		return codef(ExitUsage, "--dry-run takes one pod for now; %s has %d running pods: try one with pod/NAME", targets.What, len(targets.Running))
 	}
@@ -39,6 +37,9 @@ func (o *TraceOptions) runGroup(ctx context.Context, targets podTargets) error {
 		ptrs[i] = &pods[i]
 	}
 	name := SessionName(ptrs...)
+	if o.Detach {
+		fmt.Fprintln(o.Out, name) // the session's name, at once, as for one pod
+	}
 	var mu sync.Mutex // one line at a time, whichever pod it comes from
 	var ready readyCount
 	ready.want = len(pods)
@@ -80,7 +81,20 @@ func (o *TraceOptions) runGroup(ctx context.Context, targets podTargets) error {
 	if err := o.finalMaps(outs); err != nil {
 		return err
 	}
-	return o.groupResult(name, targets, results)
+	err = o.groupResult(name, targets, results)
+	if o.Detach && err == nil {
+		o.progress("session %s runs detached in %d pods until its deadline (%v)%s; follow it with `kubectl trace-debug attach %s %s`, end it with `kubectl trace-debug stop %s %s`",
+			name, len(pods), o.Deadline, durationNote(o), o.targetArg(), name, o.targetArg(), name)
+	}
+	return err
+}
+
+// targetArg is how the subcommands name this trace's target.
+func (o *TraceOptions) targetArg() string {
+	if o.Selector != "" {
+		return "-n " + o.Namespace + " -l " + o.Selector
+	}
+	return "-n " + o.Namespace + " " + o.Workload
 }
 
 // podOutput is a group pod's stdout: the lines before the runner's
@@ -214,6 +228,10 @@ func (o *TraceOptions) groupResult(name string, targets podTargets, results []er
 			failed++
 			codes[ExitCode(err)] = true
 			o.progress("[%s] session %s: %v", pod, name, err)
+			continue
+		}
+		if o.Detach {
+			o.progress("[%s] session %s: probes attached, running detached", pod, name)
 			continue
 		}
 		o.progress("[%s] session %s: traced, exit code 0", pod, name)

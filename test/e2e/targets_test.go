@@ -238,6 +238,22 @@ func TestGroupAcrossNodes(t *testing.T) {
 			t.Fatalf("--per-pod: pod %s on %s counted %d, want %d\n%s", p.Name, p.Spec.NodeName, got, i+1, s.stdout)
 		}
 	}
+	// Detached: the session's name once, then stop and logs on the group.
+	out, stderr, code := runPlugin(t, 90*time.Second, "-n", ns, "-l", "app=spread", "--detach", "-e", counterProbe+` { @calls = count(); }`)
+	name := strings.TrimSpace(out)
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.HasPrefix(name, "trace-debug-") || !strings.Contains(stderr, "runs detached in 3 pods") {
+		t.Fatalf("--detach over three pods: code %d\n%s\n%s", code, out, stderr)
+	}
+	drive()
+	if _, stderr, code = runPlugin(t, 60*time.Second, "stop", "-n", ns, "deploy/spread", name); code != 0 || strings.Count(stderr, "session "+name+" stopped") != 3 {
+		t.Fatalf("stop deploy/spread: code %d\n%s", code, stderr)
+	}
+	logs, _, _ := runPlugin(t, 30*time.Second, "logs", "-n", ns, "-l", "app=spread", name)
+	for i, p := range pods {
+		if got := mapValue(t, logs, "["+p.Name+"] @calls"); got != i+1 {
+			t.Fatalf("logs -l after a detached run: pod %s counted %d, want %d\n%s", p.Name, got, i+1, logs)
+		}
+	}
 	for _, p := range pods {
 		assertNoHarm(t, demoPod{ns: ns, name: p.Name}, 60*time.Second)
 	}
