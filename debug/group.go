@@ -142,16 +142,34 @@ func (o *TraceOptions) finalMaps(outs []*podOutput) error {
 			_, _ = p.live.Write(p.partial)
 		}
 	}
+	// bpftrace's maps come in the user's format; the native engines'
+	// summaries always as JSON, with maps of their own.
+	native := o.Syscalls || len(o.Funcs) > 0
+	parse, write := mapmerge.ParseText, mapmerge.WriteText
+	if o.OutputFormat == "json" || native {
+		parse = mapmerge.ParseJSON
+	}
+	if o.OutputFormat == "json" {
+		write = mapmerge.WriteJSON
+	}
+	kinds := mapmerge.Kinds(o.Program)
+	if native {
+		kinds = map[string]mapmerge.Kind{}
+		for name, fn := range protocol.NativeMaps {
+			kinds[name] = mapmerge.ParseKind(fn)
+		}
+	}
 	if o.PerPod {
 		for _, p := range outs {
-			_, _ = p.live.Write(p.final.Bytes())
+			if native && o.OutputFormat != "json" {
+				d := mapmerge.ParseJSON(p.final.String())
+				_ = mapmerge.WriteText(p.live, d, kinds)
+			} else {
+				_, _ = p.live.Write(p.final.Bytes())
+			}
 			p.live.Flush()
 		}
 		return nil
-	}
-	parse, write := mapmerge.ParseText, mapmerge.WriteText
-	if o.OutputFormat == "json" {
-		parse, write = mapmerge.ParseJSON, mapmerge.WriteJSON
 	}
 	dumps := make([]*mapmerge.Dump, len(outs))
 	captured := 0
@@ -164,7 +182,6 @@ func (o *TraceOptions) finalMaps(outs []*podOutput) error {
 	if captured == 0 {
 		return nil
 	}
-	kinds := mapmerge.Kinds(o.Program)
 	merged, perPod := mapmerge.Merge(dumps, kinds)
 	if len(merged.Maps) > 0 {
 		o.progress("maps merged across %d pods (--per-pod prints each pod's)", captured)

@@ -136,8 +136,8 @@ func (s *Summary) Add(c Call, errored bool) {
 // Funcs returns the functions seen, in order of first call, with their stats.
 func (s *Summary) Funcs() ([]string, map[string]*FuncStats) { return s.order, s.stats }
 
-// Bucket is one latency histogram bucket, [Min, Max) microseconds, in the
-// shape of bpftrace's JSON histograms.
+// Bucket is one latency histogram bucket, Min to Max microseconds (both
+// included: [Min, Max+1)), in the shape of bpftrace's JSON histograms.
 type Bucket struct {
 	Min   uint64 `json:"min"`
 	Max   uint64 `json:"max"`
@@ -155,7 +155,7 @@ func (st *FuncStats) Buckets() []Bucket {
 		if i > 0 {
 			lo, hi = 1<<(i-1), 1<<i
 		}
-		out = append(out, Bucket{lo, hi, n})
+		out = append(out, Bucket{lo, hi - 1, n})
 	}
 	return out
 }
@@ -171,7 +171,7 @@ func (s *Summary) Text() string {
 			peak = max(peak, n)
 		}
 		for _, bk := range st.Buckets() {
-			r := fmt.Sprintf("[%d, %d)", bk.Min, bk.Max)
+			r := fmt.Sprintf("[%d, %d)", bk.Min, bk.Max+1)
 			fmt.Fprintf(&b, "%-12s%8d |%-50s|\n", r, bk.Count, strings.Repeat("@", int(bk.Count*50/peak)))
 		}
 	}

@@ -46,7 +46,7 @@ func TestSummary(t *testing.T) {
 	if len(names) != 1 || stats["main.f"].Calls != 4 || stats["main.f"].Errors != 1 {
 		t.Fatalf("stats %+v", stats["main.f"])
 	}
-	want := []Bucket{{0, 1, 1}, {2, 4, 2}, {32, 64, 1}}
+	want := []Bucket{{0, 0, 1}, {2, 3, 2}, {32, 63, 1}} // bpftrace's JSON: max included
 	got := stats["main.f"].Buckets()
 	if len(got) != len(want) {
 		t.Fatalf("buckets %v, want %v", got, want)

@@ -51,10 +51,18 @@ const ProgramLine = "program"
 // line starting with ReadyPrefix.
 func ReadyLine(probes int) string { return fmt.Sprintf("%s (%d)", ReadyPrefix, probes) }
 
-// MapsLine is the line a group session's runner prints on stdout (as a
-// printf of the program, so in order with its output) before the maps
-// printed at the end: what follows is for the client to merge.
+// MapsLine is the line a group session's runner prints on stdout (for
+// bpftrace as a printf of the program, so in order with its output) before
+// the maps printed at the end: what follows is for the client to merge.
+// The native engines' summaries follow it as JSON map lines (NativeMaps).
 const MapsLine = "trace-debug-runner: final maps follow"
+
+// NativeMaps are the maps of the native engines' summaries and their
+// aggregations, by name: what the client needs to merge them.
+var NativeMaps = map[string]string{
+	"@syscalls": "count", "@syscalls_by_thread": "count",
+	"@calls": "count", "@errors": "count", "@latency_us": "hist",
+}
 
 // RunnerPrefix starts every line the runner writes itself (on stderr);
 // the program's output never does.

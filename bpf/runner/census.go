@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/syscalls"
 )
 
@@ -39,7 +40,10 @@ func (e censusEngine) Start(_ context.Context, t Target) (Trace, error) {
 			o.say("%v", err)
 			return 1
 		}
-		if err := writeCensus(o.Stdout, counts, o.Session.JSON); err != nil {
+		if o.Session.Group { // the client merges a group's censuses: JSON, after the maps line
+			fmt.Fprintln(o.Stdout, protocol.MapsLine)
+		}
+		if err := writeCensus(o.Stdout, counts, o.Session.JSON || o.Session.Group); err != nil {
 			o.say("write the summary: %v", err)
 			return 1
 		}

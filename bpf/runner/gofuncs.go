@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
 // goFuncEngine is the native Go function tracer (--func): every call of the
@@ -50,7 +51,10 @@ func (e goFuncEngine) Start(_ context.Context, t Target) (Trace, error) {
 			o.say("%v", err)
 			return 1
 		}
-		if err := writeGoSummary(o.Stdout, &summary, o.Session.JSON); err != nil {
+		if o.Session.Group { // the client merges a group's summaries: JSON, after the maps line
+			fmt.Fprintln(o.Stdout, protocol.MapsLine)
+		}
+		if err := writeGoSummary(o.Stdout, &summary, o.Session.JSON || o.Session.Group); err != nil {
 			o.say("write the summary: %v", err)
 			return 1
 		}

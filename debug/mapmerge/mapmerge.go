@@ -43,6 +43,10 @@ var kindNames = map[string]Kind{
 	"count": Count, "sum": Sum, "min": Min, "max": Max, "avg": Avg, "stats": Stats, "hist": Hist, "lhist": Lhist,
 }
 
+// ParseKind is the Kind of an aggregation function's name ("count",
+// "hist", ...); Unknown for any other.
+func ParseKind(fn string) Kind { return kindNames[fn] }
+
 // aggregation matches `@name[...] = fn(`; increment matches `@name[...]++`,
 // `++@name[...]` and `@name[...] +=`, which add up like a sum.
 var (

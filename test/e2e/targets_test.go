@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -238,6 +239,27 @@ func TestGroupAcrossNodes(t *testing.T) {
 			t.Fatalf("--per-pod: pod %s on %s counted %d, want %d\n%s", p.Name, p.Spec.NodeName, got, i+1, s.stdout)
 		}
 	}
+	// The native engines merge the same way.
+	f := startPlugin(t, "-n", ns, "deploy/spread", "--func", "main.counterValue")
+	for _, p := range pods {
+		f.waitOutput(t, "["+p.Name+"] trace-debug-runner: probes attached", 90*time.Second)
+	}
+	drive()
+	f.interrupt(t)
+	if code := f.wait(t, 90*time.Second); code != 0 || mapValue(t, f.stdout.String(), "@calls[main.counterValue]") != 6 ||
+		!strings.Contains(f.stdout.String(), "@latency_us[main.counterValue]:\n") {
+		t.Fatalf("--func over three pods: code %d, want the merged @calls 6 and latency\n%s\n%s", code, f.stdout, f.stderr)
+	}
+	c := startPlugin(t, "-n", ns, "deploy/spread", "--syscalls")
+	for _, p := range pods {
+		c.waitOutput(t, "["+p.Name+"] trace-debug-runner: probes attached", 90*time.Second)
+	}
+	drive()
+	c.interrupt(t)
+	if code := c.wait(t, 90*time.Second); code != 0 || !regexp.MustCompile(`(?m)^@syscalls\[accept4\]: \d+$`).MatchString(c.stdout.String()) || strings.Contains(c.stdout.String(), "] @syscalls") {
+		t.Fatalf("--syscalls over three pods: code %d, want the merged @syscalls\n%s\n%s", code, c.stdout, c.stderr)
+	}
+
 	// Detached: the session's name once, then stop and logs on the group.
 	out, stderr, code := runPlugin(t, 90*time.Second, "-n", ns, "-l", "app=spread", "--detach", "-e", counterProbe+` { @calls = count(); }`)
 	name := strings.TrimSpace(out)
