@@ -103,33 +103,29 @@ func (o *TraceOptions) targetArg() string {
 type podOutput struct {
 	live      *podLines
 	capturing bool
-	partial   []byte
+	buf       lineBuffer
 	final     bytes.Buffer
 }
 
 // Write passes lines on until the maps line, and keeps what follows it.
 func (p *podOutput) Write(b []byte) (int, error) {
-	if p.capturing {
-		p.final.Write(b)
-		return len(b), nil
-	}
-	p.partial = append(p.partial, b...)
-	for {
-		i := bytes.IndexByte(p.partial, '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		if bytes.Contains(p.partial[:i], []byte(protocol.MapsLine)) {
+	err := p.buf.lines(b, func(line []byte) error {
+		switch {
+		case p.capturing:
+			p.final.Write(line)
+			p.final.WriteByte('\n')
+		case bytes.Contains(line, []byte(protocol.MapsLine)):
 			p.capturing = true
-			p.final.Write(p.partial[i+1:])
-			p.partial = nil
-			return len(b), nil
+		default:
+			_, err := p.live.Write(append(line, '\n'))
+			return err
 		}
-		if _, err := p.live.Write(p.partial[:i+1]); err != nil {
-			return 0, err
-		}
-		p.partial = p.partial[i+1:]
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
+	return len(b), nil
 }
 
 // finalMaps prints the maps the pods printed at the end: merged into one
@@ -137,9 +133,11 @@ func (p *podOutput) Write(b []byte) (int, error) {
 // maps that cannot be merged and any other line per pod; with --per-pod,
 // each pod's as it printed them.
 func (o *TraceOptions) finalMaps(outs []*podOutput) error {
-	for _, p := range outs {
-		if len(p.partial) > 0 {
-			_, _ = p.live.Write(p.partial)
+	for _, p := range outs { // an unfinished last line
+		if rest := p.buf.rest(); p.capturing {
+			p.final.Write(rest)
+		} else if len(rest) > 0 {
+			_, _ = p.live.Write(rest)
 		}
 	}
 	// bpftrace's maps come in the user's format; the native engines'
@@ -321,26 +319,21 @@ func fanOut(in <-chan os.Signal, n int) ([]<-chan os.Signal, func()) {
 // front of text, a "pod" field first in each JSON object. Lines from
 // several pods never mix (mu is shared).
 type podLines struct {
-	w       io.Writer
-	pod     string
-	json    bool
-	mu      *sync.Mutex
-	partial []byte
+	w    io.Writer
+	pod  string
+	json bool
+	mu   *sync.Mutex
+	buf  lineBuffer
 }
 
 // Write passes the complete lines of p on, marked.
 func (l *podLines) Write(p []byte) (int, error) {
-	l.partial = append(l.partial, p...)
 	var out bytes.Buffer
-	for {
-		i := bytes.IndexByte(l.partial, '\n')
-		if i < 0 {
-			break
-		}
-		out.WriteString(l.mark(string(l.partial[:i])))
+	_ = l.buf.lines(p, func(line []byte) error {
+		out.WriteString(l.mark(string(line)))
 		out.WriteByte('\n')
-		l.partial = l.partial[i+1:]
-	}
+		return nil
+	})
 	if out.Len() == 0 {
 		return len(p), nil
 	}
@@ -354,10 +347,9 @@ func (l *podLines) Write(p []byte) (int, error) {
 
 // Flush writes what is left of an unfinished line.
 func (l *podLines) Flush() {
-	if len(l.partial) == 0 {
-		return
+	if len(l.buf.partial) > 0 {
+		_, _ = l.Write([]byte("\n"))
 	}
-	_, _ = l.Write([]byte("\n"))
 }
 
 // mark marks one line with the pod.

@@ -111,27 +111,46 @@ func (c *tally) seen() [2]int {
 	return c.lines
 }
 
+// lineBuffer collects what is written and hands out its complete lines;
+// the writers that work line by line share it.
+type lineBuffer struct{ partial []byte }
+
+// lines adds p and calls each with every line it completes (without its
+// newline; each must not keep the slice), stopping at each's first error.
+func (b *lineBuffer) lines(p []byte, each func(line []byte) error) error {
+	b.partial = append(b.partial, p...)
+	for {
+		i := bytes.IndexByte(b.partial, '\n')
+		if i < 0 {
+			return nil
+		}
+		line := b.partial[:i]
+		b.partial = b.partial[i+1:]
+		if err := each(line); err != nil {
+			return err
+		}
+	}
+}
+
+// rest returns, and forgets, an unfinished last line.
+func (b *lineBuffer) rest() []byte {
+	r := b.partial
+	b.partial = nil
+	return r
+}
+
 // lineSplitter passes everything on to w and calls line for each complete line.
 type lineSplitter struct {
-	w       io.Writer
-	line    func([]byte)
-	partial []byte
+	w    io.Writer
+	line func([]byte)
+	buf  lineBuffer
 }
 
 // Write passes p on and calls line for every line it completes.
 func (s *lineSplitter) Write(p []byte) (int, error) {
 	n, err := s.w.Write(p)
-	rest := p
-	for {
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			s.partial = append(s.partial, rest...)
-			return n, err
-		}
-		s.line(append(s.partial, rest[:i]...))
-		s.partial = s.partial[:0]
-		rest = rest[i+1:]
-	}
+	_ = s.buf.lines(p, func(l []byte) error { s.line(l); return nil })
+	return n, err
 }
 
 // replay takes the session's log after its attached stream broke: it drops
@@ -142,35 +161,33 @@ type replay struct {
 	out, errOut io.Writer
 	skip        [2]int
 	shown       *tally
-	partial     []byte
+	buf         lineBuffer
 }
 
 // Write routes the complete lines of p.
 func (r *replay) Write(p []byte) (int, error) {
-	r.partial = append(r.partial, p...)
-	for {
-		i := bytes.IndexByte(r.partial, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		line := r.partial[:i+1]
+	err := r.buf.lines(p, func(line []byte) error {
 		class := lineClass(line)
 		if r.skip[class] > 0 {
 			r.skip[class]--
-		} else {
-			w := r.out
-			if class == 0 {
-				w = r.errOut
-			}
-			if _, err := w.Write(line); err != nil {
-				return 0, err
-			}
-			r.shown.mu.Lock()
-			r.shown.lines[class]++
-			r.shown.mu.Unlock()
+			return nil
 		}
-		r.partial = r.partial[i+1:]
+		w := r.out
+		if class == 0 {
+			w = r.errOut
+		}
+		if _, err := w.Write(append(line, '\n')); err != nil {
+			return err
+		}
+		r.shown.mu.Lock()
+		r.shown.lines[class]++
+		r.shown.mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
+	return len(p), nil
 }
 
 // goesOnNote tells how to come back to a session left running.

@@ -19,33 +19,25 @@ type readyWatcher struct {
 	onReady  func()
 	onResult func(code int)
 	once     sync.Once
-	line     []byte
+	buf      lineBuffer
 }
 
 // Write passes p on and looks, line by line, for the runner's lines.
 func (r *readyWatcher) Write(p []byte) (int, error) {
 	n, err := r.w.Write(p)
-	rest := p
-	for len(rest) > 0 {
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			r.line = append(r.line, rest...)
-			break
-		}
-		r.line = append(r.line, rest[:i]...)
+	_ = r.buf.lines(p, func(line []byte) error {
 		// A session's log mixes its stdout and stderr: a runner line can
 		// follow an unfinished line of the program's output.
-		if bytes.Contains(r.line, []byte(protocol.ReadyPrefix)) && r.onReady != nil {
+		if bytes.Contains(line, []byte(protocol.ReadyPrefix)) && r.onReady != nil {
 			r.once.Do(r.onReady)
 		}
-		if at := bytes.Index(r.line, []byte(protocol.ResultPrefix)); at >= 0 && r.onResult != nil {
-			if code, ok := protocol.ParseResultLine(string(r.line[at:])); ok {
+		if at := bytes.Index(line, []byte(protocol.ResultPrefix)); at >= 0 && r.onResult != nil {
+			if code, ok := protocol.ParseResultLine(string(line[at:])); ok {
 				r.onResult(code)
 			}
 		}
-		r.line = r.line[:0]
-		rest = rest[i+1:]
-	}
+		return nil
+	})
 	return n, err
 }
 
