@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -183,6 +184,8 @@ func (t podTargets) skippedList() string {
 func resolveError(target string, err error) error {
 	msg := err.Error()
 	switch {
+	case apierrors.IsForbidden(err) || strings.Contains(msg, " is forbidden: "):
+		return codef(ExitForbidden, "resolve target %q: %w; reading a workload to find its pods needs `get` on it and `list` on pods (deploy/rbac.yaml has them)", target, err)
 	case strings.Contains(msg, "the server doesn't have a resource type"):
 		return codef(ExitUsage, "resolve target %q: %w; give pod/NAME, NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME or -l SELECTOR", target, err)
 	case strings.Contains(msg, "not found"):

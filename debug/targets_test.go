@@ -1,14 +1,17 @@
 package debug
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func TestIsPodTarget(t *testing.T) {
@@ -97,5 +100,23 @@ func TestPodTargets(t *testing.T) {
 				t.Errorf("describe = %q", describeTargets(targets))
 			}
 		})
+	}
+}
+
+func TestResolveError(t *testing.T) {
+	deployments := schema.GroupResource{Group: "apps", Resource: "deployments"}
+	for _, c := range []struct {
+		err  error
+		code int
+		msg  string
+	}{
+		{apierrors.NewForbidden(deployments, "web", errors.New("no")), ExitForbidden, "deploy/rbac.yaml"},
+		{apierrors.NewNotFound(deployments, "web"), ExitTargetNotFound, "kubectl get"},
+		{errors.New(`the server doesn't have a resource type "nosuch"`), ExitUsage, "give pod/NAME"},
+	} {
+		err := resolveError("deploy/web", c.err)
+		if ExitCode(err) != c.code || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("resolveError(%v) = %v (code %d), want code %d with %q", c.err, err, ExitCode(err), c.code, c.msg)
+		}
 	}
 }
