@@ -37,13 +37,16 @@ func newCmdLogs(ref SessionRef) *cobra.Command {
 // marked with its pod); a followed one ends with the session's result line
 // (the output is then complete).
 func (o *LogsOptions) Run(ctx context.Context) error {
-	ts, err := o.tracers(ctx)
+	ts, group, err := o.tracers(ctx)
 	if err != nil {
 		return err
 	}
-	return eachTracer(ts, false, func(t *tracer) error {
+	if err := eachTracer(ts, false, func(t *tracer) error {
 		return t.logs(ctx, &corev1.PodLogOptions{Follow: o.Follow}, printableWriter{t.out})
-	})
+	}); err != nil {
+		return err
+	}
+	return group.show()
 }
 
 // StopOptions are the inputs of `kubectl trace-debug stop`.
@@ -70,7 +73,7 @@ func newCmdStop(ref SessionRef) *cobra.Command {
 // Run stops the session (in every pod it spans) and waits until its
 // output is complete.
 func (o *StopOptions) Run(ctx context.Context) error {
-	ts, err := o.tracers(ctx)
+	ts, _, err := o.tracers(ctx)
 	if err != nil {
 		return err
 	}
@@ -135,11 +138,11 @@ func newCmdAttach(ref SessionRef) *cobra.Command {
 // to its end; the first interrupt stops the session (unless NoStop) and
 // the output goes on to its maps, the second leaves at once.
 func (o *AttachOptions) Run(ctx context.Context) error {
-	ts, err := o.tracers(ctx)
+	ts, group, err := o.tracers(ctx)
 	if err != nil {
 		return err
 	}
-	return eachTracer(ts, true, func(t *tracer) error {
+	err = eachTracer(ts, true, func(t *tracer) error {
 		err := t.interact(ctx, o.NoStop, func() { go t.sendStop(ctx) }, func(ctx context.Context) error {
 			return t.logs(ctx, &corev1.PodLogOptions{Follow: true}, printableWriter{t.out})
 		})
@@ -151,4 +154,8 @@ func (o *AttachOptions) Run(ctx context.Context) error {
 		}
 		return t.finish(ctx)
 	})
+	if showErr := group.show(); err == nil {
+		err = showErr
+	}
+	return err
 }

@@ -108,22 +108,23 @@ func (o *SessionRef) pods(ctx context.Context) ([]corev1.Pod, error) {
 }
 
 // tracers finds the session in every pod of the target: one tracer for a
-// pod, one per pod that holds it for a workload or selector, each marking
-// its lines with its pod (mu keeps lines whole).
-func (o *SessionRef) tracers(ctx context.Context) ([]*tracer, error) {
+// pod; for a workload or selector, one per pod that holds it, each marking
+// its lines with its pod (mu keeps lines whole) and keeping its final maps
+// for group.show to merge.
+func (o *SessionRef) tracers(ctx context.Context) (ts []*tracer, group *groupOutput, err error) {
 	if !o.group() {
 		t, err := o.tracer(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return []*tracer{t}, nil
+		return []*tracer{t}, nil, nil
 	}
 	pods, err := o.pods(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var mu sync.Mutex
-	var found []*tracer
+	group = &groupOutput{}
 	for i := range pods {
 		p := &pods[i]
 		for _, s := range Sessions(p) {
@@ -133,14 +134,33 @@ func (o *SessionRef) tracers(ctx context.Context) ([]*tracer, error) {
 			st, _ := containerState(p, s.Name)
 			k := o.kube
 			k.Namespace = p.Namespace
-			found = append(found, &tracer{kube: k, pod: p.Name, name: s.Name, state: st, interrupts: o.Interrupts,
-				out: &podLines{w: o.Out, pod: p.Name, mu: &mu}, errOut: &podLines{w: o.ErrOut, pod: p.Name, mu: &mu}})
+			out := &podOutput{live: &podLines{w: o.Out, pod: p.Name, json: s.JSON, mu: &mu}}
+			group.outs = append(group.outs, out)
+			group.maps = finalMaps{program: s.Program, native: s.Syscalls || len(s.Funcs) > 0, json: s.JSON, out: o.Out,
+				progress: func(format string, a ...any) { progressf(o.ErrOut, format, a...) }}
+			ts = append(ts, &tracer{kube: k, pod: p.Name, name: s.Name, state: st, interrupts: o.Interrupts,
+				out: out, errOut: &podLines{w: o.ErrOut, pod: p.Name, mu: &mu}})
 		}
 	}
-	if len(found) == 0 {
-		return nil, codef(ExitTargetNotFound, "find session: none of the %d running pods of %s holds session %q; list them with `kubectl trace-debug list`", len(pods), o.targetName(), o.Session)
+	if len(ts) == 0 {
+		return nil, nil, codef(ExitTargetNotFound, "find session: none of the %d running pods of %s holds session %q; list them with `kubectl trace-debug list`", len(pods), o.targetName(), o.Session)
 	}
-	return found, nil
+	return ts, group, nil
+}
+
+// groupOutput is the output of a session over several pods as a subcommand
+// reads it: each pod's stdout, and how to show their final maps.
+type groupOutput struct {
+	outs []*podOutput
+	maps finalMaps
+}
+
+// show merges the pods' final maps (nothing for a single pod).
+func (g *groupOutput) show() error {
+	if g == nil {
+		return nil
+	}
+	return g.maps.show(g.outs)
 }
 
 // targetName names the target for messages.

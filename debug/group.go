@@ -11,7 +11,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/debug/mapmerge"
 )
 
@@ -78,7 +77,7 @@ func (o *TraceOptions) runGroup(ctx context.Context, targets podTargets) error {
 	for _, w := range writers {
 		w.Flush()
 	}
-	if err := o.finalMaps(outs); err != nil {
+	if err := o.finalMaps().show(outs); err != nil {
 		return err
 	}
 	err = o.groupResult(name, targets, results)
@@ -95,113 +94,6 @@ func (o *TraceOptions) targetArg() string {
 		return "-n " + o.Namespace + " -l " + o.Selector
 	}
 	return "-n " + o.Namespace + " " + o.Workload
-}
-
-// podOutput is a group pod's stdout: the lines before the runner's
-// protocol.MapsLine go out at once, marked with their pod; the maps printed
-// at the end, after it, are kept to be merged.
-type podOutput struct {
-	live      *podLines
-	capturing bool
-	buf       lineBuffer
-	final     bytes.Buffer
-}
-
-// Write passes lines on until the maps line, and keeps what follows it.
-func (p *podOutput) Write(b []byte) (int, error) {
-	err := p.buf.lines(b, func(line []byte) error {
-		switch {
-		case p.capturing:
-			p.final.Write(line)
-			p.final.WriteByte('\n')
-		case bytes.Contains(line, []byte(protocol.MapsLine)):
-			p.capturing = true
-		default:
-			_, err := p.live.Write(append(line, '\n'))
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	return len(b), nil
-}
-
-// finalMaps prints the maps the pods printed at the end: merged into one
-// set (as one tracer that saw every pod's events would print them), the
-// maps that cannot be merged and any other line per pod; with --per-pod,
-// each pod's as it printed them.
-func (o *TraceOptions) finalMaps(outs []*podOutput) error {
-	for _, p := range outs { // an unfinished last line
-		if rest := p.buf.rest(); p.capturing {
-			p.final.Write(rest)
-		} else if len(rest) > 0 {
-			_, _ = p.live.Write(rest)
-		}
-	}
-	// bpftrace's maps come in the user's format; the native engines'
-	// summaries always as JSON, with maps of their own.
-	native := o.Syscalls || len(o.Funcs) > 0
-	parse, write := mapmerge.ParseText, mapmerge.WriteText
-	if o.OutputFormat == "json" || native {
-		parse = mapmerge.ParseJSON
-	}
-	if o.OutputFormat == "json" {
-		write = mapmerge.WriteJSON
-	}
-	kinds := mapmerge.Kinds(o.Program)
-	if native {
-		kinds = map[string]mapmerge.Kind{}
-		for name, fn := range protocol.NativeMaps {
-			kinds[name] = mapmerge.ParseKind(fn)
-		}
-	}
-	if o.PerPod {
-		for _, p := range outs {
-			if native && o.OutputFormat != "json" {
-				d := mapmerge.ParseJSON(p.final.String())
-				_ = mapmerge.WriteText(p.live, d, kinds)
-			} else {
-				_, _ = p.live.Write(p.final.Bytes())
-			}
-			p.live.Flush()
-		}
-		return nil
-	}
-	dumps := make([]*mapmerge.Dump, len(outs))
-	captured := 0
-	for i, p := range outs {
-		dumps[i] = parse(p.final.String())
-		if p.capturing {
-			captured++
-		}
-	}
-	if captured == 0 {
-		return nil
-	}
-	merged, perPod := mapmerge.Merge(dumps, kinds)
-	if len(merged.Maps) > 0 {
-		o.progress("maps merged across %d pods (--per-pod prints each pod's)", captured)
-		if o.OutputFormat != "json" {
-			fmt.Fprintln(o.Out)
-		}
-		if err := write(o.Out, merged, kinds); err != nil {
-			return err
-		}
-	}
-	for i, d := range dumps {
-		var rest []string
-		for _, name := range perPod {
-			rest = append(rest, d.Raw[name]...)
-		}
-		rest = append(rest, d.Other...)
-		if len(rest) > 0 {
-			_, _ = outs[i].live.Write([]byte(strings.Join(rest, "\n") + "\n"))
-			outs[i].live.Flush()
-		}
-	}
-	return nil
 }
 
 // groupChecks is what a group's preflight found, for each pod's start.

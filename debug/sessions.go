@@ -31,6 +31,7 @@ type SessionInfo struct {
 	Started       time.Time       `json:"started,omitzero"`
 	Detached      bool            `json:"detached"`
 	Syscalls      bool            `json:"syscalls,omitempty"`
+	JSON          bool            `json:"json,omitempty"`
 	Funcs         []string        `json:"funcs,omitempty"`
 	Duration      metav1.Duration `json:"duration,omitzero"`
 	Deadline      metav1.Duration `json:"deadline"`
@@ -52,7 +53,7 @@ func Sessions(pod *corev1.Pod) []SessionInfo {
 		}
 		s := SessionInfo{Namespace: pod.Namespace, Pod: pod.Name, Name: ec.Name, Target: ec.TargetContainerName, Image: ec.Image}
 		if sess, err := protocol.ParseArgs(ec.Args); err == nil {
-			s.Program, s.Detached, s.Syscalls, s.Funcs = sess.Program, !sess.Attached, sess.Syscalls, sess.Funcs
+			s.Program, s.Detached, s.Syscalls, s.Funcs, s.JSON = sess.Program, !sess.Attached, sess.Syscalls, sess.Funcs, sess.JSON
 			if sess.ProgramSize > 0 {
 				s.Program = fmt.Sprintf("%s ... (%d bytes sent on stdin, sha256 %s)", sess.ProgramHead, sess.ProgramSize, sess.ProgramSHA256)
 			}

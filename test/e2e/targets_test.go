@@ -271,9 +271,13 @@ func TestGroupAcrossNodes(t *testing.T) {
 		t.Fatalf("stop deploy/spread: code %d\n%s", code, stderr)
 	}
 	logs, _, _ := runPlugin(t, 30*time.Second, "logs", "-n", ns, "-l", "app=spread", name)
-	for i, p := range pods {
-		if got := mapValue(t, logs, "["+p.Name+"] @calls"); got != i+1 {
-			t.Fatalf("logs -l after a detached run: pod %s counted %d, want %d\n%s", p.Name, got, i+1, logs)
+	if mapValue(t, logs, "@calls") != 6 || strings.Contains(logs, "] @calls") {
+		t.Fatalf("logs -l after a detached run: want the merged @calls 6\n%s", logs)
+	}
+	for i, p := range pods { // one pod's log is that pod's
+		logs, _, _ := runPlugin(t, 30*time.Second, "logs", "-n", ns, "pod/"+p.Name, name)
+		if got := mapValue(t, logs, "@calls"); got != i+1 {
+			t.Fatalf("logs pod/%s: counted %d, want %d\n%s", p.Name, got, i+1, logs)
 		}
 	}
 	for _, p := range pods {
