@@ -6,8 +6,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
-	"github.com/trace-debug/kubectl-trace-debug/debug/mapmerge"
 )
 
 // podOutput is a group pod's stdout: the lines before the runner's
@@ -79,10 +79,7 @@ func (f finalMaps) show(outs []*podOutput) error {
 	}
 	kinds := mapmerge.Kinds(f.program)
 	if f.native {
-		kinds = map[string]mapmerge.Kind{}
-		for name, fn := range protocol.NativeMaps {
-			kinds[name] = mapmerge.ParseKind(fn)
-		}
+		kinds = mapmerge.KindsOf(protocol.NativeMaps)
 	}
 	if f.perPod {
 		for _, p := range outs {

@@ -11,7 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/trace-debug/kubectl-trace-debug/debug/mapmerge"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
 )
 
 // runGroup traces several pods (a workload's or a selector's) in one

@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
 // Results renders a call's results from its registers, as their Go types
@@ -160,20 +163,23 @@ func (st *FuncStats) Buckets() []Bucket {
 	return out
 }
 
-// Text renders the summary the way bpftrace prints maps and histograms.
+// Text renders the summary as bpftrace prints its maps: @calls, @errors
+// and the @latency_us histogram, each keyed by function.
 func (s *Summary) Text() string {
-	var b strings.Builder
+	d := &mapmerge.Dump{}
+	calls, errs, lat := d.Map("@calls"), d.Map("@errors"), d.Map("@latency_us")
 	for _, name := range s.order {
 		st := s.stats[name]
-		fmt.Fprintf(&b, "\n@calls[%s]: %d\n@errors[%s]: %d\n@latency_us[%s]:\n", name, st.Calls, name, st.Errors, name)
-		peak := uint64(1)
-		for _, n := range st.Latency {
-			peak = max(peak, n)
-		}
+		calls.Set(name, mapmerge.Value{N: int64(st.Calls)})
+		errs.Set(name, mapmerge.Value{N: int64(st.Errors)})
+		var buckets []mapmerge.Bucket
 		for _, bk := range st.Buckets() {
-			r := fmt.Sprintf("[%d, %d)", bk.Min, bk.Max+1)
-			fmt.Fprintf(&b, "%-12s%8d |%-50s|\n", r, bk.Count, strings.Repeat("@", int(bk.Count*50/peak)))
+			buckets = append(buckets, mapmerge.Bucket{Lo: int64(bk.Min), Hi: int64(bk.Max) + 1, Count: bk.Count})
 		}
+		lat.Set(name, mapmerge.Value{Buckets: buckets})
 	}
+	var b strings.Builder
+	b.WriteString("\n")
+	_ = mapmerge.WriteText(&b, d, mapmerge.KindsOf(protocol.NativeMaps))
 	return b.String()
 }

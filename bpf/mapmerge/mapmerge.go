@@ -43,9 +43,15 @@ var kindNames = map[string]Kind{
 	"count": Count, "sum": Sum, "min": Min, "max": Max, "avg": Avg, "stats": Stats, "hist": Hist, "lhist": Lhist,
 }
 
-// ParseKind is the Kind of an aggregation function's name ("count",
-// "hist", ...); Unknown for any other.
-func ParseKind(fn string) Kind { return kindNames[fn] }
+// KindsOf turns maps' aggregation function names ("count", "hist", ...)
+// into their Kinds; any other name is Unknown.
+func KindsOf(fns map[string]string) map[string]Kind {
+	kinds := make(map[string]Kind, len(fns))
+	for name, fn := range fns {
+		kinds[name] = kindNames[fn]
+	}
+	return kinds
+}
 
 // aggregation matches `@name[...] = fn(`; increment matches `@name[...]++`,
 // `++@name[...]` and `@name[...] +=`, which add up like a sum.
@@ -111,6 +117,13 @@ type Map struct {
 	Keyed   bool
 	Keys    []string
 	Entries map[string]*Value
+}
+
+// Set puts v under key (keys print in the order first set).
+func (m *Map) Set(key string, v Value) {
+	e, _ := m.entry(key)
+	*e = v
+	m.Keyed = m.Keyed || key != ""
 }
 
 // entry returns the value under key, adding it when new.
