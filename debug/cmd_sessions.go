@@ -135,9 +135,11 @@ func (o *SessionRef) tracers(ctx context.Context) (ts []*tracer, group *groupOut
 			k := o.kube
 			k.Namespace = p.Namespace
 			out := &podOutput{live: &podLines{w: o.Out, pod: p.Name, json: s.JSON, mu: &mu}}
+			if len(group.outs) == 0 { // the session's program and format, the same in every pod
+				group.maps = finalMaps{program: s.Program, native: s.Syscalls || len(s.Funcs) > 0, json: s.JSON, out: o.Out,
+					progress: func(format string, a ...any) { progressf(o.ErrOut, format, a...) }}
+			}
 			group.outs = append(group.outs, out)
-			group.maps = finalMaps{program: s.Program, native: s.Syscalls || len(s.Funcs) > 0, json: s.JSON, out: o.Out,
-				progress: func(format string, a ...any) { progressf(o.ErrOut, format, a...) }}
 			ts = append(ts, &tracer{kube: k, pod: p.Name, name: s.Name, state: st, interrupts: o.Interrupts,
 				out: out, errOut: &podLines{w: o.ErrOut, pod: p.Name, mu: &mu}})
 		}

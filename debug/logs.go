@@ -189,8 +189,3 @@ func (r *replay) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-// goesOnNote tells how to come back to a session left running.
-func goesOnNote(pod, name string) string {
-	return fmt.Sprintf("it goes on (follow it with `kubectl trace-debug attach pod/%s %s`, end it with `kubectl trace-debug stop pod/%s %s`)", pod, name, pod, name)
-}

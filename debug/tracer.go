@@ -237,6 +237,11 @@ func (t *tracer) leftError(goesOn string) error {
 	return codef(ExitInterrupted, "%s; %s", errLeft, goesOn)
 }
 
+// goesOnNote tells how to come back to a session left running.
+func goesOnNote(pod, name string) string {
+	return fmt.Sprintf("it goes on (follow it with `kubectl trace-debug attach pod/%s %s`, end it with `kubectl trace-debug stop pod/%s %s`)", pod, name, pod, name)
+}
+
 // tracerResult turns the tracer container's exit into the command's result.
 func tracerResult(name string, t *corev1.ContainerStateTerminated) error {
 	if t.Reason == "StartError" || t.Reason == "ContainerCannotRun" {
