@@ -165,10 +165,8 @@ type bpftraceTrace struct {
 	mu       sync.Mutex
 	isReady  bool
 	stopping bool
-	// interrupted: SIGINT was sent (see Stop).
-	interrupted bool
-	dumped      bool
-	code        int
+	dumped   bool
+	code     int
 }
 
 func startBpftrace(o Options, t Target, c Composition, f Features) (Trace, error) {
@@ -277,20 +275,12 @@ func (t *bpftraceTrace) Stop() {
 	t.mu.Lock()
 	t.stopping = true
 	dump := t.dump && t.isReady
-	// SIGINT goes once: bpftrace sees it within its poll timeout, and one
-	// more while it prints its maps and detaches (slow under load) kills
-	// it (exit 130, maps lost), as a second Ctrl-C would. The dump signal
-	// may be repeated: the output is cut at the first dump's marker.
-	again := t.interrupted
-	t.interrupted = t.interrupted || !dump
 	t.mu.Unlock()
 	if dump {
 		_ = syscall.Kill(t.cmd.Process.Pid, syscall.SIGUSR1)
 		return
 	}
-	if !again {
-		_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGINT)
-	}
+	_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGINT)
 }
 
 func (t *bpftraceTrace) Kill() { _ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL) }
