@@ -245,6 +245,10 @@ func TestGroupAcrossNodes(t *testing.T) {
 		f.waitOutput(t, "["+p.Name+"] trace-debug-runner: probes attached", 90*time.Second)
 	}
 	drive()
+	// Each call is printed as its event arrives: stop once all six are in.
+	for deadline := time.Now().Add(30 * time.Second); strings.Count(f.stdout.String(), "main.counterValue = ") < 6 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 	f.interrupt(t)
 	if code := f.wait(t, 90*time.Second); code != 0 || mapValue(t, f.stdout.String(), "@calls[main.counterValue]") != 6 ||
 		!strings.Contains(f.stdout.String(), "@latency_us[main.counterValue]:\n") {
