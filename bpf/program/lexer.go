@@ -174,6 +174,34 @@ func (l *lexer) skipStatement() error {
 	return nil
 }
 
+// declaration skips the top-level declaration at l.i and tells its kind,
+// or returns -1 without moving when a probe starts there.
+func (l *lexer) declaration() (declKind, error) {
+	var err error
+	kind := declKind(-1)
+	switch {
+	case l.peek() == '#':
+		kind = declDirective
+		l.skipDirective()
+	case l.keyword("config"):
+		kind = declConfig
+		if err = l.skipThrough('{'); err == nil {
+			l.skipOptional(';')
+		}
+	case l.keyword("struct"), l.keyword("union"), l.keyword("enum"), l.keyword("typedef"):
+		kind, err = declType, l.skipDefinition()
+	case l.keyword("macro"):
+		kind, err = declMacro, l.skipThrough('{')
+	case l.keyword("fn"):
+		kind, err = declFunc, l.skipThrough('{')
+	case l.keyword("import"):
+		kind, err = declImport, l.skipStatement()
+	case l.keyword("let"):
+		kind, err = declLet, l.skipStatement()
+	}
+	return kind, err
+}
+
 // probe reads attach points, an optional predicate and the body at l.i.
 func (l *lexer) probe() (*Probe, error) {
 	p := &Probe{}

@@ -12,6 +12,7 @@ package program
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -37,8 +38,27 @@ type Probe struct {
 // Program is a parsed bpftrace program.
 type Program struct {
 	parts []part
-	maps  []string
+	decls []decl
 }
+
+// decl is a top-level part of a program other than a probe, as written.
+type decl struct {
+	kind declKind
+	text string
+}
+
+// declKind tells what a top-level declaration is.
+type declKind int
+
+const (
+	declDirective declKind = iota // #include, #define, ...
+	declConfig
+	declType // struct, union, enum, typedef
+	declMacro
+	declFunc
+	declImport
+	declLet
+)
 
 // part is either text kept as written or a probe.
 type part struct {
@@ -50,7 +70,7 @@ type part struct {
 // definitions, macros, functions, imports and map declarations are kept as
 // written; probes are parsed.
 func Parse(src string) (*Program, error) {
-	p := &Program{maps: mapNames(src)}
+	p := &Program{}
 	l := lexer{src: src}
 	keptFrom := 0
 	for {
@@ -59,26 +79,13 @@ func Parse(src string) (*Program, error) {
 			break
 		}
 		start := l.i
+		kind, err := l.declaration()
+		if err != nil {
+			return nil, err
+		}
 		switch {
-		case l.peek() == '#':
-			l.skipDirective()
-		case l.keyword("config"):
-			if err := l.skipThrough('{'); err != nil {
-				return nil, err
-			}
-			l.skipOptional(';')
-		case l.keyword("struct"), l.keyword("union"), l.keyword("enum"), l.keyword("typedef"):
-			if err := l.skipDefinition(); err != nil {
-				return nil, err
-			}
-		case l.keyword("macro"), l.keyword("fn"):
-			if err := l.skipThrough('{'); err != nil {
-				return nil, err
-			}
-		case l.keyword("import"), l.keyword("let"):
-			if err := l.skipStatement(); err != nil {
-				return nil, err
-			}
+		case kind >= 0:
+			p.decls = append(p.decls, decl{kind: kind, text: src[start:l.i]})
 		default:
 			probe, err := l.probe()
 			if err != nil {
@@ -111,8 +118,101 @@ func (p *Program) Probes() []*Probe {
 }
 
 // Maps returns the names of the maps the program uses (`@name`, and `@` for
-// the anonymous map), sorted as bpftrace prints them at exit.
-func (p *Program) Maps() []string { return p.maps }
+// the anonymous map), sorted as bpftrace prints them at exit. A macro's
+// `@name` is its parameter, not a map (bpftrace 0.27 passes maps into
+// macros), so macro definitions are not read.
+func (p *Program) Maps() []string {
+	seen := map[string]bool{}
+	add := func(src string) {
+		words(src, true, func(i, j int) {
+			if src[i] == '@' {
+				seen[src[i:j]] = true
+			}
+		})
+	}
+	for _, pt := range p.parts {
+		if pt.probe != nil {
+			add(pt.probe.Predicate)
+			add(pt.probe.Body)
+		}
+	}
+	for _, d := range p.decls {
+		if d.kind != declMacro {
+			add(d.text)
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Names returns every identifier the program may run as code, each once:
+// the words of probe predicates and bodies and of every top-level
+// declaration (macros, functions, preprocessor lines, C definitions,
+// configuration), and attach points of a probe type it does not know. It
+// errs on the side of finding too much: fields count, only double-quoted
+// strings and comments are skipped (as bpftrace's own lexer does), and
+// `$variables` and `@maps` are not identifiers.
+func (p *Program) Names() []string {
+	seen := map[string]bool{}
+	add := func(src string) {
+		words(src, false, func(i, j int) {
+			if c := src[i]; c != '$' && c != '@' && !(c >= '0' && c <= '9') {
+				seen[src[i:j]] = true
+			}
+		})
+	}
+	for _, pt := range p.parts {
+		if pt.probe == nil {
+			continue
+		}
+		for _, point := range pt.probe.Points {
+			if !knownProviders[Provider(point)] {
+				add(point)
+			}
+		}
+		add(pt.probe.Predicate)
+		add(pt.probe.Body)
+	}
+	for _, d := range p.decls {
+		add(d.text)
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Imports returns the program's import statements and #include lines, as
+// written: code the program brings in from other files.
+func (p *Program) Imports() []string {
+	var out []string
+	for _, d := range p.decls {
+		text := strings.TrimSpace(d.text)
+		if d.kind == declImport || d.kind == declDirective && includeRE.MatchString(text) {
+			out = append(out, text)
+		}
+	}
+	return out
+}
+
+// Directives returns the program's preprocessor lines, as written.
+func (p *Program) Directives() []string {
+	var out []string
+	for _, d := range p.decls {
+		if d.kind == declDirective {
+			out = append(out, strings.TrimSpace(d.text))
+		}
+	}
+	return out
+}
+
+var includeRE = regexp.MustCompile(`^#\s*include`)
 
 // Replace puts probes in place of old (none removes it).
 func (p *Program) Replace(old *Probe, probes ...*Probe) {
@@ -196,17 +296,6 @@ func (pr *Probe) ReplaceIdent(name, repl string) bool {
 	return true
 }
 
-// Uses reports whether any probe's predicate or body uses the identifier
-// name (as ReplaceIdent finds it), e.g. a builtin function.
-func (p *Program) Uses(name string) bool {
-	for _, pr := range p.Probes() {
-		if _, n := replaceIdent(pr.Predicate+" "+pr.Body, name, name); n > 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // Provider returns an attach point's probe type, lowercased and with
 // bpftrace's short forms spelled out: `t:syscalls:x` is "tracepoint", BEGIN
 // is "begin".
@@ -219,6 +308,15 @@ func Provider(point string) string {
 	return prov
 }
 
+// knownProviders are the probe types whose attach points name functions,
+// files and events rather than code.
+var knownProviders = map[string]bool{
+	"begin": true, "end": true, "tracepoint": true, "kprobe": true, "kretprobe": true, "uprobe": true,
+	"uretprobe": true, "usdt": true, "profile": true, "interval": true, "software": true, "hardware": true,
+	"watchpoint": true, "asyncwatchpoint": true, "fentry": true, "fexit": true, "rawtracepoint": true,
+	"iter": true, "self": true, "test": true, "bench": true, "benchmark": true,
+}
+
 var shortProviders = map[string]string{
 	"t": "tracepoint", "k": "kprobe", "kr": "kretprobe", "u": "uprobe", "ur": "uretprobe",
 	"usdt": "usdt", "p": "profile", "i": "interval", "s": "software", "h": "hardware",
@@ -228,11 +326,13 @@ var shortProviders = map[string]string{
 
 // words calls visit with the start and end of each word of src outside
 // strings and comments: identifiers, $variables and @maps (`@` alone too).
-func words(src string, visit func(start, end int)) {
+// With chars, 'c' is a character literal; without, only double quotes
+// make strings.
+func words(src string, chars bool, visit func(start, end int)) {
 	l := lexer{src: src}
 	for !l.eof() {
 		switch c := l.peek(); {
-		case c == '"' || c == '\'':
+		case c == '"' || c == '\'' && chars:
 			l.skipQuoted(c)
 		case strings.HasPrefix(src[l.i:], "//") || strings.HasPrefix(src[l.i:], "/*"):
 			l.skipComment()
@@ -249,28 +349,12 @@ func words(src string, visit func(start, end int)) {
 	}
 }
 
-// mapNames finds the @names used anywhere in src outside strings and comments.
-func mapNames(src string) []string {
-	seen := map[string]bool{}
-	words(src, func(i, j int) {
-		if src[i] == '@' {
-			seen[src[i:j]] = true
-		}
-	})
-	names := make([]string, 0, len(seen))
-	for n := range seen {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // replaceIdent replaces the identifier name in s outside strings and
 // comments, and not as a field (after . or ->).
 func replaceIdent(s, name, repl string) (string, int) {
 	var b strings.Builder
 	n, last := 0, 0
-	words(s, func(i, j int) {
+	words(s, true, func(i, j int) {
 		field := i > 0 && s[i-1] == '.' || i > 1 && s[i-2:i] == "->"
 		if s[i:j] == name && !field {
 			b.WriteString(s[last:i])

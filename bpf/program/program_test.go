@@ -142,16 +142,64 @@ func TestProvider(t *testing.T) {
 	}
 }
 
-func TestUses(t *testing.T) {
-	p, err := Parse(`BEGIN { printf("system(x)\n"); $system = 1; @system = 2; } kprobe:f /x.system/ { system("id"); }`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !p.Uses("system") || p.Uses("signal") {
-		t.Fatalf("Uses(system) = %v, Uses(signal) = %v", p.Uses("system"), p.Uses("signal"))
-	}
-	q, _ := Parse(`BEGIN { printf("system(x)\n"); $system = 1; @system = 2; }`)
-	if q.Uses("system") {
-		t.Fatal("a string, a $variable and an @map are not uses of the builtin")
+func TestNamesAndImports(t *testing.T) {
+	for _, c := range []struct {
+		name, src     string
+		has, hasNot   []string
+		imports, maps []string
+	}{
+		{
+			name:   "strings, comments, $variables and @maps are not names; fields are",
+			src:    `BEGIN { printf("system(x)\n"); $system = 1; @system = 2; /* signal() */ } kprobe:f /x.override/ { exit(); } // write_user()`,
+			has:    []string{"printf", "x", "override", "exit"},
+			hasNot: []string{"system", "signal", "write_user"},
+			maps:   []string{"@system"},
+		},
+		{
+			name: "macros, fn bodies, config, let and #define lines count; attach points do not",
+			src:  "#define CMD system\nconfig = { max_map_keys = 9 }\nmacro m(@x) { @x = count(); signal(\"KILL\") }\nfn f(): int64 { __builtin_safe_mode; return 1; }\nlet @a = hash(2);\nuprobe:libc:system { m(@calls); }",
+			has:  []string{"CMD", "system", "signal", "__builtin_safe_mode", "max_map_keys", "hash", "m", "define"},
+			maps: []string{"@a", "@calls"},
+		},
+		{
+			name: "a character literal does not hide code from Names",
+			src:  `BEGIN { $c = 'x'; system("id"); $d = 'y'; }`,
+			has:  []string{"system"},
+		},
+		{
+			name:    "imports and includes",
+			src:     "#include <linux/sched.h>\nimport \"lib.bt\";\nBEGIN { exit(); }",
+			imports: []string{"#include <linux/sched.h>", `import "lib.bt";`},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := Parse(c.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := map[string]bool{}
+			for _, n := range p.Names() {
+				names[n] = true
+			}
+			for _, n := range c.has {
+				if !names[n] {
+					t.Errorf("Names() lacks %q: %q", n, p.Names())
+				}
+			}
+			for _, n := range c.hasNot {
+				if names[n] {
+					t.Errorf("Names() has %q: %q", n, p.Names())
+				}
+			}
+			if !reflect.DeepEqual(p.Imports(), c.imports) {
+				t.Errorf("Imports() = %q, want %q", p.Imports(), c.imports)
+			}
+			if c.maps != nil && !reflect.DeepEqual(p.Maps(), c.maps) {
+				t.Errorf("Maps() = %q, want %q", p.Maps(), c.maps)
+			}
+			if p.String() != c.src {
+				t.Errorf("written back as %q", p.String())
+			}
+		})
 	}
 }

@@ -76,10 +76,6 @@ type ComposeOptions struct {
 	Group bool
 }
 
-// unsafeBuiltins are what bpftrace's --unsafe enables besides probes at raw
-// offsets: the runner never lets them ride on the --unsafe it adds.
-var unsafeBuiltins = []string{"system", "signal", "signal_thread", "override", "write_user"}
-
 // unscopedProviders fire outside any process of the target: bpftrace's own
 // events and timers.
 var unscopedProviders = map[string]bool{
@@ -112,11 +108,9 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 		}
 	}
 	if hasArg(c.Args, "--unsafe") {
-		for _, f := range unsafeBuiltins {
-			if p.Uses(f) {
-				return c, fmt.Errorf("%w: the program calls %s(), which bpftrace allows only with --unsafe; the runner passes --unsafe only to place a stripped Go executable's return probes, never for %s(). "+
-					"Probe an executable with symbols, or use --func", ErrGoReturnProbe, f, f)
-			}
+		if why := unsafeReasons(p); len(why) > 0 {
+			return c, fmt.Errorf("%w: placing a stripped Go executable's return probes needs bpftrace's --unsafe, and the runner never lets --unsafe reach anything else: %s. "+
+				"Probe an executable with symbols, drop those parts, or use --func", ErrGoReturnProbe, strings.Join(why, "; "))
 		}
 	}
 	if o.Features.SignalProbes {

@@ -129,13 +129,61 @@ func TestComposeRefusesGoReturnProbes(t *testing.T) {
 			}
 		})
 	}
-	// --unsafe for a stripped binary's probes never carries system() along.
-	if _, err := Compose(`ur:/app/stripped:main.counterValue { system("id"); }`, ComposeOptions{Features: FeaturesOf("0.27.1")}, fakeBinaries{}); err == nil || !strings.Contains(err.Error(), "system()") {
-		t.Fatalf("system() with the runner's --unsafe: %v", err)
-	}
 	got, err := Compose(`uretprobe:/app/server:"main.counterValue" { }`, ComposeOptions{Features: FeaturesOf("0.17.0"), UnsafeUretprobe: true}, fakeBinaries{})
 	if err != nil || !strings.HasPrefix(got.Program, "uretprobe:") {
 		t.Fatalf("--unsafe-uretprobe must leave the probe as it is: %v %q", err, got.Program)
+	}
+}
+
+// reachUnsafe are ways a program reaches what bpftrace's --unsafe enables,
+// or might: each is refused when the runner adds --unsafe. bpftrace says,
+// for those it refuses itself without --unsafe (TestUnsafeAsBpftraceSeesIt,
+// from its version since).
+var reachUnsafe = map[string]struct {
+	decls, body, why string
+	bpftraceRefuses   bool
+	since             string
+}{
+	"in a probe":             {"", `system("id");`, "system()", true, "0.17"},
+	"in a predicate":         {"", `if (signal("KILL")) {}`, "signal()", true, "0.17"},
+	"signal_thread":          {"", `signal_thread("KILL");`, "signal_thread()", true, "0.25"},
+	"in a macro":             {`macro m() { system("id") }`, `m();`, "system()", true, "0.25"},
+	"in a nested macro":      {"macro a() { system(\"id\") }\nmacro b() { a() }", `b();`, "system()", true, "0.25"},
+	"in a fn":                {`fn f(): int64 { system("id"); return 0; }`, `f();`, "system()", true, "0.25"},
+	"override in a macro":    {`macro o() { override(1) }`, `o();`, "override()", false, ""},
+	"write_user":             {"", `write_user((uint8 *)0, "x", 1);`, "write_user()", true, "0.25"},
+	"comptime safe mode":     {"", `if comptime !__builtin_safe_mode { print(1); }`, "__builtin_safe_mode", false, ""},
+	"a #define":              {"#define RUN system", `RUN("id");`, "preprocessor line", false, ""},
+	"an import":              {`import "IMPORT";`, `sneaky();`, "brings in code", true, "0.25"},
+	"a character literal":    {"", `$c = 'a'; system("id"); $d = 'b';`, "system()", false, ""},
+	"a map keyed by a field": {"", `@[args.system] = count();`, "system()", false, ""},
+}
+
+func TestComposeNeverLetsUnsafeRideOnItsUnsafe(t *testing.T) {
+	for name, c := range reachUnsafe {
+		t.Run(name, func(t *testing.T) {
+			src := c.decls + "\nur:/app/stripped:main.counterValue { " + c.body + " }"
+			_, err := Compose(src, ComposeOptions{Features: FeaturesOf("0.27.1")}, fakeBinaries{})
+			if !errors.Is(err, ErrGoReturnProbe) || !strings.Contains(err.Error(), c.why) || !strings.Contains(err.Error(), "--func") {
+				t.Fatalf("composed with the runner's --unsafe: %v", err)
+			}
+			// Without --unsafe (symbols), bpftrace itself refuses them.
+			if _, err := Compose(c.decls+"\nur:/app/server:main.counterValue { "+c.body+" }", ComposeOptions{Features: FeaturesOf("0.27.1")}, fakeBinaries{}); err != nil {
+				t.Fatalf("without --unsafe the runner leaves the judgement to bpftrace: %v", err)
+			}
+		})
+	}
+}
+
+func TestComposeMacroMapParameters(t *testing.T) {
+	src := "macro hit(@m) { @m = count() }\nuprobe:/bin/x:f { hit(@calls); }"
+	got, err := Compose(src, ComposeOptions{Features: FeaturesOf("0.27.1"), Marker: "M"}, fakeBinaries{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := src + "\n" + `self:signal:SIGUSR1 { printf("\n\n"); print(@calls); printf("M\n"); exit(); }`
+	if got.Program != want {
+		t.Fatalf("got\n%s\nwant\n%s", got.Program, want)
 	}
 }
 
