@@ -34,13 +34,14 @@ demo: build
 # the rest as any user. Here everything runs, as root, with the race
 # detector. The runner's tests run twice: with Debian 12's bpftrace 0.17 (an
 # older user image) and with the runner image's own (Debian sid's, from the
-# cached root filesystem).
+# cached root filesystem), whose tools (/usr/sbin/*.bt) are the corpus the
+# runner's composition is checked against.
 unit-test:
 	go vet ./...
 	go vet -tags root ./...
 	go test -race -count=1 -tags root ./...
-	scripts/images/bpftrace-root.sh >/dev/null
-	TRACE_DEBUG_BPFTRACE=$(CURDIR)/scripts/bpftrace-sid go test -race -count=1 -tags root ./bpf/runner
+	TRACE_DEBUG_BPFTRACE=$(CURDIR)/scripts/bpftrace-sid TRACE_DEBUG_BPFTRACE_TOOLS=$$(scripts/images/bpftrace-root.sh)/usr/sbin \
+	  go test -race -count=1 -tags root ./bpf/runner
 
 # End-to-end tests need the local cluster (started if it is not running).
 e2e-test: build

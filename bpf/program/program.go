@@ -214,6 +214,21 @@ func (p *Program) Directives() []string {
 
 var includeRE = regexp.MustCompile(`^#\s*include`)
 
+// Config returns the value the program's config block gives key (e.g.
+// missing_probes: "ignore"), or "".
+func (p *Program) Config(key string) string {
+	re := regexp.MustCompile(`\b` + regexp.QuoteMeta(key) + `\s*=\s*"?([A-Za-z0-9_]+)`)
+	for _, d := range p.decls {
+		if d.kind != declConfig {
+			continue
+		}
+		if m := re.FindStringSubmatch(d.text); m != nil {
+			return m[1]
+		}
+	}
+	return ""
+}
+
 // Replace puts probes in place of old (none removes it).
 func (p *Program) Replace(old *Probe, probes ...*Probe) {
 	for i, pt := range p.parts {

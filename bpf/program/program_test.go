@@ -203,3 +203,19 @@ func TestNamesAndImports(t *testing.T) {
 		})
 	}
 }
+
+func TestConfig(t *testing.T) {
+	p, err := Parse("config = {\n  missing_probes = ignore;\n  max_map_keys = 9\n}\nBEGIN { exit(); }")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Config("missing_probes"); got != "ignore" {
+		t.Errorf("missing_probes = %q", got)
+	}
+	if got := p.Config("max_map_keys"); got != "9" {
+		t.Errorf("max_map_keys = %q", got)
+	}
+	if got := p.Config("probes"); got != "" {
+		t.Errorf("probes = %q", got)
+	}
+}

@@ -6,9 +6,12 @@ import (
 	"debug/buildinfo"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,7 +89,8 @@ func (e *bpftraceEngine) Start(_ context.Context, t Target) (Trace, error) {
 	o := e.o
 	f := <-e.features
 	fmt.Fprintln(o.Stderr, f.versionNote(o.Tracer))
-	opts := ComposeOptions{Features: f, UnsafeUretprobe: o.Session.UnsafeUretprobe, JSON: o.Session.JSON, Marker: newMarker(), Group: o.Session.Group}
+	opts := ComposeOptions{Features: f, UnsafeUretprobe: o.Session.UnsafeUretprobe, JSON: o.Session.JSON, Marker: newMarker(), Group: o.Session.Group,
+		Files: TargetFiles{ProcRoot: t.ProcRoot, PID: t.PID}}
 	if o.Session.NodeWide {
 		o.say("tracing node-wide (--node-wide): probes fire for every process on the node, not only the pod's")
 	} else {
@@ -96,8 +100,7 @@ func (e *bpftraceEngine) Start(_ context.Context, t Target) (Trace, error) {
 		}
 		opts.Scope = &scope
 	}
-	program := SubstituteContainerPID(o.Session.Program, t.PID)
-	c, err := Compose(program, opts, FileBinaries{})
+	c, err := o.compose(SubstituteContainerPID(o.Session.Program, t.PID), opts, t.Env)
 	if err != nil {
 		return nil, fail(protocol.ExitUnsafeProgram, err)
 	}
@@ -105,6 +108,52 @@ func (e *bpftraceEngine) Start(_ context.Context, t Target) (Trace, error) {
 		o.say("%s", n)
 	}
 	return startBpftrace(o, t, c, f)
+}
+
+// undefinedMapRE finds bpftrace's complaint about a map no probe defines.
+var undefinedMapRE = regexp.MustCompile(`Undefined map: (@[A-Za-z0-9_]*)`)
+
+// compose is Compose, and then, for a program that lets bpftrace drop the
+// probes it cannot attach, withoutUndefinedMaps.
+func (o Options) compose(program string, opts ComposeOptions, env []string) (Composition, error) {
+	c, err := Compose(program, opts, FileBinaries{})
+	if err != nil || !c.IgnoresMissingProbes || !c.DumpProbe || !opts.Features.DryRun {
+		return c, err
+	}
+	return o.withoutUndefinedMaps(program, opts, c, env), nil
+}
+
+// withoutUndefinedMaps recomposes c without the maps bpftrace finds
+// undefined: a program whose config says missing_probes = ignore loses the
+// probes bpftrace cannot attach, and with them the maps only they use, which
+// the dump probe would then name in vain. bpftrace itself tells which
+// (--dry-run), so the program runs as it does without the runner.
+func (o Options) withoutUndefinedMaps(program string, opts ComposeOptions, c Composition, env []string) Composition {
+	opts.OmitMaps = map[string]bool{}
+	for range 4 { // bpftrace may name one map at a time
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, o.Tracer, append(append([]string{"--dry-run"}, c.Args...), "-")...)
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stdin = strings.NewReader(c.Program)
+		out, _ := cmd.CombinedOutput()
+		cancel()
+		found := false
+		for _, m := range undefinedMapRE.FindAllStringSubmatch(string(out), -1) {
+			found = found || !opts.OmitMaps[m[1]]
+			opts.OmitMaps[m[1]] = true
+		}
+		if !found {
+			return c
+		}
+		next, err := Compose(program, opts, FileBinaries{})
+		if err != nil {
+			return c
+		}
+		omitted := slices.Sorted(maps.Keys(opts.OmitMaps))
+		next.Notes = append(next.Notes, fmt.Sprintf("%s not printed on demand: bpftrace drops the probes that use them (missing_probes = ignore)", strings.Join(omitted, ", ")))
+		c = next
+	}
+	return c
 }
 
 // scopeOf reads the namespaces that scope a trace to t's pod.

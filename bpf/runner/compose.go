@@ -56,6 +56,9 @@ type Composition struct {
 	Marker string
 	// Notes are messages for the user about what was changed and why.
 	Notes []string
+	// IgnoresMissingProbes: the program's config lets bpftrace drop probes
+	// it cannot attach, and with them the maps only they use.
+	IgnoresMissingProbes bool
 	// Added counts the attach points the runner added (the dump probe, END
 	// probes' dump signal), which bpftrace's own probe count includes.
 	Added int
@@ -74,6 +77,13 @@ type ComposeOptions struct {
 	Marker string
 	// Group prints protocol.MapsLine before the dump's maps.
 	Group bool
+	// OmitMaps are maps the dump probe does not print: bpftrace finds them
+	// undefined when it drops the probes that use them (missing_probes =
+	// ignore), see undefinedMaps.
+	OmitMaps map[string]bool
+	// Files, when set, makes the files of uprobe, uretprobe and USDT
+	// attach points the target's (see inTarget).
+	Files Files
 }
 
 // unscopedProviders fire outside any process of the target: bpftrace's own
@@ -90,6 +100,9 @@ var unscopedProviders = map[string]bool{
 func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 	c := Composition{Program: src, Marker: o.Marker}
 	p, err := program.Parse(src)
+	if err == nil {
+		c.IgnoresMissingProbes = p.Config("missing_probes") == "ignore"
+	}
 	if err != nil {
 		// Most likely a syntax error, which bpftrace explains better.
 		c.Notes = append(c.Notes, fmt.Sprintf("%v; bpftrace gets the program as written: not scoped to the pod, maps printed after detaching", err))
@@ -126,6 +139,18 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 // one per kind of attach point it mixes (unscoped, scoped, Go return).
 func (o ComposeOptions) rewriteProbe(pr *program.Probe, bins Binaries, c *Composition) ([]*program.Probe, error) {
 	var unscoped, scoped, goRet []string
+	if o.Files != nil {
+		points := make([]string, len(pr.Points))
+		for i, pt := range pr.Points {
+			var why string
+			if points[i], why = inTarget(pt, o.Files); why != "" {
+				c.Notes = append(c.Notes, why)
+			}
+		}
+		if strings.Join(points, "\x00") != strings.Join(pr.Points, "\x00") {
+			pr.SetPoints(points)
+		}
+	}
 	for _, pt := range pr.Points {
 		prov := program.Provider(pt)
 		switch {
@@ -204,10 +229,16 @@ func (o ComposeOptions) addDumpProbe(p *program.Program) {
 	if o.Group {
 		fmt.Fprintf(&b, "printf(\"%s\\n\"); ", protocol.MapsLine)
 	}
-	if len(p.Maps()) > 0 && !o.JSON {
+	var maps []string
+	for _, m := range p.Maps() {
+		if !o.OmitMaps[m] {
+			maps = append(maps, m)
+		}
+	}
+	if len(maps) > 0 && !o.JSON {
 		b.WriteString(`printf("\n\n"); `)
 	}
-	for _, m := range p.Maps() {
+	for _, m := range maps {
 		fmt.Fprintf(&b, "print(%s); ", m)
 	}
 	fmt.Fprintf(&b, "printf(\"%s\\n\"); exit(); }", o.Marker)

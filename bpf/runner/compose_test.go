@@ -141,8 +141,8 @@ func TestComposeRefusesGoReturnProbes(t *testing.T) {
 // from its version since).
 var reachUnsafe = map[string]struct {
 	decls, body, why string
-	bpftraceRefuses   bool
-	since             string
+	bpftraceRefuses  bool
+	since            string
 }{
 	"in a probe":             {"", `system("id");`, "system()", true, "0.17"},
 	"in a predicate":         {"", `if (signal("KILL")) {}`, "signal()", true, "0.17"},
@@ -207,9 +207,9 @@ func TestFileBinaries(t *testing.T) {
 func TestFeaturesOf(t *testing.T) {
 	for v, want := range map[string]Features{
 		"v0.17.0": {Version: "0.17.0"},
-		"0.22.1":  {Version: "0.22.1", SignalProbes: true},
-		"0.24.1":  {Version: "0.24.1", SignalProbes: true, OffsetUprobes: true, AttachedAfter: true},
-		"0.27.1":  {Version: "0.27.1", SignalProbes: true, OffsetUprobes: true, NamespacePID: true, AttachedAfter: true},
+		"0.22.1":  {Version: "0.22.1", SignalProbes: true, DryRun: true},
+		"0.24.1":  {Version: "0.24.1", SignalProbes: true, OffsetUprobes: true, AttachedAfter: true, DryRun: true},
+		"0.27.1":  {Version: "0.27.1", SignalProbes: true, OffsetUprobes: true, NamespacePID: true, AttachedAfter: true, DryRun: true},
 		"":        {},
 	} {
 		if got := FeaturesOf(v); got != want {

@@ -31,6 +31,8 @@ type Features struct {
 	// AttachedAfter: the "Attached N probes" message comes after the probes
 	// are attached (0.24); before, "Attaching" came first.
 	AttachedAfter bool
+	// DryRun: --dry-run checks a program without attaching it (0.22).
+	DryRun bool
 }
 
 // FeaturesOf derives the features of a bpftrace version such as "0.27.1"
@@ -44,6 +46,7 @@ func FeaturesOf(version string) Features {
 		OffsetUprobes: at(0, 24),
 		NamespacePID:  at(0, 24, 2),
 		AttachedAfter: at(0, 24),
+		DryRun:        at(0, 22),
 	}
 }
 
