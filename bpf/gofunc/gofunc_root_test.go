@@ -129,3 +129,45 @@ func nextWithin(tr *Tracer, d time.Duration) (Call, error) {
 		return Call{}, errors.New("no call within " + d.String())
 	}
 }
+
+// Calls recorded before Detach are all read, then Next says so instead of
+// blocking: a stop right after the last call loses none.
+func TestDetachDrains(t *testing.T) {
+	exe := buildTarget(t, false)
+	funcs, err := Resolve(exe, []string{"main.next", "main.label"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goAhead := filepath.Join(t.TempDir(), "go")
+	cmd := exec.Command(exe, goAhead)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	tr, err := Start(exe, "/proc/"+strconv.Itoa(cmd.Process.Pid)+"/ns/pid", funcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	os.WriteFile(goAhead, nil, 0o644)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Detach(); err != nil { // nothing read yet: all 12 calls wait in the ring buffer
+		t.Fatal(err)
+	}
+	calls := 0
+	for {
+		_, err := nextWithin(tr, 5*time.Second)
+		if errors.Is(err, ErrDrained) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d calls: %v", calls, err)
+		}
+		calls++
+	}
+	if calls != 12 {
+		t.Fatalf("drained %d calls, want 12", calls)
+	}
+}

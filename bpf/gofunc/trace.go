@@ -90,10 +90,17 @@ func Start(exe, pidns string, funcs []Func) (*Tracer, error) {
 // Probes is the number of attached probes.
 func (t *Tracer) Probes() int { return len(t.links) }
 
-// Next blocks until the next call; it returns ringbuf.ErrClosed once Close
-// has been called.
+// ErrDrained is what Next returns after Detach, once every call recorded
+// before it has been returned.
+var ErrDrained = errors.New("every recorded call read")
+
+// Next blocks until the next call. After Detach it returns the calls still
+// in the ring buffer, then ErrDrained; after Close, ringbuf.ErrClosed.
 func (t *Tracer) Next() (Call, error) {
 	rec, err := t.reader.Read()
+	if errors.Is(err, ringbuf.ErrFlushed) {
+		return Call{}, ErrDrained
+	}
 	if err != nil {
 		return Call{}, err
 	}
@@ -108,14 +115,27 @@ func (t *Tracer) Next() (Call, error) {
 	return Call{Func: &t.funcs[e.Func], PID: e.Tgid, Duration: time.Duration(e.DurationNs), Regs: e.Results, Str: e.Str}, nil
 }
 
-// Close detaches every probe; a blocked Next returns ringbuf.ErrClosed.
-func (t *Tracer) Close() error {
+// Detach detaches every probe, so no call is recorded after it, and lets
+// Next drain what is recorded: it then returns ErrDrained instead of
+// blocking.
+func (t *Tracer) Detach() error {
 	var errs []error
-	if t.reader != nil {
-		errs = append(errs, t.reader.Close())
-	}
 	for _, l := range t.links {
 		errs = append(errs, l.Close())
+	}
+	t.links = nil
+	if t.reader != nil {
+		errs = append(errs, t.reader.Flush())
+	}
+	return errors.Join(errs...)
+}
+
+// Close detaches every probe and frees the tracer; a blocked Next returns
+// ringbuf.ErrClosed. Calls not yet read are lost: Detach and drain first.
+func (t *Tracer) Close() error {
+	errs := []error{t.Detach()}
+	if t.reader != nil {
+		errs = append(errs, t.reader.Close())
 	}
 	errs = append(errs, t.objs.Close())
 	return errors.Join(errs...)

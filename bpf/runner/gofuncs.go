@@ -40,14 +40,16 @@ func (e goFuncEngine) Start(_ context.Context, t Target) (Trace, error) {
 	for i, f := range funcs {
 		names[i] = f.Name
 	}
-	o.announce(tr.Probes(), fmt.Sprintf("Tracing %s (%d probes at entries and returns)... Hit Ctrl-C to end.", strings.Join(names, ", "), tr.Probes()))
+	probes := tr.Probes()
+	o.announce(probes, fmt.Sprintf("Tracing %s (%d probes at entries and returns)... Hit Ctrl-C to end.", strings.Join(names, ", "), probes))
 
 	var summary gofunc.Summary
 	read := make(chan error, 1)
 	go func() { read <- o.printCalls(tr, &summary) }()
-	return newNativeTrace(tr.Probes(), o.StopGrace, func() int {
-		closeErr := tr.Close() // detaches the probes; printCalls then returns
-		if err := errors.Join(<-read, closeErr); err != nil {
+	return newNativeTrace(probes, o.StopGrace, func() int {
+		detachErr := tr.Detach() // no call after this; printCalls prints the rest, then returns
+		err := errors.Join(<-read, detachErr, tr.Close())
+		if err != nil {
 			o.say("%v", err)
 			return 1
 		}
@@ -63,11 +65,11 @@ func (e goFuncEngine) Start(_ context.Context, t Target) (Trace, error) {
 	}), nil
 }
 
-// printCalls prints each call until the tracer is closed.
+// printCalls prints each call until the tracer is detached and drained.
 func (o Options) printCalls(tr *gofunc.Tracer, summary *gofunc.Summary) error {
 	for {
 		call, err := tr.Next()
-		if errors.Is(err, ringbuf.ErrClosed) {
+		if errors.Is(err, gofunc.ErrDrained) || errors.Is(err, ringbuf.ErrClosed) {
 			return nil
 		}
 		if err != nil {
