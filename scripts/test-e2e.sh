@@ -7,6 +7,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 kubeconfig=$(scripts/cluster/up.sh)
 . scripts/cluster/env.sh
+# bpftrace's own tools, as the runner image carries them.
+TRACE_DEBUG_BPFTRACE_TOOLS=$(scripts/images/bpftrace-root.sh)/usr/sbin
+export TRACE_DEBUG_BPFTRACE_TOOLS
 TRACE_DEBUG_KUBECONFIG=$kubeconfig TRACE_DEBUG_BIN=$root/_output/bin/kubectl-trace_debug \
 TRACE_DEBUG_STATIC_PODS=$CLUSTER_DIR/kubelet/manifests TRACE_DEBUG_CLUSTER_DIR=$CLUSTER_DIR TRACE_DEBUG_KUBECTL=$(scripts/cluster/build-k8s.sh)/kubectl \
   go test -tags e2e -count=1 -timeout 20m -v -skip TestRestartsMidSession ./test/e2e 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)'

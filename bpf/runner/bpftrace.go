@@ -211,11 +211,12 @@ type bpftraceTrace struct {
 	waitErr error
 	markers <-chan struct{}
 
-	mu       sync.Mutex
-	isReady  bool
-	stopping bool
-	dumped   bool
-	code     int
+	mu        sync.Mutex
+	sigintFDs int // probe fds open when the first SIGINT was sent; -1 before
+	isReady   bool
+	stopping  bool
+	dumped    bool
+	code      int
 }
 
 func startBpftrace(o Options, t Target, c Composition, f Features) (Trace, error) {
@@ -241,7 +242,7 @@ func startBpftrace(o Options, t Target, c Composition, f Features) (Trace, error
 		return nil, fail(protocol.ExitProgramRejected, fmt.Errorf("start %s: %w", o.Tracer, err))
 	}
 	tr := &bpftraceTrace{o: o, cmd: cmd, dump: c.DumpProbe, added: c.Added, ready: make(chan int, 1), probes: make(chan int, 1),
-		done: make(chan struct{}), exited: make(chan struct{}), markers: markers}
+		done: make(chan struct{}), exited: make(chan struct{}), markers: markers, sigintFDs: -1}
 	go func() {
 		tr.waitErr = cmd.Wait()
 		stdout.Flush()
@@ -329,7 +330,25 @@ func (t *bpftraceTrace) Stop() {
 		_ = syscall.Kill(t.cmd.Process.Pid, syscall.SIGUSR1)
 		return
 	}
-	_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGINT)
+	if !t.interruptTaken() {
+		_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGINT)
+	}
+}
+
+// interruptTaken reports whether bpftrace has acted on a SIGINT sent
+// before: its probes' file descriptors have begun to close (it detaches
+// them before it prints the maps). A SIGINT it missed leaves them all open
+// and is sent again; one sent while it detaches could kill a slow bpftrace
+// (exit 130, maps lost), so none is.
+func (t *bpftraceTrace) interruptTaken() bool {
+	n := countProbeFDs(t.o.ProcRoot, t.cmd.Process.Pid)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sigintFDs < 0 { // the first SIGINT
+		t.sigintFDs = n
+		return false
+	}
+	return n < t.sigintFDs
 }
 
 func (t *bpftraceTrace) Kill() { _ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL) }

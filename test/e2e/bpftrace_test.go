@@ -1,0 +1,88 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/trace-debug/kubectl-trace-debug/debug"
+)
+
+// TestMacroWithMapParameterOnPodFile: a program written as bpftrace 0.27
+// writes it (a macro given the map) on the server's path as the pod sees it
+// (/app/server, not under /proc/), counts the traced pod's calls and none
+// of its sibling's, which runs the same image on the same node.
+//
+// Not parallel: the uprobe fires in both pods' servers.
+func TestMacroWithMapParameterOnPodFile(t *testing.T) {
+	ns := newNamespace(t)
+	a := startDemo(t, ns, nil)
+	b := startDemo(t, ns, func(p *corev1.Pod) { p.Name = "sibling" })
+	s := startPlugin(t, "-n", ns, "pod/"+a.name, "-e",
+		ready+"macro hit(@m) { @m = count() }\n"+`uprobe:/app/server:"main.counterValue" { hit(@calls); }`)
+	s.waitOutput(t, "tracing\n", 60*time.Second)
+	a.request(t, 3)
+	b.request(t, 5)
+	s.interrupt(t)
+	if code := s.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("exit code %d\n%s", code, s.stderr)
+	}
+	if got := mapValue(t, s.stdout.String(), "@calls"); got != 3 {
+		t.Fatalf("@calls = %d, want 3 (the traced pod's)\n%s", got, s.stdout)
+	}
+	assertQuiet(t, s.stderr.String())
+	assertNoHarm(t, a, 60*time.Second)
+}
+
+// TestUnsafeNeverRidesOnTheRunners: a stripped server's return probe needs
+// bpftrace's --unsafe; a macro calling system() is refused before anything
+// is attached, and the server is untouched.
+func TestUnsafeNeverRidesOnTheRunners(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, newNamespace(t), func(p *corev1.Pod) { p.Spec.Containers[0].Command[0] = "/app/server-stripped" })
+	_, stderr, code := runPlugin(t, 60*time.Second, "-n", d.ns, "pod/"+d.name, "-e",
+		`macro m() { system("echo hi") } uretprobe:/proc/$container_pid/exe:"main.counterValue" { m(); }`)
+	if code != debug.ExitProgramRejected || !strings.Contains(stderr, "system()") || !strings.Contains(stderr, "--func") ||
+		strings.Contains(stderr, "probes attached") {
+		t.Fatalf("code %d, want %d, refused before attaching and saying why\n%s", code, debug.ExitProgramRejected, stderr)
+	}
+	d.request(t, 2)
+	assertNoHarm(t, d, 10*time.Second)
+}
+
+// TestBpftraceToolsAsWritten: bpftrace's own tools, as its package ships
+// them, run in a pod: their uprobes on /bin/bash and libc are the pod's
+// files, syscount's macro keeps its map parameter.
+func TestBpftraceToolsAsWritten(t *testing.T) {
+	t.Parallel()
+	tools := os.Getenv("TRACE_DEBUG_BPFTRACE_TOOLS")
+	if tools == "" {
+		t.Fatal("TRACE_DEBUG_BPFTRACE_TOOLS (the runner image's /usr/sbin) is not set: scripts/test-e2e.sh sets it")
+	}
+	d := startDemo(t, newNamespace(t), nil)
+	for _, c := range []struct{ tool, first, maps string }{
+		{"bashreadline.bt", "Tracing bash commands", ""},
+		{"gethostlatency.bt", "Tracing getaddr/gethost calls", ""},
+		{"syscount.bt", "Counting syscalls", "Top 10 processes"},
+	} {
+		t.Run(c.tool, func(t *testing.T) {
+			s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "-f", filepath.Join(tools, c.tool))
+			s.waitOutput(t, c.first, 60*time.Second)
+			d.request(t, 2)
+			s.interrupt(t)
+			if code := s.wait(t, 60*time.Second); code != 0 {
+				t.Fatalf("exit code %d\n%s", code, s.stderr)
+			}
+			if !strings.Contains(s.stderr.String(), "probes attached") || !strings.Contains(s.stdout.String(), c.maps) {
+				t.Fatalf("want the probes attached and %q printed\nstdout:\n%s\nstderr:\n%s", c.maps, s.stdout, s.stderr)
+			}
+		})
+	}
+	assertNoHarm(t, d, 60*time.Second)
+}
