@@ -12,8 +12,9 @@ package program
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -141,12 +142,7 @@ func (p *Program) Maps() []string {
 			add(d.text)
 		}
 	}
-	names := make([]string, 0, len(seen))
-	for n := range seen {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // Names returns every identifier the program may run as code, each once:
@@ -180,12 +176,7 @@ func (p *Program) Names() []string {
 	for _, d := range p.decls {
 		add(d.text)
 	}
-	names := make([]string, 0, len(seen))
-	for n := range seen {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // Imports returns the program's import statements and #include lines, as
