@@ -302,6 +302,12 @@ func (pr *Probe) ReplaceIdent(name, repl string) bool {
 	return true
 }
 
+// Uses reports whether s uses the identifier name as ReplaceIdent finds it.
+func Uses(s, name string) bool {
+	_, n := replaceIdent(s, name, name)
+	return n > 0
+}
+
 // Provider returns an attach point's probe type, lowercased and with
 // bpftrace's short forms spelled out: `t:syscalls:x` is "tracepoint", BEGIN
 // is "begin".

@@ -100,6 +100,12 @@ func (e *bpftraceEngine) Start(_ context.Context, t Target) (Trace, error) {
 		}
 		opts.Scope = &scope
 	}
+	if f.SyscallRewrite && strings.Contains(o.Session.Program, "syscalls:sys_") {
+		var err error
+		if opts.Syscalls, err = SyscallTracepoints(o.Kernel.EventsDir()); err != nil {
+			o.say("syscall wildcards run as written, a probe per syscall: %v", err)
+		}
+	}
 	c, err := o.compose(SubstituteContainerPID(o.Session.Program, t.PID), opts, t.Env)
 	if err != nil {
 		return nil, fail(protocol.ExitUnsafeProgram, err)

@@ -81,6 +81,10 @@ type ComposeOptions struct {
 	// undefined when it drops the probes that use them (missing_probes =
 	// ignore), see undefinedMaps.
 	OmitMaps map[string]bool
+	// Syscalls maps syscall numbers to the names of their own tracepoints
+	// (SyscallTracepoints): with it, syscall wildcards become one
+	// raw_syscalls probe where they can.
+	Syscalls map[uint32]string
 	// Files, when set, makes the files of uprobe, uretprobe and USDT
 	// attach points the target's (see inTarget).
 	Files Files
@@ -109,6 +113,14 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 		return c, nil
 	}
 	for _, pr := range p.Probes() {
+		if o.Features.SyscallRewrite && len(pr.Points) == 1 {
+			from := pr.Points[0]
+			if ok, why := rewriteSyscallWildcard(pr, o.Syscalls); ok {
+				c.Notes = append(c.Notes, fmt.Sprintf("%s runs as one probe, %s, with the same output", from, pr.Points[0]))
+			} else if why != "" {
+				c.Notes = append(c.Notes, fmt.Sprintf("%s runs as written, a probe per syscall: %s", from, why))
+			}
+		}
 		if o.Features.SignalProbes && len(pr.Points) > 0 {
 			c.Added += endProbes(pr.Points)
 		}
@@ -117,7 +129,7 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 			return c, err
 		}
 		if len(copies) != 1 || copies[0] != pr {
-			p.Replace(pr, copies...)
+			p.Replace(pr, copies...) // none: the probe is dropped
 		}
 	}
 	if hasArg(c.Args, "--unsafe") {
@@ -140,12 +152,20 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 func (o ComposeOptions) rewriteProbe(pr *program.Probe, bins Binaries, c *Composition) ([]*program.Probe, error) {
 	var unscoped, scoped, goRet []string
 	if o.Files != nil {
-		points := make([]string, len(pr.Points))
-		for i, pt := range pr.Points {
-			var why string
-			if points[i], why = inTarget(pt, o.Files); why != "" {
+		var points []string
+		for _, pt := range pr.Points {
+			in, why := inTarget(pt, o.Files)
+			switch {
+			case why != "" && c.IgnoresMissingProbes:
+				c.Notes = append(c.Notes, why+"; skipped (missing_probes = ignore)")
+				continue
+			case why != "":
 				c.Notes = append(c.Notes, why)
 			}
+			points = append(points, in)
+		}
+		if len(points) == 0 {
+			return nil, nil // every file it names is missing, and the program says to skip them
 		}
 		if strings.Join(points, "\x00") != strings.Join(pr.Points, "\x00") {
 			pr.SetPoints(points)

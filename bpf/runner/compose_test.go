@@ -208,8 +208,8 @@ func TestFeaturesOf(t *testing.T) {
 	for v, want := range map[string]Features{
 		"v0.17.0": {Version: "0.17.0"},
 		"0.22.1":  {Version: "0.22.1", SignalProbes: true, DryRun: true},
-		"0.24.1":  {Version: "0.24.1", SignalProbes: true, OffsetUprobes: true, AttachedAfter: true, DryRun: true},
-		"0.27.1":  {Version: "0.27.1", SignalProbes: true, OffsetUprobes: true, NamespacePID: true, AttachedAfter: true, DryRun: true},
+		"0.24.1":  {Version: "0.24.1", SignalProbes: true, OffsetUprobes: true, AttachedAfter: true, DryRun: true, SyscallRewrite: true},
+		"0.27.1":  {Version: "0.27.1", SignalProbes: true, OffsetUprobes: true, NamespacePID: true, AttachedAfter: true, DryRun: true, SyscallRewrite: true},
 		"":        {},
 	} {
 		if got := FeaturesOf(v); got != want {

@@ -33,6 +33,9 @@ type Features struct {
 	AttachedAfter bool
 	// DryRun: --dry-run checks a program without attaching it (0.22).
 	DryRun bool
+	// SyscallRewrite: the runner rewrites syscall wildcards into one
+	// raw_syscalls probe (args.id, string ternaries; measured on 0.27).
+	SyscallRewrite bool
 }
 
 // FeaturesOf derives the features of a bpftrace version such as "0.27.1"
@@ -41,12 +44,13 @@ func FeaturesOf(version string) Features {
 	v := parseVersion(version)
 	at := func(want ...int) bool { return compareVersions(v, want) >= 0 }
 	return Features{
-		Version:       strings.TrimPrefix(strings.TrimSpace(version), "v"),
-		SignalProbes:  at(0, 22),
-		OffsetUprobes: at(0, 24),
-		NamespacePID:  at(0, 24, 2),
-		AttachedAfter: at(0, 24),
-		DryRun:        at(0, 22),
+		Version:        strings.TrimPrefix(strings.TrimSpace(version), "v"),
+		SignalProbes:   at(0, 22),
+		OffsetUprobes:  at(0, 24),
+		NamespacePID:   at(0, 24, 2),
+		AttachedAfter:  at(0, 24),
+		DryRun:         at(0, 22),
+		SyscallRewrite: at(0, 24),
 	}
 }
 

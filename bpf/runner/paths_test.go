@@ -68,3 +68,28 @@ func TestTargetFiles(t *testing.T) {
 		}
 	}
 }
+
+// A file the target lacks is skipped where the program says missing_probes
+// = ignore (bpftrace would fail on it, not skip it), and kept, for bpftrace
+// to name, where it does not.
+func TestComposeMissingFiles(t *testing.T) {
+	f := fakeTarget(t)
+	root := f.Root()
+	const probes = "uretprobe:/bin/bash:readline,\nuretprobe:libreadline:readline\n/comm == \"bash\"/\n{ printf(\"%s\\n\", str(retval)); }"
+	for _, c := range []struct{ config, want string }{
+		{"config = { missing_probes = ignore; }\n", "uretprobe:" + root + "/usr/bin/bash:readline /comm == \"bash\"/"},
+		{"", "uretprobe:" + root + "/usr/bin/bash:readline, uretprobe:" + root + "/libreadline:readline /comm == \"bash\"/"},
+	} {
+		got, err := Compose(c.config+probes, ComposeOptions{Features: FeaturesOf("0.27.1"), Files: f}, fakeBinaries{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(got.Program, c.want) || !strings.Contains(strings.Join(got.Notes, "\n"), "no libreadline") {
+			t.Errorf("config %q:\n%s\nnotes %q", c.config, got.Program, got.Notes)
+		}
+	}
+	got, _ := Compose("config = { missing_probes = ignore; }\nuprobe:libreadline:readline { @n = count(); }\nBEGIN { exit(); }", ComposeOptions{Features: FeaturesOf("0.27.1"), Files: f}, fakeBinaries{})
+	if strings.Contains(got.Program, "readline") {
+		t.Errorf("a probe whose every file is missing is dropped:\n%s", got.Program)
+	}
+}

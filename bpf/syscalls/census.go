@@ -3,6 +3,7 @@ package syscalls
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 
@@ -124,3 +125,6 @@ func Name(nr uint32) string {
 	}
 	return "syscall_" + strconv.FormatUint(uint64(nr), 10)
 }
+
+// Names returns the syscall table of this architecture: number → name.
+func Names() map[uint32]string { return maps.Clone(names) }

@@ -1,0 +1,86 @@
+package runner
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/program"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/syscalls"
+)
+
+func TestRewriteSyscallWildcard(t *testing.T) {
+	tps := map[uint32]string{0: "read", 1: "write", 4: "newstat"}
+	const tree = `(args.id < 1 ? (args.id == 0 ? "tracepoint:syscalls:sys_%[1]s_read" : "") : (args.id < 4 ? (args.id == 1 ? "tracepoint:syscalls:sys_%[1]s_write" : "") : (args.id == 4 ? "tracepoint:syscalls:sys_%[1]s_newstat" : "")))`
+	for _, c := range []struct {
+		name, src, want, why string
+	}{
+		{
+			name: "the seed's census",
+			src:  `tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`,
+			want: `tracepoint:raw_syscalls:sys_enter { ` + probeVar + ` = ` + strings.ReplaceAll(tree, "%[1]s", "enter") + `; if (` + probeVar + ` != "") { @[` + probeVar + `] = count(); } }`,
+		},
+		{
+			name: "short form, predicate, the number and the return value",
+			src:  `t:syscalls:sys_exit_* /comm == "x" && args.__syscall_nr > 0/ { @ret[probe, args->__syscall_nr] = sum(args.ret); }`,
+			want: `tracepoint:raw_syscalls:sys_exit /comm == "x" && args.id > 0/ { ` + probeVar + ` = ` + strings.ReplaceAll(tree, "%[1]s", "exit") + `; if (` + probeVar + ` != "") { @ret[` + probeVar + `, args.id] = sum(args.ret); } }`,
+		},
+		{name: "an argument by name", src: `tracepoint:syscalls:sys_enter_* { @[args.fd] = count(); }`, why: "args.fd"},
+		{name: "enter has no ret", src: `tracepoint:syscalls:sys_enter_* { @[args.ret] = count(); }`, why: "args.ret"},
+		{name: "probe in the predicate", src: `tracepoint:syscalls:sys_enter_* /probe != "x"/ { @ = count(); }`, why: "predicate"},
+		{name: "not the whole wildcard", src: `tracepoint:syscalls:sys_enter_read* { @[probe] = count(); }`},
+		{name: "two points", src: `tracepoint:syscalls:sys_enter_*, BEGIN { @[probe] = count(); }`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := program.Parse(c.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr := p.Probes()[0]
+			ok, why := rewriteSyscallWildcard(pr, tps)
+			if c.want != "" {
+				if !ok || pr.String() != c.want {
+					t.Fatalf("got %v %q\n%s\nwant\n%s", ok, why, pr.String(), c.want)
+				}
+				return
+			}
+			if ok || pr.String() != c.src || (c.why == "") != (why == "") || !strings.Contains(why, c.why) {
+				t.Fatalf("want it left as written (%q): %v %q %s", c.why, ok, why, pr.String())
+			}
+		})
+	}
+	p, _ := program.Parse(`tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`)
+	if ok, why := rewriteSyscallWildcard(p.Probes()[0], nil); ok || why == "" {
+		t.Fatalf("without a syscall table: %v %q", ok, why)
+	}
+}
+
+func TestSyscallTracepoints(t *testing.T) {
+	events := t.TempDir()
+	mk := func(names ...string) {
+		for _, n := range names {
+			if err := os.MkdirAll(filepath.Join(events, "syscalls", n), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mk("sys_enter_read", "sys_exit_read", "sys_enter_newstat", "sys_enter_umount", "enable")
+	tps, err := SyscallTracepoints(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := syscalls.Names()
+	for id, tp := range tps {
+		if want := map[string]string{"read": "read", "stat": "newstat", "umount2": "umount"}[names[id]]; tp != want {
+			t.Errorf("syscall %d (%s) has tracepoint %q, want %q", id, names[id], tp, want)
+		}
+	}
+	if len(tps) != 3 {
+		t.Fatalf("got %v", tps)
+	}
+	mk("sys_enter_frobnicate")
+	if _, err := SyscallTracepoints(events); err == nil || !strings.Contains(err.Error(), "frobnicate") {
+		t.Fatalf("a tracepoint of no known number: %v", err)
+	}
+}
