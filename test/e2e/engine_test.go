@@ -152,33 +152,51 @@ func TestGoUretprobeServed(t *testing.T) {
 	}
 }
 
-// TestDurationOnSysEnterWildcard: the seed's first program, 360 tracepoints,
-// with --duration: the maps are printed and the command has returned while
-// the tracer container is still detaching its probes (the slow part stays
-// off the user's path); the container ends by itself afterwards.
+// TestDurationOnSysEnterWildcard: the seed's first program with
+// --duration. As the seed writes it, it runs as one raw_syscalls probe with
+// the same output; written so that it cannot (its predicate names probe),
+// it runs as 360 tracepoints, and then the maps are printed and the command
+// has returned while the tracer container is still detaching its probes
+// (the slow part stays off the user's path); the container ends by itself
+// afterwards.
 func TestDurationOnSysEnterWildcard(t *testing.T) {
 	d := startDemo(t, newNamespace(t), nil)
-	s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "--duration", "3s", "-e", `tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`)
-	s.waitOutput(t, "probes attached", 60*time.Second)
-	d.request(t, 3)
-	if code := s.wait(t, 60*time.Second); code != 0 {
-		t.Fatalf("exit code %d\n%s", code, s.stderr)
+	for _, c := range []struct {
+		name, program string
+		rewritten     bool
+	}{
+		{"as the seed writes it", `tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`, true},
+		{"360 tracepoints", `tracepoint:syscalls:sys_enter_* /probe != ""/ { @[probe] = count(); }`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "--duration", "3s", "-e", c.program)
+			s.waitOutput(t, "probes attached", 60*time.Second)
+			d.request(t, 3)
+			if code := s.wait(t, 60*time.Second); code != 0 {
+				t.Fatalf("exit code %d\n%s", code, s.stderr)
+			}
+			if said := strings.Contains(s.stderr.String(), "runs as one probe, tracepoint:raw_syscalls:sys_enter"); said != c.rewritten {
+				t.Errorf("rewritten: %v, want %v\n%s", said, c.rewritten, s.stderr)
+			}
+			out := s.stdout.String()
+			if !strings.Contains(out, "@[tracepoint:syscalls:sys_enter_accept4]:") && !strings.Contains(out, "@[tracepoint:syscalls:sys_enter_write]:") {
+				t.Fatalf("want the server's syscalls in the maps:\n%s", out)
+			}
+			if !c.rewritten {
+				pod, err := client.CoreV1().Pods(d.ns).Get(context.Background(), d.name, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				name := tracerName(t, s.stderr.String())
+				for _, st := range pod.Status.EphemeralContainerStatuses {
+					if st.Name == name && st.State.Running == nil {
+						t.Errorf("the tracer had ended before the command returned: the maps waited for the detach (%+v)", st.State)
+					}
+				}
+			}
+			assertQuiet(t, s.stderr.String())
+		})
 	}
-	pod, err := client.CoreV1().Pods(d.ns).Get(context.Background(), d.name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := tracerName(t, s.stderr.String())
-	for _, st := range pod.Status.EphemeralContainerStatuses {
-		if st.Name == name && st.State.Running == nil {
-			t.Errorf("the tracer had ended before the command returned: the maps waited for the detach (%+v)", st.State)
-		}
-	}
-	out := s.stdout.String()
-	if !strings.Contains(out, "@[tracepoint:syscalls:sys_enter_accept4]:") && !strings.Contains(out, "@[tracepoint:syscalls:sys_enter_write]:") {
-		t.Fatalf("want the server's syscalls in the maps:\n%s", out)
-	}
-	assertQuiet(t, s.stderr.String())
 	assertNoHarm(t, d, 120*time.Second)
 }
 
