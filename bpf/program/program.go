@@ -239,6 +239,19 @@ func (p *Program) Replace(old *Probe, probes ...*Probe) {
 	}
 }
 
+// Prepend adds a probe at the start of the program (after its
+// declarations, which bpftrace wants first).
+func (p *Program) Prepend(probe *Probe) {
+	probe.changed = true
+	for i, pt := range p.parts {
+		if pt.probe != nil {
+			p.parts = append(p.parts[:i], append([]part{{probe: probe}, {text: "\n"}}, p.parts[i:]...)...)
+			return
+		}
+	}
+	p.Append(probe)
+}
+
 // Append adds a probe at the end of the program.
 func (p *Program) Append(probe *Probe) {
 	probe.changed = true

@@ -112,11 +112,18 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 		c.Notes = append(c.Notes, fmt.Sprintf("%v; bpftrace gets the program as written: not scoped to the pod, maps printed after detaching", err))
 		return c, nil
 	}
+	hasNames := false // the syscall name map's probes are in
 	for _, pr := range p.Probes() {
 		if o.Features.SyscallRewrite && len(pr.Points) == 1 {
 			from := pr.Points[0]
-			if ok, why := rewriteSyscallWildcard(pr, o.Syscalls); ok {
+			if names, why := rewriteSyscallWildcard(pr, o.Syscalls); names != nil {
 				c.Notes = append(c.Notes, fmt.Sprintf("%s runs as one probe, %s, with the same output", from, pr.Points[0]))
+				if !hasNames {
+					p.Prepend(names[0])
+					p.Append(names[1])
+					c.Added += 2
+					hasNames = true
+				}
 			} else if why != "" {
 				c.Notes = append(c.Notes, fmt.Sprintf("%s runs as written, a probe per syscall: %s", from, why))
 			}
@@ -251,7 +258,7 @@ func (o ComposeOptions) addDumpProbe(p *program.Program) {
 	}
 	var maps []string
 	for _, m := range p.Maps() {
-		if !o.OmitMaps[m] {
+		if !o.OmitMaps[m] && m != namesMap {
 			maps = append(maps, m)
 		}
 	}

@@ -24,7 +24,7 @@ func toolsDir() string {
 }
 
 // verdict is how bpftrace --dry-run fares with a program: "ok", or its
-// first error with the runner's path prefix taken out.
+// first error with the runner's path prefix taken out and /usr/lib as /lib.
 func verdict(t *testing.T, src string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -37,7 +37,8 @@ func verdict(t *testing.T, src string) string {
 	}
 	for _, line := range strings.Split(string(out), "\n") {
 		if i := strings.Index(line, "ERROR: "); i >= 0 {
-			return strings.ReplaceAll(line[i:], "/proc/1/root", "")
+			// The runner names files with their links resolved (merged /usr).
+			return strings.ReplaceAll(strings.ReplaceAll(line[i:], "/proc/1/root", ""), "/usr/lib/", "/lib/")
 		}
 	}
 	return "failed: " + err.Error()

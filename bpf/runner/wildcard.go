@@ -36,55 +36,54 @@ var argsUse = regexp.MustCompile(`\bargs\b\s*(?:(?:\.|->)\s*([A-Za-z_][A-Za-z0-9
 // probeVar holds the rewritten probe's name in its body.
 const probeVar = "$__trace_debug_probe"
 
+// namesMap is the runner's map of syscall numbers to the names of their
+// tracepoints (filled in BEGIN, cleared in END so bpftrace does not print
+// it): a lookup costs bpftrace far less to compile than a comparison per
+// syscall (measured on 0.27.1: 0.9 s and 180 MB against 4.1 s and 340 MB;
+// one probe alone 0.5 s and 160 MB).
+const namesMap = "@__trace_debug_syscalls"
+
 // rewriteSyscallWildcard rewrites pr in place when it is a syscall wildcard
-// the raw tracepoint can stand for; it says why not otherwise ("" when pr is
-// no such wildcard). tracepoints maps syscall numbers to the names of their
-// own tracepoints (sys_enter_NAME, sys_exit_NAME).
-func rewriteSyscallWildcard(pr *program.Probe, tracepoints map[uint32]string) (rewritten bool, why string) {
+// the raw tracepoint can stand for, and returns the probes that fill and
+// clear the name map it reads; it says why not otherwise ("" when pr is no
+// such wildcard). tracepoints maps syscall numbers to the names of their own
+// tracepoints (sys_enter_NAME, sys_exit_NAME).
+func rewriteSyscallWildcard(pr *program.Probe, tracepoints map[uint32]string) (names []*program.Probe, why string) {
 	if len(pr.Points) != 1 {
-		return false, ""
+		return nil, ""
 	}
 	m := syscallWildcard.FindStringSubmatch(strings.TrimSpace(pr.Points[0]))
 	if m == nil {
-		return false, ""
+		return nil, ""
 	}
 	kind := m[1]
 	if len(tracepoints) == 0 {
-		return false, "this kernel's syscall tracepoints do not all match syscall numbers the runner knows"
+		return nil, "this kernel's syscall tracepoints do not all match syscall numbers the runner knows"
 	}
 	for _, u := range argsUse.FindAllStringSubmatch(pr.Predicate+" "+pr.Body, -1) {
 		if u[1] != "__syscall_nr" && !(kind == "exit" && u[1] == "ret") {
-			return false, fmt.Sprintf("it reads args%s, which only the per-syscall tracepoints have", strings.TrimPrefix(u[0], "args"))
+			return nil, fmt.Sprintf("it reads args%s, which only the per-syscall tracepoints have", strings.TrimPrefix(u[0], "args"))
 		}
 	}
 	if program.Uses(pr.Predicate, "probe") {
-		return false, "its predicate uses probe"
+		return nil, "its predicate uses probe"
 	}
-	ids := slices.Sorted(func(yield func(uint32) bool) {
-		for id := range tracepoints {
-			if !yield(id) {
-				return
-			}
-		}
-	})
-	name := func(id uint32) string { return fmt.Sprintf("tracepoint:syscalls:sys_%s_%s", kind, tracepoints[id]) }
 	pr.SetPoints([]string{"tracepoint:raw_syscalls:sys_" + kind})
 	pr.Predicate = syscallNumberArg.ReplaceAllString(pr.Predicate, "args.id")
-	body := syscallNumberArg.ReplaceAllString(pr.Body, "args.id")
-	cp := &program.Probe{Body: body}
-	cp.ReplaceIdent("probe", probeVar)
-	pr.Body = fmt.Sprintf("{ %s = %s; if (%s != \"\") %s }", probeVar, nameTree(ids, name), probeVar, cp.Body)
-	return true, ""
-}
+	body := &program.Probe{Body: syscallNumberArg.ReplaceAllString(pr.Body, "args.id")}
+	body.ReplaceIdent("probe", probeVar)
+	pr.Body = fmt.Sprintf("{ %s = %s[args.id]; if (%s != \"\") %s }", probeVar, namesMap, probeVar, body.Body)
 
-// nameTree is a bpftrace expression that is name(args.id) for the ids
-// (sorted), and "" for any other number: a balanced tree of comparisons.
-func nameTree(ids []uint32, name func(uint32) string) string {
-	if len(ids) == 1 {
-		return fmt.Sprintf("(args.id == %d ? %q : \"\")", ids[0], name(ids[0]))
+	var fill strings.Builder
+	fill.WriteString("{ ")
+	for _, id := range slices.Sorted(maps.Keys(tracepoints)) {
+		fmt.Fprintf(&fill, "%s[%d] = \"tracepoint:syscalls:sys_%s_%s\"; ", namesMap, id, kind, tracepoints[id])
 	}
-	mid := len(ids) / 2
-	return fmt.Sprintf("(args.id < %d ? %s : %s)", ids[mid], nameTree(ids[:mid], name), nameTree(ids[mid:], name))
+	fill.WriteString("}")
+	return []*program.Probe{
+		{Points: []string{"BEGIN"}, Body: fill.String()},
+		{Points: []string{"END"}, Body: fmt.Sprintf("{ clear(%s); }", namesMap)},
+	}, ""
 }
 
 // syscallAliases are syscalls whose tracepoint is named after the kernel

@@ -12,19 +12,25 @@ import (
 
 func TestRewriteSyscallWildcard(t *testing.T) {
 	tps := map[uint32]string{0: "read", 1: "write", 4: "newstat"}
-	const tree = `(args.id < 1 ? (args.id == 0 ? "tracepoint:syscalls:sys_%[1]s_read" : "") : (args.id < 4 ? (args.id == 1 ? "tracepoint:syscalls:sys_%[1]s_write" : "") : (args.id == 4 ? "tracepoint:syscalls:sys_%[1]s_newstat" : "")))`
+	const lookup = probeVar + ` = ` + namesMap + `[args.id]; if (` + probeVar + ` != "")`
+	fill := func(kind string) string {
+		return `BEGIN { ` + namesMap + `[0] = "tracepoint:syscalls:sys_` + kind + `_read"; ` + namesMap + `[1] = "tracepoint:syscalls:sys_` + kind + `_write"; ` +
+			namesMap + `[4] = "tracepoint:syscalls:sys_` + kind + `_newstat"; }`
+	}
 	for _, c := range []struct {
-		name, src, want, why string
+		name, src, want, fill, why string
 	}{
 		{
 			name: "the seed's census",
 			src:  `tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`,
-			want: `tracepoint:raw_syscalls:sys_enter { ` + probeVar + ` = ` + strings.ReplaceAll(tree, "%[1]s", "enter") + `; if (` + probeVar + ` != "") { @[` + probeVar + `] = count(); } }`,
+			want: `tracepoint:raw_syscalls:sys_enter { ` + lookup + ` { @[` + probeVar + `] = count(); } }`,
+			fill: fill("enter"),
 		},
 		{
 			name: "short form, predicate, the number and the return value",
 			src:  `t:syscalls:sys_exit_* /comm == "x" && args.__syscall_nr > 0/ { @ret[probe, args->__syscall_nr] = sum(args.ret); }`,
-			want: `tracepoint:raw_syscalls:sys_exit /comm == "x" && args.id > 0/ { ` + probeVar + ` = ` + strings.ReplaceAll(tree, "%[1]s", "exit") + `; if (` + probeVar + ` != "") { @ret[` + probeVar + `, args.id] = sum(args.ret); } }`,
+			want: `tracepoint:raw_syscalls:sys_exit /comm == "x" && args.id > 0/ { ` + lookup + ` { @ret[` + probeVar + `, args.id] = sum(args.ret); } }`,
+			fill: fill("exit"),
 		},
 		{name: "an argument by name", src: `tracepoint:syscalls:sys_enter_* { @[args.fd] = count(); }`, why: "args.fd"},
 		{name: "enter has no ret", src: `tracepoint:syscalls:sys_enter_* { @[args.ret] = count(); }`, why: "args.ret"},
@@ -38,21 +44,21 @@ func TestRewriteSyscallWildcard(t *testing.T) {
 				t.Fatal(err)
 			}
 			pr := p.Probes()[0]
-			ok, why := rewriteSyscallWildcard(pr, tps)
+			names, why := rewriteSyscallWildcard(pr, tps)
 			if c.want != "" {
-				if !ok || pr.String() != c.want {
-					t.Fatalf("got %v %q\n%s\nwant\n%s", ok, why, pr.String(), c.want)
+				if names == nil || pr.String() != c.want || names[0].String() != c.fill || names[1].String() != "END { clear("+namesMap+"); }" {
+					t.Fatalf("got %q\n%s\n%s\n%s\nwant\n%s\n%s", why, pr.String(), names[0], names[1], c.want, c.fill)
 				}
 				return
 			}
-			if ok || pr.String() != c.src || (c.why == "") != (why == "") || !strings.Contains(why, c.why) {
-				t.Fatalf("want it left as written (%q): %v %q %s", c.why, ok, why, pr.String())
+			if names != nil || pr.String() != c.src || (c.why == "") != (why == "") || !strings.Contains(why, c.why) {
+				t.Fatalf("want it left as written (%q): %v %q %s", c.why, names, why, pr.String())
 			}
 		})
 	}
 	p, _ := program.Parse(`tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`)
-	if ok, why := rewriteSyscallWildcard(p.Probes()[0], nil); ok || why == "" {
-		t.Fatalf("without a syscall table: %v %q", ok, why)
+	if names, why := rewriteSyscallWildcard(p.Probes()[0], nil); names != nil || why == "" {
+		t.Fatalf("without a syscall table: %v %q", names, why)
 	}
 }
 
