@@ -83,20 +83,59 @@ func (o Options) run(ctx context.Context) (int, Trace) {
 	o.end = end
 	control := readControl(ctx, o.Stdin)
 	features := o.detectFeatures() // while the client connects
-	if o.Session.Attached {
+	// A program in the args starts at once, its output held until the
+	// client is there: the kernel, the target and bpftrace's own start
+	// (half a second and more) overlap the client's attach.
+	early := o.Session.Attached && o.Session.ProgramSize == 0
+	var gates []*gate
+	if early {
+		stdout, stderr := newGate(o.Stdout), newGate(o.Stderr)
+		o.Stdout, o.Stderr, gates = stdout, stderr, []*gate{stdout, stderr}
+	} else {
+		if o.Session.Attached {
+			if err := awaitHello(waitCtx, control, o.Session.HelloTimeout); err != nil {
+				o.say("%v; not starting the tracer", err)
+				return protocol.ExitNoClient, nil
+			}
+		}
+		if o.Session.ProgramSize > 0 {
+			program, err := awaitProgram(waitCtx, control, o.Session)
+			if err != nil {
+				o.say("%v; not starting the tracer", err)
+				return protocol.ExitNoClient, nil
+			}
+			o.Session.Program = program
+		}
+	}
+	code, tr := o.start(ctx, features)
+	if early {
 		if err := awaitHello(waitCtx, control, o.Session.HelloTimeout); err != nil {
-			o.say("%v; not starting the tracer", err)
-			return protocol.ExitNoClient, nil
+			for _, g := range gates {
+				g.Discard() // as if it had never started: no output without a client
+			}
+			if tr != nil {
+				tr.Kill()
+				<-tr.Done()
+			}
+			o.Stdout, o.Stderr = gates[0].w, gates[1].w
+			o.say("%v; the tracer it started is stopped, its output dropped", err)
+			return protocol.ExitNoClient, tr
+		}
+		for _, g := range gates {
+			g.Open()
 		}
 	}
-	if o.Session.ProgramSize > 0 {
-		program, err := awaitProgram(waitCtx, control, o.Session)
-		if err != nil {
-			o.say("%v; not starting the tracer", err)
-			return protocol.ExitNoClient, nil
-		}
-		o.Session.Program = program
+	if tr == nil {
+		return code, nil
 	}
+	o.supervise(ctx, control, tr)
+	return tr.ExitCode(), tr
+}
+
+// start prepares the kernel side, finds the target, checks memory and
+// starts the engine: the running trace, or the exit code of what failed
+// (the runner has said why).
+func (o Options) start(ctx context.Context, features <-chan Features) (int, Trace) {
 	engine := o.newEngine(features)
 	env, err := o.prepareKernel(engine.NeedsKernelTypes())
 	if err != nil {
@@ -117,8 +156,7 @@ func (o Options) run(ctx context.Context) (int, Trace) {
 		o.say("%v", err)
 		return failureCode(err), nil
 	}
-	o.supervise(ctx, control, tr)
-	return tr.ExitCode(), tr
+	return 0, tr
 }
 
 // sessionEnd is when the session must be over: its Deadline from now, or

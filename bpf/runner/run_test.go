@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,16 +176,54 @@ func TestSessionEndings(t *testing.T) {
 	}
 }
 
+// A program in the args starts before the client's hello (bpftrace's slow
+// start overlaps the client's attach), but nothing of it is written until
+// the hello: then all of it, in order.
 func TestNoOutputBeforeHello(t *testing.T) {
 	r := startRunner(t, context.Background(), session(ticking, nil))
+	deadline := time.Now().Add(30 * time.Second)
+	for len(childPIDs(t)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the tracer did not start before the client's hello")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	time.Sleep(time.Second)
-	if out := r.stdout.String(); out != "" {
-		t.Fatalf("the tracer ran before the client said hello: %q", out)
+	if out, errOut := r.stdout.String(), r.stderr.String(); out != "" || errOut != "" {
+		t.Fatalf("output before the client said hello:\nstdout %q\nstderr %q", out, errOut)
 	}
 	r.send(protocol.Hello)
 	r.waitOutput(t, "started\n")
+	r.waitReady(t)
 	r.send(protocol.Stop)
 	r.wait(t)
+	if !strings.HasPrefix(r.stderr.String(), protocol.TracerVersionPrefix) {
+		t.Fatalf("the held stderr did not come first and whole:\n%s", r.stderr)
+	}
+}
+
+// childPIDs lists the test process's children: the tracers the runner,
+// which runs in the test process, started.
+func childPIDs(t *testing.T) []int {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after ')'.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 func TestNoClient(t *testing.T) {
