@@ -8,4 +8,4 @@ kubeconfig=$(scripts/cluster/up.sh)
 kubectl=$(scripts/cluster/build-k8s.sh)/kubectl
 "$kubectl" --kubeconfig "$kubeconfig" apply -f scripts/demo/demo-pod.yaml >&2
 "$kubectl" --kubeconfig "$kubeconfig" wait --for=condition=Ready pod/demo --timeout=120s >&2
-go run ./scripts/bench -kubeconfig "$kubeconfig" -plugin _output/bin/kubectl-trace_debug "$@"
+go run ./scripts/bench -kubeconfig "$kubeconfig" -kubectl "$kubectl" -plugin _output/bin/kubectl-trace_debug "$@"

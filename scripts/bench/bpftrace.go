@@ -133,10 +133,18 @@ var bpftracePeak = regexp.MustCompile(`peak memory of bpftrace: (\d+) kB`)
 // boundedRun runs sys_enter_* for 3 s and returns the command's run time,
 // when the probes were attached and bpftrace's peak memory.
 func boundedRun(plugin, kubeconfig, pod, image string) (took, attached time.Duration, peakKB int, err error) {
+	return boundedProgram(plugin, kubeconfig, pod, image, seedWildcard)
+}
+
+// seedWildcard is the seed tutorial's first program.
+const seedWildcard = "tracepoint:syscalls:sys_enter_* { @[probe] = count(); }"
+
+// boundedProgram runs program for 3 s, as boundedRun does.
+func boundedProgram(plugin, kubeconfig, pod, image, program string) (took, attached time.Duration, peakKB int, err error) {
 	ready := filepath.Join(os.TempDir(), fmt.Sprintf("bench-ready-%d", time.Now().UnixNano()))
 	defer os.Remove(ready)
 	cmd := exec.Command(plugin, "--kubeconfig", kubeconfig, "pod/"+pod, "--image", image, "--duration", "3s", "--ready-file", ready,
-		"-e", "tracepoint:syscalls:sys_enter_* { @[probe] = count(); }")
+		"-e", program)
 	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()

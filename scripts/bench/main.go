@@ -18,6 +18,10 @@
 //     with --duration 3s from command start to exit, with peak memory.
 //  5. One session over the 10 pods of a Deployment (-l) against one pod:
 //     time until every pod printed its first event, the client's memory.
+//  6. Time to first event against its floor: the same bpftrace started by
+//     hand with kubectl debug on fresh pods, alternated, 7 runs each.
+//  7. The seed's syscall wildcard, rewritten into one probe, against its
+//     original form of 360 tracepoints and a one-probe program.
 package main
 
 import (
@@ -51,15 +55,18 @@ func main() {
 	pod := flag.String("pod", "demo", "pod to trace (namespace default)")
 	node := flag.String("node", "trace-debug-node", "node the Job is pinned to")
 	runs := flag.Int("runs", 5, "runs of each way")
+	kubectl := flag.String("kubectl", "kubectl", "kubectl, for the by-hand floor")
 	flag.Parse()
 	defer perCallCost()
 	defer censusVersusWildcard(*plugin, *kubeconfig, *pod)
+	defer wildcardSideBySide(*plugin, *kubeconfig)
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
 		fail(err)
 	}
 	client := kubernetes.NewForConfigOrDie(cfg)
 	defer groupSideBySide(client, *plugin, *kubeconfig, *runs)
+	defer floorSideBySide(client, *plugin, *kubectl, *kubeconfig, 7)
 	defer imagesSideBySide(client, *plugin, *kubeconfig, *runs)
 	var plugins, jobs []time.Duration
 	for i := 0; i < *runs; i++ {

@@ -10,6 +10,8 @@
 #   runner-native  the runner alone (no bpftrace, no LLVM), for --syscalls and --func
 #   runner-bpftrace017  the runner with Debian 12's bpftrace 0.17: an older
 #           user image, for the tests and benchmarks that compare the two
+#   bpftrace-byhand  the runner image's bpftrace with a shell and mount, no
+#           runner: what a person runs with kubectl debug (make bench's floor)
 # Each rootfs is a binary plus its ldd closure; scripts/mkimage writes the tarball.
 # The sid root filesystem bpftrace is taken from is made once with debootstrap
 # from Debian's packages and cached (scripts/images/bpftrace-root.sh).
@@ -108,6 +110,15 @@ install -D -m 0755 "$runner_bin" "$work/runner/usr/local/bin/trace-debug-runner"
 add_binary "$work/runner" /usr/bin/bpftrace /usr/bin/bpftrace "$sid"
 image runner "ghcr.io/kubectl-trace-debug/runner:$version" /usr/local/bin/trace-debug-runner "$sid_version"
 echo "$sid_version" > "$out/runner.bpftrace-version"
+
+# The by-hand floor for make bench: the same bpftrace with a shell and mount,
+# as a person would run it with kubectl debug (tracefs mounted first).
+new_rootfs "$work/byhand"
+add_binary "$work/byhand" /usr/bin/bpftrace /usr/bin/bpftrace "$sid"
+add_binary "$work/byhand" /bin/dash /usr/bin/dash
+add_binary "$work/byhand" /bin/mount /usr/bin/mount
+ln -s dash "$work/byhand/usr/bin/sh"
+image byhand "trace-debug.local/bpftrace-byhand:$version" /usr/bin/sh "$sid_version"
 
 # An older user image: Debian 12's bpftrace 0.17, which compiles tracepoint
 # structs and casts with its embedded clang, reading linux/version.h and

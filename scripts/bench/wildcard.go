@@ -1,0 +1,37 @@
+package main
+
+import (
+	"fmt"
+	"time"
+)
+
+// wildcardSideBySide runs, on the demo pod with --duration 3s, the seed's
+// sys_enter_* (which the runner rewrites into one raw_syscalls probe), the
+// same program in its original form of 360 tracepoints (a predicate naming
+// probe keeps the runner from rewriting it), and a one-probe program:
+// probes attached, command start to exit, and bpftrace's peak memory.
+func wildcardSideBySide(plugin, kubeconfig string) {
+	ways := []struct{ name, program string }{
+		{"seed's sys_enter_* (rewritten)", seedWildcard},
+		{"original form (360 tracepoints)", `tracepoint:syscalls:sys_enter_* /probe != ""/ { @[probe] = count(); }`},
+		{"one probe", `tracepoint:raw_syscalls:sys_enter { @[args.id] = count(); }`},
+	}
+	type result struct {
+		took, attached time.Duration
+		kb             int
+	}
+	res := map[string]result{}
+	fmt.Println("\nsyscall wildcard with --duration 3s (demo pod):")
+	for _, w := range ways {
+		took, attached, kb, err := boundedProgram(plugin, kubeconfig, "demo", defaultImage(), w.program)
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", w.name, err))
+		}
+		res[w.name] = result{took, attached, kb}
+		fmt.Printf("  %-33s attached after %v, exit after %v, bpftrace peak %d kB\n", w.name+":", attached.Round(10*time.Millisecond), took.Round(10*time.Millisecond), kb)
+	}
+	rw, orig, one := res[ways[0].name], res[ways[1].name], res[ways[2].name]
+	fmt.Printf("  rewritten against one probe: attach %.2fx, memory %.2fx\n", float64(rw.attached)/float64(one.attached), float64(rw.kb)/float64(one.kb))
+	fmt.Printf("  original form against rewritten: attach %.2fx, exit %.2fx, memory %.2fx\n\n",
+		float64(orig.attached)/float64(rw.attached), float64(orig.took)/float64(rw.took), float64(orig.kb)/float64(rw.kb))
+}
