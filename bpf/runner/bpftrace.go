@@ -216,13 +216,15 @@ type bpftraceTrace struct {
 	exited  chan struct{}
 	waitErr error
 	markers <-chan struct{}
+	tables  []Table // filled once the probes are attached, before ready
 
-	mu        sync.Mutex
-	sigintFDs int // probe fds open when the first SIGINT was sent; -1 before
-	isReady   bool
-	stopping  bool
-	dumped    bool
-	code      int
+	mu         sync.Mutex
+	sigintFDs  int // probe fds open when the first SIGINT was sent; -1 before
+	fillFailed bool
+	isReady    bool
+	stopping   bool
+	dumped     bool
+	code       int
 }
 
 func startBpftrace(o Options, t Target, c Composition, f Features) (Trace, error) {
@@ -248,7 +250,7 @@ func startBpftrace(o Options, t Target, c Composition, f Features) (Trace, error
 		return nil, fail(protocol.ExitProgramRejected, fmt.Errorf("start %s: %w", o.Tracer, err))
 	}
 	tr := &bpftraceTrace{o: o, cmd: cmd, dump: c.DumpProbe, added: c.Added, ready: make(chan int, 1), probes: make(chan int, 1),
-		done: make(chan struct{}), exited: make(chan struct{}), markers: markers, sigintFDs: -1}
+		done: make(chan struct{}), exited: make(chan struct{}), markers: markers, sigintFDs: -1, tables: c.Tables}
 	go func() {
 		tr.waitErr = cmd.Wait()
 		stdout.Flush()
@@ -269,13 +271,21 @@ func (t *bpftraceTrace) follow(readyCh <-chan struct{}) {
 	for {
 		select {
 		case <-readyCh:
+			readyCh = nil
+			if err := fillTables(t.o.ProcRoot, t.cmd.Process.Pid, t.tables); err != nil {
+				t.o.say("%v: the rewritten program would see no names; stopping it", err)
+				t.mu.Lock()
+				t.fillFailed = true
+				t.mu.Unlock()
+				t.Kill()
+				continue
+			}
 			t.mu.Lock()
 			t.isReady = true
 			t.mu.Unlock()
 			n := <-t.probes
 			t.probes <- n
 			t.ready <- max(n-t.added, 0)
-			readyCh = nil
 		case <-t.markers:
 			t.o.say("peak memory of bpftrace: %s", vmHWM(t.o.ProcRoot, t.cmd.Process.Pid))
 			t.mu.Lock()
@@ -308,7 +318,10 @@ func (t *bpftraceTrace) finishExited(readyCh <-chan struct{}) {
 		default:
 		}
 	}
-	if !t.isReady && code != 0 && !t.stopping {
+	if t.fillFailed {
+		code = protocol.ExitProgramRejected
+	}
+	if !t.isReady && code != 0 && !t.stopping && !t.fillFailed {
 		t.o.say("%s exited with code %d before its probes were attached", t.o.Tracer, code)
 		code = protocol.ExitProgramRejected
 	}

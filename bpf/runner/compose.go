@@ -59,6 +59,9 @@ type Composition struct {
 	// IgnoresMissingProbes: the program's config lets bpftrace drop probes
 	// it cannot attach, and with them the maps only they use.
 	IgnoresMissingProbes bool
+	// Tables are maps the runner fills once bpftrace has made them, before
+	// it reports the probes attached (the syscall wildcard's names).
+	Tables []Table
 	// Added counts the attach points the runner added (the dump probe, END
 	// probes' dump signal), which bpftrace's own probe count includes.
 	Added int
@@ -116,7 +119,7 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 	for _, pr := range p.Probes() {
 		if o.Features.SyscallRewrite && len(pr.Points) == 1 {
 			from := pr.Points[0]
-			if names, why := rewriteSyscallWildcard(pr, o.Syscalls); names != nil {
+			if names, table, why := rewriteSyscallWildcard(pr, o.Syscalls); names != nil {
 				c.Notes = append(c.Notes, fmt.Sprintf("%s runs as one probe, %s, with the same output", from, pr.Points[0]))
 				if !hasNames {
 					p.Prepend(names[0])
@@ -124,6 +127,7 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 					c.Added += 2
 					hasNames = true
 				}
+				c.Tables = append(c.Tables, *table)
 			} else if why != "" {
 				c.Notes = append(c.Notes, fmt.Sprintf("%s runs as written, a probe per syscall: %s", from, why))
 			}

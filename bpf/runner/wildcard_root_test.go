@@ -56,6 +56,9 @@ func TestSyscallWildcardRewriteIsExact(t *testing.T) {
 			original, rewritten := startBpftraceRaw(t, src), startBpftraceRaw(t, c.Program)
 			original.waitIn(t, original.stderr, "Attached")
 			rewritten.waitIn(t, rewritten.stderr, "Attached")
+			if err := fillTables("/proc", rewritten.cmd.Process.Pid, c.Tables); err != nil {
+				t.Fatal(err)
+			}
 			for range 5 {
 				if out, err := exec.Command(wl, "-la", "/", "/proc/self/", dir).CombinedOutput(); err != nil {
 					t.Fatalf("%v: %s", err, out)

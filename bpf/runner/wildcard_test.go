@@ -14,8 +14,8 @@ func TestRewriteSyscallWildcard(t *testing.T) {
 	tps := map[uint32]string{0: "read", 1: "write", 4: "newstat"}
 	const lookup = probeVar + ` = ` + namesMap + `[args.id]; if (` + probeVar + ` != "")`
 	fill := func(kind string) string {
-		return `BEGIN { ` + namesMap + `[0] = "tracepoint:syscalls:sys_` + kind + `_read"; ` + namesMap + `[1] = "tracepoint:syscalls:sys_` + kind + `_write"; ` +
-			namesMap + `[4] = "tracepoint:syscalls:sys_` + kind + `_newstat"; }`
+		longest := len("tracepoint:syscalls:sys_" + kind + "_newstat")
+		return `BEGIN { ` + namesMap + `[-1] = "` + strings.Repeat("x", longest) + `"; }`
 	}
 	for _, c := range []struct {
 		name, src, want, fill, why string
@@ -44,20 +44,24 @@ func TestRewriteSyscallWildcard(t *testing.T) {
 				t.Fatal(err)
 			}
 			pr := p.Probes()[0]
-			names, why := rewriteSyscallWildcard(pr, tps)
+			names, table, why := rewriteSyscallWildcard(pr, tps)
 			if c.want != "" {
 				if names == nil || pr.String() != c.want || names[0].String() != c.fill || names[1].String() != "END { clear("+namesMap+"); }" {
 					t.Fatalf("got %q\n%s\n%s\n%s\nwant\n%s\n%s", why, pr.String(), names[0], names[1], c.want, c.fill)
 				}
+				kind := strings.TrimPrefix(strings.Fields(c.want)[0], "tracepoint:raw_syscalls:sys_")
+				if table.Map != namesMap || len(table.Entries) != 3 || table.Entries[4] != "tracepoint:syscalls:sys_"+kind+"_newstat" {
+					t.Fatalf("table %+v", table)
+				}
 				return
 			}
-			if names != nil || pr.String() != c.src || (c.why == "") != (why == "") || !strings.Contains(why, c.why) {
+			if names != nil || table != nil || pr.String() != c.src || (c.why == "") != (why == "") || !strings.Contains(why, c.why) {
 				t.Fatalf("want it left as written (%q): %v %q %s", c.why, names, why, pr.String())
 			}
 		})
 	}
 	p, _ := program.Parse(`tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`)
-	if names, why := rewriteSyscallWildcard(p.Probes()[0], nil); names != nil || why == "" {
+	if names, _, why := rewriteSyscallWildcard(p.Probes()[0], nil); names != nil || why == "" {
 		t.Fatalf("without a syscall table: %v %q", names, why)
 	}
 }

@@ -38,19 +38,8 @@ func imagesSideBySide(client kubernetes.Interface, plugin, kubeconfig string, ru
 	peak := map[string]int{}
 	// Every fresh pod is made first and removed last: a pod being created
 	// or deleted keeps the kubelet busy and would slow the next run.
-	var pods []string
-	for i := 0; i < runs*len(images); i++ {
-		pod := fmt.Sprintf("bench-fresh-%d-%d", time.Now().UnixNano(), i)
-		if err := freshPod(client, pod); err != nil {
-			fail(err)
-		}
-		pods = append(pods, pod)
-	}
-	defer func() {
-		for _, pod := range pods {
-			_ = client.CoreV1().Pods("default").Delete(context.Background(), pod, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
-		}
-	}()
+	pods := freshPods(client, "bench-fresh", runs*len(images))
+	defer deletePods(client, pods)
 	for i := 0; i < runs; i++ {
 		for j, img := range images {
 			took, err := viaPlugin(plugin, kubeconfig, pods[i*len(images)+j], img.ref)
@@ -105,6 +94,26 @@ func busyPodTTFE(client kubernetes.Interface, plugin, kubeconfig string, runs in
 		took = append(took, d)
 	}
 	return median(took)
+}
+
+// freshPods makes n fresh demo pods named PREFIX-TIME-I, each Running.
+func freshPods(client kubernetes.Interface, prefix string, n int) []string {
+	var pods []string
+	for i := 0; i < n; i++ {
+		pod := fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), i)
+		if err := freshPod(client, pod); err != nil {
+			fail(err)
+		}
+		pods = append(pods, pod)
+	}
+	return pods
+}
+
+// deletePods removes the pods at once.
+func deletePods(client kubernetes.Interface, pods []string) {
+	for _, pod := range pods {
+		_ = client.CoreV1().Pods("default").Delete(context.Background(), pod, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+	}
 }
 
 // freshPod creates a demo pod without sessions and waits until it runs.

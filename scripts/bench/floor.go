@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"os/exec"
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
 )
 
 // floorSideBySide compares trace-debug's time to first event with the
@@ -18,19 +14,8 @@ import (
 // --profile=sysadmin --target` (a shell mounts tracefs, then execs
 // bpftrace), alternating runs on fresh pods.
 func floorSideBySide(client kubernetes.Interface, plugin, kubectl, kubeconfig string, runs int) {
-	var pods []string
-	for i := 0; i < 2*runs; i++ {
-		pod := fmt.Sprintf("bench-floor-%d-%d", time.Now().UnixNano(), i)
-		if err := freshPod(client, pod); err != nil {
-			fail(err)
-		}
-		pods = append(pods, pod)
-	}
-	defer func() {
-		for _, pod := range pods {
-			_ = client.CoreV1().Pods("default").Delete(context.Background(), pod, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
-		}
-	}()
+	pods := freshPods(client, "bench-floor", 2*runs)
+	defer deletePods(client, pods)
 	var ours, byHand []time.Duration
 	for i := 0; i < runs; i++ {
 		p, err := viaPlugin(plugin, kubeconfig, pods[2*i], "")
@@ -55,22 +40,7 @@ func floorSideBySide(client kubernetes.Interface, plugin, kubectl, kubeconfig st
 // returns the time until the program's first event.
 func viaKubectlDebug(kubectl, kubeconfig, pod string) (time.Duration, error) {
 	image := strings.Replace(defaultImage(), "ghcr.io/kubectl-trace-debug/runner:", "trace-debug.local/bpftrace-byhand:", 1)
-	cmd := exec.Command(kubectl, "--kubeconfig", kubeconfig, "debug", "-i", "-q", "pod/"+pod, "--profile=sysadmin",
+	return untilFirstEvent(exec.Command(kubectl, "--kubeconfig", kubeconfig, "debug", "-i", "-q", "pod/"+pod, "--profile=sysadmin",
 		"--target=server", "--image="+image, "--image-pull-policy=Never", "--",
-		"/usr/bin/sh", "-c", `mount -t tracefs tracefs /sys/kernel/tracing && exec /usr/bin/bpftrace -e "$0"`, program)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return 0, err
-	}
-	cmd.Stderr = io.Discard
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return 0, err
-	}
-	took, found := firstEvent(out, start)
-	_ = cmd.Wait()
-	if !found {
-		return 0, fmt.Errorf("no event printed")
-	}
-	return took, nil
+		"/usr/bin/sh", "-c", `mount -t tracefs tracefs /sys/kernel/tracing && exec /usr/bin/bpftrace -e "$0"`, program))
 }

@@ -32,6 +32,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -56,7 +57,20 @@ func main() {
 	node := flag.String("node", "trace-debug-node", "node the Job is pinned to")
 	runs := flag.Int("runs", 5, "runs of each way")
 	kubectl := flag.String("kubectl", "kubectl", "kubectl, for the by-hand floor")
+	only := flag.String("only", "", "run one comparison only: floor or wildcard (developers' reruns)")
 	flag.Parse()
+	switch *only {
+	case "wildcard":
+		wildcardSideBySide(*plugin, *kubeconfig)
+		return
+	case "floor":
+		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+		if err != nil {
+			fail(err)
+		}
+		floorSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubectl, *kubeconfig, 7)
+		return
+	}
 	defer perCallCost()
 	defer censusVersusWildcard(*plugin, *kubeconfig, *pod)
 	defer wildcardSideBySide(*plugin, *kubeconfig)
@@ -94,7 +108,12 @@ func viaPlugin(plugin, kubeconfig, pod, image string) (time.Duration, error) {
 	if image != "" {
 		args = append(args, "--image", image)
 	}
-	cmd := exec.Command(plugin, args...)
+	return untilFirstEvent(exec.Command(plugin, args...))
+}
+
+// untilFirstEvent runs cmd and returns the time from its start until it
+// printed the program's event; cmd must exit 0.
+func untilFirstEvent(cmd *exec.Cmd) (time.Duration, error) {
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return 0, err
@@ -106,7 +125,7 @@ func viaPlugin(plugin, kubeconfig, pod, image string) (time.Duration, error) {
 	}
 	took, found := firstEvent(out, start)
 	if err := cmd.Wait(); err != nil {
-		return 0, fmt.Errorf("plugin: %w", err)
+		return 0, fmt.Errorf("%s: %w", filepath.Base(cmd.Path), err)
 	}
 	if !found {
 		return 0, fmt.Errorf("no event printed")
