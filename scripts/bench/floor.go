@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -36,11 +37,27 @@ func floorSideBySide(client kubernetes.Interface, plugin, kubectl, kubeconfig st
 	fmt.Printf("  ratio: trace-debug takes %.2fx the by-hand floor\n\n", float64(mo)/float64(mh))
 }
 
+// byHandProgram is program without its exit(): `kubectl debug -i` shows
+// only what comes after it has attached, so a program that printed its one
+// line and ended before that would show nothing; the tracer left running
+// ends with its fresh pod.
+const byHandProgram = `interval:ms:10 { printf("first-event\n"); }`
+
 // viaKubectlDebug starts the by-hand image in pod with kubectl debug and
-// returns the time until the program's first event.
+// returns the time until the program's first event is shown.
 func viaKubectlDebug(kubectl, kubeconfig, pod string) (time.Duration, error) {
 	image := strings.Replace(defaultImage(), "ghcr.io/kubectl-trace-debug/runner:", "trace-debug.local/bpftrace-byhand:", 1)
-	return untilFirstEvent(exec.Command(kubectl, "--kubeconfig", kubeconfig, "debug", "-i", "-q", "pod/"+pod, "--profile=sysadmin",
+	cmd := exec.Command(kubectl, "--kubeconfig", kubeconfig, "debug", "-i", "-q", "pod/"+pod, "--profile=sysadmin",
 		"--target=server", "--image="+image, "--image-pull-policy=Never", "--",
-		"/usr/bin/sh", "-c", `mount -t tracefs tracefs /sys/kernel/tracing && exec /usr/bin/bpftrace -e "$0"`, program))
+		"/usr/bin/sh", "-c", `mount -t tracefs tracefs /sys/kernel/tracing && exec /usr/bin/bpftrace -e "$0"`, byHandProgram)
+	// A person's terminal keeps stdin open; kubectl debug -i stops showing
+	// output when its stdin ends.
+	stdin, keep, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer keep.Close()
+	defer stdin.Close()
+	cmd.Stdin = stdin
+	return untilFirstEvent(cmd, true)
 }

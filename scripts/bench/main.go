@@ -108,12 +108,13 @@ func viaPlugin(plugin, kubeconfig, pod, image string) (time.Duration, error) {
 	if image != "" {
 		args = append(args, "--image", image)
 	}
-	return untilFirstEvent(exec.Command(plugin, args...))
+	return untilFirstEvent(exec.Command(plugin, args...), false)
 }
 
 // untilFirstEvent runs cmd and returns the time from its start until it
-// printed the program's event; cmd must exit 0.
-func untilFirstEvent(cmd *exec.Cmd) (time.Duration, error) {
+// printed the program's event; cmd must exit 0, or, with kill, is killed
+// once it has printed the event.
+func untilFirstEvent(cmd *exec.Cmd, kill bool) (time.Duration, error) {
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return 0, err
@@ -123,8 +124,11 @@ func untilFirstEvent(cmd *exec.Cmd) (time.Duration, error) {
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
-	took, found := firstEvent(out, start)
-	if err := cmd.Wait(); err != nil {
+	took, found := firstEvent(out, start, !kill)
+	if kill {
+		_ = cmd.Process.Kill()
+	}
+	if err := cmd.Wait(); err != nil && !kill {
 		return 0, fmt.Errorf("%s: %w", filepath.Base(cmd.Path), err)
 	}
 	if !found {
@@ -182,7 +186,7 @@ func viaJob(client kubernetes.Interface, node, image string, i int) (time.Durati
 					return 0, err
 				}
 				defer rc.Close()
-				if took, found := firstEvent(rc, start); found {
+				if took, found := firstEvent(rc, start, true); found {
 					return took, nil
 				}
 				return 0, fmt.Errorf("no event in the Job's log")
@@ -201,12 +205,14 @@ func jobSession() protocol.Session {
 }
 
 // firstEvent reads lines until the event's and returns the time since start.
-func firstEvent(r io.Reader, start time.Time) (time.Duration, bool) {
+func firstEvent(r io.Reader, start time.Time, drain bool) (time.Duration, bool) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), "first-event") {
 			took := time.Since(start)
-			_, _ = io.Copy(io.Discard, r)
+			if drain {
+				_, _ = io.Copy(io.Discard, r)
+			}
 			return took, true
 		}
 	}
