@@ -63,7 +63,8 @@ type Composition struct {
 	// it reports the probes attached (the syscall wildcard's names).
 	Tables []Table
 	// Added counts the attach points the runner added (the dump probe, END
-	// probes' dump signal), which bpftrace's own probe count includes.
+	// probes' dump signal, the syscall name map's BEGIN and END), which
+	// bpftrace's own probe count includes.
 	Added int
 }
 
@@ -82,7 +83,7 @@ type ComposeOptions struct {
 	Group bool
 	// OmitMaps are maps the dump probe does not print: bpftrace finds them
 	// undefined when it drops the probes that use them (missing_probes =
-	// ignore), see undefinedMaps.
+	// ignore), see withoutUndefinedMaps.
 	OmitMaps map[string]bool
 	// Syscalls maps syscall numbers to the names of their own tracepoints
 	// (SyscallTracepoints): with it, syscall wildcards become one
@@ -107,14 +108,12 @@ var unscopedProviders = map[string]bool{
 func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 	c := Composition{Program: src, Marker: o.Marker}
 	p, err := program.Parse(src)
-	if err == nil {
-		c.IgnoresMissingProbes = p.Config("missing_probes") == "ignore"
-	}
 	if err != nil {
 		// Most likely a syntax error, which bpftrace explains better.
 		c.Notes = append(c.Notes, fmt.Sprintf("%v; bpftrace gets the program as written: not scoped to the pod, maps printed after detaching", err))
 		return c, nil
 	}
+	c.IgnoresMissingProbes = p.Config("missing_probes") == "ignore"
 	hasNames := false // the syscall name map's probes are in
 	for _, pr := range p.Probes() {
 		if o.Features.SyscallRewrite && len(pr.Points) == 1 {
