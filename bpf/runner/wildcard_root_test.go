@@ -20,7 +20,9 @@ import (
 // same events: both run at once over a workload of their own, and every
 // syscall tracepoint of this kernel is mapped to a number. The same lines in
 // the same order, but for entries of equal value, whose order bpftrace
-// leaves to its hash table (a string key hashes unlike a probe key).
+// leaves to the kernel's hash map: two runs of the original itself on the
+// same events order them differently (measured; each map hashes with a seed
+// of its own), so that is as identical as bpftrace is to itself.
 func TestSyscallWildcardRewriteIsExact(t *testing.T) {
 	f := features(t)
 	if !f.SyscallRewrite {
