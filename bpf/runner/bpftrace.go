@@ -58,18 +58,27 @@ func (*bpftraceEngine) NeedsKernelTypes() bool { return true }
 // PeakMemory grows with the number of probes, tracepoint wildcards expanded
 // against the kernel's events.
 func (e *bpftraceEngine) PeakMemory() uint64 {
-	return bpftraceBaseMemory + uint64(estimateProbes(e.o.Session.Program, e.o.Kernel.EventsDir()))*bpftracePerProbeMemory
+	// The image records its bpftrace's version; without it, assume the
+	// wildcard is not rewritten (the larger estimate).
+	rewrite := parseVersion(e.o.TracerVersion) != nil && FeaturesOf(e.o.TracerVersion).SyscallRewrite
+	return bpftraceBaseMemory + uint64(estimateProbes(e.o.Session.Program, e.o.Kernel.EventsDir(), rewrite))*bpftracePerProbeMemory
 }
 
 // estimateProbes counts the probes a program attaches: a tracepoint wildcard
-// counts the events it matches in eventsDir, any other attach point one.
-func estimateProbes(src, eventsDir string) int {
+// counts the events it matches in eventsDir, any other attach point one; a
+// syscall wildcard the runner rewrites (with rewrite) counts as the one
+// probe it becomes.
+func estimateProbes(src, eventsDir string, rewrite bool) int {
 	p, err := program.Parse(src)
 	if err != nil {
 		return 1
 	}
 	n := 0
 	for _, pr := range p.Probes() {
+		if names, _, _ := rewriteSyscallWildcard(pr.Copy(pr.Points), map[uint32]string{0: "read"}); rewrite && names != nil {
+			n++
+			continue
+		}
 		for _, pt := range pr.Points {
 			parts := strings.Split(pt, ":")
 			if program.Provider(pt) == "tracepoint" && len(parts) == 3 && strings.ContainsAny(pt, "*?[") && eventsDir != "" {

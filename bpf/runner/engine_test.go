@@ -322,10 +322,16 @@ func TestEstimateProbes(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := HostKernel().EventsDir()
-	if n := estimateProbes(`tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`, events); n < 100 {
+	if n := estimateProbes(`tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`, events, false); n < 100 {
 		t.Fatalf("sys_enter_* counted as %d probes", n)
 	}
-	if n := estimateProbes(`BEGIN { } t:sched:sched_process_exec, uprobe:/bin/sh:main { }`, events); n != 3 {
+	if n := estimateProbes(`tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`, events, true); n != 1 {
+		t.Fatalf("sys_enter_* that the runner rewrites counted as %d probes, want 1", n)
+	}
+	if n := estimateProbes(`tracepoint:syscalls:sys_enter_* { @[args.fd] = count(); }`, events, true); n < 100 {
+		t.Fatalf("sys_enter_* that the runner cannot rewrite counted as %d probes", n)
+	}
+	if n := estimateProbes(`BEGIN { } t:sched:sched_process_exec, uprobe:/bin/sh:main { }`, events, true); n != 3 {
 		t.Fatalf("3 plain probes counted as %d", n)
 	}
 }
