@@ -1,0 +1,9 @@
+// Package cpuprofile samples the on-CPU stacks of one pod's processes: an
+// eBPF program on a perf event per CPU (sampler.c, bpf2go), filtered in the
+// kernel by the target's PID namespace, counts each distinct (process, user
+// stack, kernel stack); samples the kernel could not record are counted by
+// reason. It is the sampler of the CPU profile engine (issue 14); naming the
+// stacks' frames is a separate step.
+package cpuprofile
+
+//go:generate go tool bpf2go -tags linux -cc clang -strip llvm-strip -target amd64,arm64 sampler sampler.c -- -I/usr/include/x86_64-linux-gnu -I/usr/include

@@ -1,0 +1,164 @@
+//go:build root
+
+package cpuprofile
+
+import (
+	"bufio"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
+)
+
+// spinner spends its time in main.spin, called from main.main.
+const spinner = `package main
+
+//go:noinline
+func spin(n int) int {
+	x := 0
+	for i := 0; i < n; i++ {
+		x ^= i * 7
+	}
+	return x
+}
+
+func main() {
+	s := 0
+	for {
+		s += spin(1 << 20)
+	}
+}
+`
+
+// startInNamespace runs command as PID 1 of a PID namespace of its own and
+// returns its PID here.
+func startInNamespace(t *testing.T, command ...string) int {
+	t.Helper()
+	cmd := exec.Command("unshare", append([]string{"--pid", "--fork"}, command...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/task/" + strconv.Itoa(cmd.Process.Pid) + "/children")
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			pid, _ := strconv.Atoi(f[0])
+			t.Cleanup(func() { _ = exec.Command("kill", "-9", f[0]).Run() })
+			return pid
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%v did not start", command)
+	return 0
+}
+
+// textRanges are the executable mappings of process pid.
+func textRanges(t *testing.T, pid int) [][2]uint64 {
+	t.Helper()
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out [][2]uint64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 || !strings.Contains(fields[1], "x") {
+			continue
+		}
+		lo, hi, _ := strings.Cut(fields[0], "-")
+		a, _ := strconv.ParseUint(lo, 16, 64)
+		b, _ := strconv.ParseUint(hi, 16, 64)
+		out = append(out, [2]uint64{a, b})
+	}
+	return out
+}
+
+// The sampler sees the target namespace's CPU-bound Go program, mostly in
+// its hot function, with user stacks walked to the root (Go keeps frame
+// pointers; main.spin is a frameless leaf, so its caller main.main drops out
+// and runtime.main follows it: golang/go issue 73753), and never a busy
+// process of another PID namespace.
+func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
+	exe, err := testgo.Build(t.TempDir(), spinner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms := map[string][2]uint64{}
+	ef, err := elf.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := ef.Symbols()
+	for _, s := range all {
+		if s.Name == "main.spin" || s.Name == "main.main" || s.Name == "runtime.main" {
+			syms[s.Name] = [2]uint64{s.Value, s.Value + s.Size}
+		}
+	}
+	ef.Close()
+	in := func(name string, a uint64) bool { return a >= syms[name][0] && a < syms[name][1] }
+
+	target := startInNamespace(t, exe)
+	sibling := startInNamespace(t, "sh", "-c", "while :; do :; done")
+	siblingText := textRanges(t, sibling)
+
+	s, err := Start(Target{PIDNamespace: "/proc/" + strconv.Itoa(target) + "/ns/pid", Hz: 99})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	time.Sleep(2 * time.Second)
+	s.Stop()
+	stacks, lost, err := s.Stacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total, inSpin, fromMain uint64
+	for _, st := range stacks {
+		total += st.Count
+		if st.PID != 1 {
+			t.Errorf("a sample of PID %d: the target namespace has only PID 1", st.PID)
+		}
+		for _, a := range st.User {
+			for _, r := range siblingText {
+				if a >= r[0] && a < r[1] {
+					t.Fatalf("a sample in the sibling's code (%#x): another PID namespace was sampled", a)
+				}
+			}
+		}
+		if len(st.User) > 0 && in("main.spin", st.User[0]) {
+			inSpin += st.Count
+			for _, a := range st.User[1:] {
+				if in("main.main", a) || in("runtime.main", a) {
+					fromMain += st.Count
+					break
+				}
+			}
+		}
+	}
+	t.Logf("%d samples on %d CPUs, %d in main.spin (%d walked up to main.main or runtime.main), lost %+v", total, s.CPUs(), inSpin, fromMain, lost)
+	if total < 50 {
+		t.Fatalf("%d samples in 2 s at 99 Hz of a CPU-bound process", total)
+	}
+	if inSpin*10 < total*8 {
+		t.Fatalf("%d of %d samples in main.spin: want most", inSpin, total)
+	}
+	if fromMain*10 < inSpin*9 {
+		t.Fatalf("%d of %d samples in main.spin reach main.main or runtime.main: the user stacks are not whole", fromMain, inSpin)
+	}
+}
+
+func TestStartRefusesHz(t *testing.T) {
+	for _, hz := range []int{0, MaxHz + 1} {
+		if _, err := Start(Target{PIDNamespace: "/proc/self/ns/pid", Hz: hz}); err == nil || !strings.Contains(err.Error(), "Hz") {
+			t.Errorf("Hz %d: %v", hz, err)
+		}
+	}
+}
