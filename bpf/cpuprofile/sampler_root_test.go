@@ -4,7 +4,6 @@ package cpuprofile
 
 import (
 	"bufio"
-	"debug/elf"
 	"os"
 	"os/exec"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/symbols"
 	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
 )
 
@@ -81,77 +81,77 @@ func textRanges(t *testing.T, pid int) [][2]uint64 {
 	return out
 }
 
-// The sampler sees the target namespace's CPU-bound Go program, mostly in
-// its hot function, with user stacks walked to the root (Go keeps frame
+// The sampler sees the target namespace's CPU-bound Go program, with
+// symbols and stripped (named from .gopclntab), mostly in its hot function, with user stacks walked to the root (Go keeps frame
 // pointers; main.spin is a frameless leaf, so its caller main.main drops out
 // and runtime.main follows it: golang/go issue 73753), and never a busy
 // process of another PID namespace.
 func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
-	exe, err := testgo.Build(t.TempDir(), spinner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	syms := map[string][2]uint64{}
-	ef, err := elf.Open(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, _ := ef.Symbols()
-	for _, s := range all {
-		if s.Name == "main.spin" || s.Name == "main.main" || s.Name == "runtime.main" {
-			syms[s.Name] = [2]uint64{s.Value, s.Value + s.Size}
-		}
-	}
-	ef.Close()
-	in := func(name string, a uint64) bool { return a >= syms[name][0] && a < syms[name][1] }
+	for _, c := range []struct {
+		name  string
+		flags []string
+	}{{"symbols", nil}, {"stripped", []string{"-ldflags=-s -w"}}} {
+		t.Run(c.name, func(t *testing.T) {
+			exe, err := testgo.Build(t.TempDir(), spinner, c.flags...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			target := startInNamespace(t, exe)
+			sibling := startInNamespace(t, "sh", "-c", "while :; do :; done")
+			siblingText := textRanges(t, sibling)
 
-	target := startInNamespace(t, exe)
-	sibling := startInNamespace(t, "sh", "-c", "while :; do :; done")
-	siblingText := textRanges(t, sibling)
-
-	s, err := Start(Target{PIDNamespace: "/proc/" + strconv.Itoa(target) + "/ns/pid", Hz: 99})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	time.Sleep(2 * time.Second)
-	s.Stop()
-	stacks, lost, err := s.Stacks()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total, inSpin, fromMain uint64
-	for _, st := range stacks {
-		total += st.Count
-		if st.PID != 1 {
-			t.Errorf("a sample of PID %d: the target namespace has only PID 1", st.PID)
-		}
-		for _, a := range st.User {
-			for _, r := range siblingText {
-				if a >= r[0] && a < r[1] {
-					t.Fatalf("a sample in the sibling's code (%#x): another PID namespace was sampled", a)
+			s, err := Start(Target{PIDNamespace: "/proc/" + strconv.Itoa(target) + "/ns/pid", Hz: 99})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			time.Sleep(2 * time.Second)
+			s.Stop()
+			stacks, lost, err := s.Stacks()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The samples name the target's PID in its namespace (1); read
+			// its mappings here through its PID in ours.
+			names, err := symbols.NewProcess("/proc", target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var total, inSpin, fromRoot uint64
+			for _, st := range stacks {
+				total += st.Count
+				if st.PID != 1 {
+					t.Errorf("a sample of PID %d: the target namespace has only PID 1", st.PID)
+				}
+				for _, a := range st.User {
+					for _, r := range siblingText {
+						if a >= r[0] && a < r[1] {
+							t.Fatalf("a sample in the sibling's code (%#x): another PID namespace was sampled", a)
+						}
+					}
+				}
+				if len(st.User) == 0 || names.Name(st.User[0]) != "main.spin" {
+					continue
+				}
+				inSpin += st.Count
+				for _, a := range st.User[1:] {
+					if n := names.Name(a); n == "main.main" || n == "runtime.main" {
+						fromRoot += st.Count
+						break
+					}
 				}
 			}
-		}
-		if len(st.User) > 0 && in("main.spin", st.User[0]) {
-			inSpin += st.Count
-			for _, a := range st.User[1:] {
-				if in("main.main", a) || in("runtime.main", a) {
-					fromMain += st.Count
-					break
-				}
+			t.Logf("%d samples on %d CPUs, %d in main.spin (%d walked up to main.main or runtime.main), lost %+v", total, s.CPUs(), inSpin, fromRoot, lost)
+			if total < 50 {
+				t.Fatalf("%d samples in 2 s at 99 Hz of a CPU-bound process", total)
 			}
-		}
-	}
-	t.Logf("%d samples on %d CPUs, %d in main.spin (%d walked up to main.main or runtime.main), lost %+v", total, s.CPUs(), inSpin, fromMain, lost)
-	if total < 50 {
-		t.Fatalf("%d samples in 2 s at 99 Hz of a CPU-bound process", total)
-	}
-	if inSpin*10 < total*8 {
-		t.Fatalf("%d of %d samples in main.spin: want most", inSpin, total)
-	}
-	if fromMain*10 < inSpin*9 {
-		t.Fatalf("%d of %d samples in main.spin reach main.main or runtime.main: the user stacks are not whole", fromMain, inSpin)
+			if inSpin*10 < total*8 {
+				t.Fatalf("%d of %d samples named main.spin: want most", inSpin, total)
+			}
+			if fromRoot*10 < inSpin*9 {
+				t.Fatalf("%d of %d samples in main.spin reach main.main or runtime.main: the user stacks are not whole", fromRoot, inSpin)
+			}
+		})
 	}
 }
 

@@ -54,7 +54,7 @@ func Resolve(file string, patterns []string) ([]Func, error) {
 	if err := checkABI(f.Machine, bi.GoVersion); err != nil {
 		return nil, err
 	}
-	all, err := functions(f)
+	all, err := Functions(f)
 	if err != nil {
 		return nil, err
 	}
@@ -97,20 +97,21 @@ func checkABI(m elf.Machine, goVersion string) error {
 	return fmt.Errorf("%w: built by %s, whose results are not passed in registers (Go 1.17 on amd64, 1.18 on arm64)", ErrCannotProbe, goVersion)
 }
 
-type span struct {
+// Span is a function's name and its addresses.
+type Span struct {
 	Name       string
 	Start, End uint64 // virtual addresses
 	Symbol     bool   // from the symbol table
 }
 
-// functions lists the executable's functions from its symbol table, or from
-// .gopclntab when it is stripped.
-func functions(f *elf.File) ([]span, error) {
+// Functions lists the executable's functions from its symbol table, or from
+// .gopclntab when it is stripped (Go executables, PIE too).
+func Functions(f *elf.File) ([]Span, error) {
 	if syms, err := f.Symbols(); err == nil && len(syms) > 0 {
-		var out []span
+		var out []Span
 		for _, s := range syms {
 			if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Size > 0 {
-				out = append(out, span{s.Name, s.Value, s.Value + s.Size, true})
+				out = append(out, Span{s.Name, s.Value, s.Value + s.Size, true})
 			}
 		}
 		return out, nil
@@ -131,9 +132,9 @@ func functions(f *elf.File) ([]span, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: parse .gopclntab: %w", ErrCannotProbe, err)
 	}
-	out := make([]span, 0, len(tab.Funcs))
+	out := make([]Span, 0, len(tab.Funcs))
 	for _, fn := range tab.Funcs {
-		out = append(out, span{fn.Name, fn.Entry, fn.End, false})
+		out = append(out, Span{fn.Name, fn.Entry, fn.End, false})
 	}
 	return out, nil
 }
@@ -172,7 +173,7 @@ func textStart(f *elf.File, pclntab uint64) (uint64, error) {
 }
 
 // locate turns a function's addresses into file offsets and finds its RETs.
-func locate(f *elf.File, fn span) (Func, error) {
+func locate(f *elf.File, fn Span) (Func, error) {
 	var seg *elf.Prog
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && fn.Start >= p.Vaddr && fn.End <= p.Vaddr+p.Filesz {

@@ -1,0 +1,8 @@
+// Package symbols names the addresses of sampled stacks: user addresses
+// through the process's own mappings (/proc/PID/maps, the files read through
+// /proc/PID/map_files, so another mount namespace is fine) and the file's
+// functions — Go executables from .gopclntab when stripped, the same lookup
+// as --func; other ELF files from .symtab or .dynsym — and kernel addresses
+// from /proc/kallsyms. An address without a name is kept as file+0xOFFSET.
+// It is pure but for reading those files.
+package symbols

@@ -1,0 +1,75 @@
+package symbols
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// mapping is one file-backed executable mapping of a process.
+type mapping struct {
+	start, end, off uint64
+	path            string // as the process sees it
+	file            string // where the runner reads it
+}
+
+// Process names the user addresses of one process. It reads the process's
+// mappings once, when made, so make it while the process lives.
+type Process struct {
+	maps   []mapping
+	tables map[string]*table // by file; nil when the file cannot be read
+}
+
+// NewProcess reads the executable mappings of process pid under procRoot.
+func NewProcess(procRoot string, pid int) (*Process, error) {
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	f, err := os.Open(filepath.Join(dir, "maps"))
+	if err != nil {
+		return nil, fmt.Errorf("read the mappings of process %d: %w", pid, err)
+	}
+	defer f.Close()
+	p := &Process{tables: map[string]*table{}}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 || !strings.Contains(fields[1], "x") || !strings.HasPrefix(fields[5], "/") {
+			continue
+		}
+		lo, hi, _ := strings.Cut(fields[0], "-")
+		m := mapping{path: fields[5]}
+		m.start, _ = strconv.ParseUint(lo, 16, 64)
+		m.end, _ = strconv.ParseUint(hi, 16, 64)
+		m.off, _ = strconv.ParseUint(fields[2], 16, 64)
+		m.file = filepath.Join(dir, "map_files", fmt.Sprintf("%x-%x", m.start, m.end)) // unpadded, unlike maps
+		p.maps = append(p.maps, m)
+	}
+	return p, sc.Err()
+}
+
+// Name is the function holding address a: its name, or the mapped file and
+// the offset in it, or the bare address when no file holds it.
+func (p *Process) Name(a uint64) string {
+	for _, m := range p.maps {
+		if a < m.start || a >= m.end {
+			continue
+		}
+		off := a - m.start + m.off
+		t, ok := p.tables[m.path]
+		if !ok {
+			t, _ = loadTable(m.file)
+			p.tables[m.path] = t
+		}
+		if t != nil {
+			if va, ok := t.addr(off); ok {
+				if n := t.name(va); n != "" {
+					return n
+				}
+			}
+		}
+		return fmt.Sprintf("%s+0x%x", filepath.Base(m.path), off)
+	}
+	return fmt.Sprintf("0x%x", a)
+}

@@ -1,0 +1,63 @@
+package symbols
+
+import (
+	"debug/elf"
+	"fmt"
+	"sort"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
+)
+
+// table is a file's functions sorted by start address, and its loadable
+// segments to turn file offsets into the addresses they name.
+type table struct {
+	funcs []gofunc.Span
+	loads []*elf.Prog
+}
+
+// loadTable reads the functions of the ELF file at path.
+func loadTable(path string) (*table, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	t := &table{}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD {
+			t.loads = append(t.loads, p)
+		}
+	}
+	if fns, err := gofunc.Functions(f); err == nil {
+		t.funcs = fns
+	}
+	if len(t.funcs) == 0 { // a stripped shared library: its dynamic symbols
+		syms, _ := f.DynamicSymbols()
+		for _, s := range syms {
+			if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Size > 0 {
+				t.funcs = append(t.funcs, gofunc.Span{Name: s.Name, Start: s.Value, End: s.Value + s.Size, Symbol: true})
+			}
+		}
+	}
+	sort.Slice(t.funcs, func(i, j int) bool { return t.funcs[i].Start < t.funcs[j].Start })
+	return t, nil
+}
+
+// addr turns a file offset into the address the file's symbols use.
+func (t *table) addr(off uint64) (uint64, bool) {
+	for _, p := range t.loads {
+		if off >= p.Off && off < p.Off+p.Filesz {
+			return off - p.Off + p.Vaddr, true
+		}
+	}
+	return 0, false
+}
+
+// name is the function holding address a, or "".
+func (t *table) name(a uint64) string {
+	i := sort.Search(len(t.funcs), func(i int) bool { return t.funcs[i].Start > a }) - 1
+	if i >= 0 && a < t.funcs[i].End {
+		return t.funcs[i].Name
+	}
+	return ""
+}
