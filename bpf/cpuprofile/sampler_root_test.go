@@ -15,26 +15,6 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
 )
 
-// spinner spends its time in main.spin, called from main.main.
-const spinner = `package main
-
-//go:noinline
-func spin(n int) int {
-	x := 0
-	for i := 0; i < n; i++ {
-		x ^= i * 7
-	}
-	return x
-}
-
-func main() {
-	s := 0
-	for {
-		s += spin(1 << 20)
-	}
-}
-`
-
 // startInNamespace runs command as PID 1 of a PID namespace of its own and
 // returns its PID here.
 func startInNamespace(t *testing.T, command ...string) int {
@@ -92,7 +72,7 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 		flags []string
 	}{{"symbols", nil}, {"stripped", []string{"-ldflags=-s -w"}}} {
 		t.Run(c.name, func(t *testing.T) {
-			exe, err := testgo.Build(t.TempDir(), spinner, c.flags...)
+			exe, err := testgo.Build(t.TempDir(), testgo.Spinner, c.flags...)
 			if err != nil {
 				t.Fatal(err)
 			}

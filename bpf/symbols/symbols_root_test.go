@@ -16,27 +16,6 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
 )
 
-const target = `package main
-
-import "time"
-
-//go:noinline
-func spin(n int) int {
-	x := 0
-	for i := 0; i < n; i++ {
-		x ^= i * 7
-	}
-	return x
-}
-
-func main() {
-	for {
-		spin(1 << 10)
-		time.Sleep(time.Millisecond)
-	}
-}
-`
-
 // A Go executable's functions are named in a running process through its
 // mappings, with symbols and stripped alike (.gopclntab), PIE too; a
 // C library's from its symbols; an address in no file stays an address.
@@ -52,11 +31,11 @@ func TestProcessNames(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			// The same build with symbols tells where main.spin is.
-			withSyms, err := testgo.Build(mkdir(t, dir, c.name+"-syms"), target, c.flags[min(1, len(c.flags)):]...)
+			withSyms, err := testgo.Build(mkdir(t, dir, c.name+"-syms"), testgo.Spinner, c.flags[min(1, len(c.flags)):]...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			exe, err := testgo.Build(mkdir(t, dir, c.name), target, c.flags...)
+			exe, err := testgo.Build(mkdir(t, dir, c.name), testgo.Spinner, c.flags...)
 			if err != nil {
 				t.Fatal(err)
 			}

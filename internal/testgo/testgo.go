@@ -27,3 +27,25 @@ func Build(dir, src string, flags ...string) (string, error) {
 	}
 	return filepath.Join(dir, "target"), nil
 }
+
+// Spinner is a CPU-bound program that spends its time in main.spin, a
+// frameless leaf called from main.main: the target of the CPU profile's
+// tests.
+const Spinner = `package main
+
+//go:noinline
+func spin(n int) int {
+	x := 0
+	for i := 0; i < n; i++ {
+		x ^= i * 7
+	}
+	return x
+}
+
+func main() {
+	s := 0
+	for {
+		s += spin(1 << 20)
+	}
+}
+`
