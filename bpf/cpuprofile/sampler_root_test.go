@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,8 +99,14 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			kernel, err := symbols.NewKernel("/proc/kallsyms")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var named []Sampled
 			var total, inSpin, fromRoot uint64
 			for _, st := range stacks {
+				named = append(named, Sampled{Frames: st.Frames(names, kernel), Count: st.Count})
 				total += st.Count
 				if st.PID != 1 {
 					t.Errorf("a sample of PID %d: the target namespace has only PID 1", st.PID)
@@ -130,6 +138,30 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 			}
 			if fromRoot*10 < inSpin*9 {
 				t.Fatalf("%d of %d samples in main.spin reach main.main or runtime.main: the user stacks are not whole", fromRoot, inSpin)
+			}
+			// The same as pprof reads it, and as folded stacks.
+			file := filepath.Join(t.TempDir(), "cpu.pb.gz")
+			f, err := os.Create(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Profile(named, 99, map[string]string{"pod": "test"}).Write(f); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			out, err := exec.Command("go", "tool", "pprof", "-top", "-sample_index=samples", file).CombinedOutput()
+			if err != nil {
+				t.Fatalf("go tool pprof: %v\n%s", err, out)
+			}
+			m := regexp.MustCompile(`(?m)^\s*\d+\s+(\d+(?:\.\d+)?)%.*\smain\.spin$`).FindSubmatch(out)
+			if m == nil {
+				t.Fatalf("pprof -top lacks main.spin:\n%s", out)
+			}
+			if share, _ := strconv.ParseFloat(string(m[1]), 64); share < 80 {
+				t.Fatalf("pprof -top gives main.spin %.1f%% of the samples, want most:\n%s", share, out)
+			}
+			if folded := Folded(named); !strings.Contains(folded, "runtime.main;main.spin ") {
+				t.Fatalf("folded stacks lack runtime.main;main.spin:\n%s", folded)
 			}
 		})
 	}
