@@ -6,9 +6,9 @@ import (
 	"runtime"
 	"unsafe"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/pidns"
 )
 
 // MaxHz bounds the sampling frequency: past it the sampling itself would
@@ -57,26 +57,13 @@ func Start(t Target) (*Sampler, error) {
 	if t.Hz < 1 || t.Hz > MaxHz {
 		return nil, fmt.Errorf("sample at %d Hz: want 1 to %d", t.Hz, MaxHz)
 	}
-	var st unix.Stat_t
-	if err := unix.Stat(t.PIDNamespace, &st); err != nil {
-		return nil, fmt.Errorf("stat pid namespace: %w", err)
-	}
-	_ = rlimit.RemoveMemlock() // kernels before 5.11 charge maps to memlock
 	spec, err := loadSampler()
 	if err != nil {
 		return nil, fmt.Errorf("load sampler spec: %w", err)
 	}
-	if err := errors.Join(spec.Variables["pidns_dev"].Set(uint64(st.Dev)), spec.Variables["pidns_ino"].Set(st.Ino),
-		spec.Variables["self_tgid"].Set(t.Self)); err != nil {
-		return nil, fmt.Errorf("configure sampler: %w", err)
-	}
 	s := &Sampler{}
-	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
-		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("load sampler: %+v", ve)
-		}
-		return nil, fmt.Errorf("load sampler: %w", err)
+	if err := pidns.Load("sampler", spec, t.PIDNamespace, map[string]any{"self_tgid": t.Self}, &s.objs); err != nil {
+		return nil, err
 	}
 	for cpu := 0; cpu < runtime.NumCPU(); cpu++ {
 		fd, err := openPerfEvent(cpu, t.Hz)

@@ -9,8 +9,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
-	"github.com/cilium/ebpf/rlimit"
-	"golang.org/x/sys/unix"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/pidns"
 )
 
 // Call is one completed call of a traced function.
@@ -33,27 +33,15 @@ type Tracer struct {
 }
 
 // Start attaches the entry and RET probes of funcs in the executable exe,
-// counting only processes of the PID namespace at pidns (/proc/PID/ns/pid).
-func Start(exe, pidns string, funcs []Func) (*Tracer, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(pidns, &st); err != nil {
-		return nil, fmt.Errorf("stat pid namespace: %w", err)
-	}
-	_ = rlimit.RemoveMemlock()
+// counting only processes of the PID namespace at pidnsPath (/proc/PID/ns/pid).
+func Start(exe, pidnsPath string, funcs []Func) (*Tracer, error) {
 	spec, err := loadGofunc()
 	if err != nil {
 		return nil, fmt.Errorf("load gofunc spec: %w", err)
 	}
-	if err := errors.Join(spec.Variables["pidns_dev"].Set(uint64(st.Dev)), spec.Variables["pidns_ino"].Set(st.Ino)); err != nil {
-		return nil, fmt.Errorf("configure gofunc: %w", err)
-	}
 	t := &Tracer{funcs: funcs}
-	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
-		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("load gofunc: %+v", ve)
-		}
-		return nil, fmt.Errorf("load gofunc: %w", err)
+	if err := pidns.Load("gofunc", spec, pidnsPath, nil, &t.objs); err != nil {
+		return nil, err
 	}
 	ex, err := link.OpenExecutable(exe)
 	if err != nil {

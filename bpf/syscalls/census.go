@@ -7,10 +7,9 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/rlimit"
-	"golang.org/x/sys/unix"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/pidns"
 )
 
 // Target is a PID namespace to count, and the one process in it not to
@@ -39,31 +38,13 @@ type Count struct {
 // Start loads the census program, restricted to t's PID namespace, and
 // attaches it to the sys_enter raw tracepoint.
 func Start(t Target) (*Census, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(t.PIDNamespace, &st); err != nil {
-		return nil, fmt.Errorf("stat pid namespace: %w", err)
-	}
-	_ = rlimit.RemoveMemlock() // kernels before 5.11 charge maps to memlock
 	spec, err := loadCensus()
 	if err != nil {
 		return nil, fmt.Errorf("load census spec: %w", err)
 	}
-	if err := spec.Variables["pidns_dev"].Set(uint64(st.Dev)); err != nil {
-		return nil, fmt.Errorf("set pidns_dev: %w", err)
-	}
-	if err := spec.Variables["pidns_ino"].Set(st.Ino); err != nil {
-		return nil, fmt.Errorf("set pidns_ino: %w", err)
-	}
-	if err := spec.Variables["self_tgid"].Set(t.Self); err != nil {
-		return nil, fmt.Errorf("set self_tgid: %w", err)
-	}
 	c := &Census{}
-	if err := spec.LoadAndAssign(&c.objs, nil); err != nil {
-		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("load census: %+v", ve)
-		}
-		return nil, fmt.Errorf("load census: %w", err)
+	if err := pidns.Load("census", spec, t.PIDNamespace, map[string]any{"self_tgid": t.Self}, &c.objs); err != nil {
+		return nil, err
 	}
 	c.link, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_enter", Program: c.objs.CountSysEnter})
 	if err != nil {
