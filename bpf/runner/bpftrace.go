@@ -75,9 +75,11 @@ func estimateProbes(src, eventsDir string, rewrite bool) int {
 	}
 	n := 0
 	for _, pr := range p.Probes() {
-		if names, _, _ := rewriteSyscallWildcard(pr.Copy(pr.Points), map[uint32]string{0: "read"}); rewrite && names != nil {
-			n++
-			continue
+		if rewrite {
+			if names, _, _ := rewriteSyscallWildcard(pr.Copy(pr.Points), map[uint32]string{0: "read"}); names != nil {
+				n++
+				continue
+			}
 		}
 		for _, pt := range pr.Points {
 			parts := strings.Split(pt, ":")

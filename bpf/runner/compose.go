@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
@@ -114,19 +115,17 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 		return c, nil
 	}
 	c.IgnoresMissingProbes = p.Config("missing_probes") == "ignore"
-	hasNames := false // the syscall name map's probes are in
 	for _, pr := range p.Probes() {
 		if o.Features.SyscallRewrite && len(pr.Points) == 1 {
 			from := pr.Points[0]
 			if names, table, why := rewriteSyscallWildcard(pr, o.Syscalls); names != nil {
 				c.Notes = append(c.Notes, fmt.Sprintf("%s runs as one probe, %s, with the same output", from, pr.Points[0]))
-				if !hasNames {
-					p.Prepend(names[0])
+				if !slices.ContainsFunc(c.Tables, func(t Table) bool { return t.Map == table.Map }) {
+					p.Prepend(names[0]) // the map's probes, once for each map
 					p.Append(names[1])
 					c.Added += 2
-					hasNames = true
+					c.Tables = append(c.Tables, *table)
 				}
-				c.Tables = append(c.Tables, *table)
 			} else if why != "" {
 				c.Notes = append(c.Notes, fmt.Sprintf("%s runs as written, a probe per syscall: %s", from, why))
 			}
@@ -149,7 +148,7 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 		}
 	}
 	if o.Features.SignalProbes {
-		o.addDumpProbe(p)
+		o.addDumpProbe(p, c.Tables)
 		c.DumpProbe = true
 		c.Added++
 	}
@@ -253,7 +252,8 @@ func (o ComposeOptions) scope(pr *program.Probe) {
 }
 
 // addDumpProbe appends the probe that prints every map and the marker.
-func (o ComposeOptions) addDumpProbe(p *program.Program) {
+// The runner's own tables are not printed.
+func (o ComposeOptions) addDumpProbe(p *program.Program, tables []Table) {
 	var b strings.Builder
 	b.WriteString("{ ")
 	if o.Group {
@@ -261,7 +261,7 @@ func (o ComposeOptions) addDumpProbe(p *program.Program) {
 	}
 	var maps []string
 	for _, m := range p.Maps() {
-		if !o.OmitMaps[m] && m != namesMap {
+		if !o.OmitMaps[m] && !slices.ContainsFunc(tables, func(t Table) bool { return t.Map == m }) {
 			maps = append(maps, m)
 		}
 	}

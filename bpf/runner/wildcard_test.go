@@ -12,10 +12,12 @@ import (
 
 func TestRewriteSyscallWildcard(t *testing.T) {
 	tps := map[uint32]string{0: "read", 1: "write", 4: "newstat"}
-	const lookup = probeVar + ` = ` + namesMap + `[args.id]; if (` + probeVar + ` != "")`
+	lookup := func(kind string) string {
+		return probeVar + ` = ` + namesMap(kind) + `[args.id]; if (` + probeVar + ` != "")`
+	}
 	fill := func(kind string) string {
 		longest := len("tracepoint:syscalls:sys_" + kind + "_newstat")
-		return `BEGIN { ` + namesMap + `[-1] = "` + strings.Repeat("x", longest) + `"; }`
+		return `BEGIN { ` + namesMap(kind) + `[-1] = "` + strings.Repeat("x", longest) + `"; }`
 	}
 	for _, c := range []struct {
 		name, src, want, fill, why string
@@ -23,13 +25,13 @@ func TestRewriteSyscallWildcard(t *testing.T) {
 		{
 			name: "the seed's census",
 			src:  `tracepoint:syscalls:sys_enter_* { @[probe] = count(); }`,
-			want: `tracepoint:raw_syscalls:sys_enter { ` + lookup + ` { @[` + probeVar + `] = count(); } }`,
+			want: `tracepoint:raw_syscalls:sys_enter { ` + lookup("enter") + ` { @[` + probeVar + `] = count(); } }`,
 			fill: fill("enter"),
 		},
 		{
 			name: "short form, predicate, the number and the return value",
 			src:  `t:syscalls:sys_exit_* /comm == "x" && args.__syscall_nr > 0/ { @ret[probe, args->__syscall_nr] = sum(args.ret); }`,
-			want: `tracepoint:raw_syscalls:sys_exit /comm == "x" && args.id > 0/ { ` + lookup + ` { @ret[` + probeVar + `, args.id] = sum(args.ret); } }`,
+			want: `tracepoint:raw_syscalls:sys_exit /comm == "x" && args.id > 0/ { ` + lookup("exit") + ` { @ret[` + probeVar + `, args.id] = sum(args.ret); } }`,
 			fill: fill("exit"),
 		},
 		{name: "an argument by name", src: `tracepoint:syscalls:sys_enter_* { @[args.fd] = count(); }`, why: "args.fd"},
@@ -46,11 +48,11 @@ func TestRewriteSyscallWildcard(t *testing.T) {
 			pr := p.Probes()[0]
 			names, table, why := rewriteSyscallWildcard(pr, tps)
 			if c.want != "" {
-				if names == nil || pr.String() != c.want || names[0].String() != c.fill || names[1].String() != "END { clear("+namesMap+"); }" {
+				kind := strings.TrimPrefix(strings.Fields(c.want)[0], "tracepoint:raw_syscalls:sys_")
+				if names == nil || pr.String() != c.want || names[0].String() != c.fill || names[1].String() != "END { clear("+namesMap(kind)+"); }" {
 					t.Fatalf("got %q\n%s\n%s\n%s\nwant\n%s\n%s", why, pr.String(), names[0], names[1], c.want, c.fill)
 				}
-				kind := strings.TrimPrefix(strings.Fields(c.want)[0], "tracepoint:raw_syscalls:sys_")
-				if table.Map != namesMap || len(table.Entries) != 3 || table.Entries[4] != "tracepoint:syscalls:sys_"+kind+"_newstat" {
+				if table.Map != namesMap(kind) || len(table.Entries) != 3 || table.Entries[4] != "tracepoint:syscalls:sys_"+kind+"_newstat" {
 					t.Fatalf("table %+v", table)
 				}
 				return
@@ -92,5 +94,27 @@ func TestSyscallTracepoints(t *testing.T) {
 	mk("sys_enter_frobnicate")
 	if _, err := SyscallTracepoints(events); err == nil || !strings.Contains(err.Error(), "frobnicate") {
 		t.Fatalf("a tracepoint of no known number: %v", err)
+	}
+}
+
+// sys_enter_* and sys_exit_* in one program read maps of their own (their
+// names differ); a second probe of a kind shares its map; the dump probe
+// prints neither.
+func TestComposeBothSyscallWildcards(t *testing.T) {
+	tps := map[uint32]string{0: "read"}
+	src := "tracepoint:syscalls:sys_enter_* { @in[probe] = count(); }\ntracepoint:syscalls:sys_exit_* { @out[probe] = count(); }\nt:syscalls:sys_enter_* { @again = count(); }"
+	c, err := Compose(src, ComposeOptions{Features: FeaturesOf("0.27.1"), Syscalls: tps, Marker: "M"}, fakeBinaries{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Tables) != 2 || c.Tables[0].Entries[0] != "tracepoint:syscalls:sys_enter_read" || c.Tables[1].Entries[0] != "tracepoint:syscalls:sys_exit_read" ||
+		c.Tables[0].kernelName() == c.Tables[1].kernelName() {
+		t.Fatalf("tables %+v", c.Tables)
+	}
+	if c.Added != 5 || strings.Count(c.Program, "BEGIN {") != 2 || strings.Count(c.Program, "clear(@__td_") != 2 {
+		t.Fatalf("added %d\n%s", c.Added, c.Program)
+	}
+	if !strings.Contains(c.Program, `print(@again); print(@in); print(@out); printf("M\n")`) {
+		t.Fatalf("dump probe:\n%s", c.Program)
 	}
 }
