@@ -8,31 +8,147 @@ import (
 
 // The client and the in-container runner are separate programs with a hard
 // boundary: the client never links eBPF loading code, the runner never links
-// Kubernetes client code. Both may share bpf/protocol.
+// Kubernetes client code. Both may share bpf/protocol. Inside the client,
+// the layers import one way: commands (debug) → group → session → kube →
+// pods, with exit beneath them all; only the command layer uses cobra,
+// pflag and kubectl's flag types, and pods links no client-go.
 const module = "github.com/trace-debug/kubectl-trace-debug"
 
-func TestImportBoundary(t *testing.T) {
-	for _, c := range []struct {
-		pkg       string
-		forbidden []string
-	}{
-		{".", []string{"github.com/cilium/ebpf", module + "/bpf/runner"}},
-		{"./bpf/cmd/trace-debug-runner", []string{"k8s.io/", module + "/debug"}},
-	} {
-		out, err := exec.Command("go", "list", "-deps", c.pkg).CombinedOutput()
-		if err != nil {
-			t.Fatalf("go list %s: %v\n%s", c.pkg, err, out)
+// clientLayers are the client's packages, highest first.
+var clientLayers = []string{"debug", "debug/group", "debug/session", "debug/kube", "debug/pods", "debug/exit"}
+
+// commandOnly are what only the command layer may import itself (client-go
+// links pflag underneath every layer; that is not the layer's choice).
+var commandOnly = []string{"github.com/spf13/cobra", "github.com/spf13/pflag", "k8s.io/cli-runtime/pkg/genericclioptions",
+	"k8s.io/cli-runtime/pkg/genericiooptions", "k8s.io/kubectl"}
+
+// rule is what one package may not link: packages (exactly), trees of
+// packages (a path and everything beneath it), and trees it may not
+// import itself.
+type rule struct {
+	pkg                  string
+	packages, trees, own []string
+}
+
+// rules are every package's rules: the two programs' boundary, and each
+// client layer's.
+func rules() []rule {
+	kubetest := module + "/debug/kube/kubetest"
+	rs := []rule{
+		{pkg: ".", trees: []string{"github.com/cilium/ebpf", module + "/bpf/runner", kubetest}},
+		{pkg: "./bpf/cmd/trace-debug-runner", trees: []string{"k8s.io", module + "/debug"}},
+	}
+	for i, layer := range clientLayers {
+		r := rule{pkg: "./" + layer, trees: []string{kubetest}}
+		for _, higher := range clientLayers[:i] {
+			r.packages = append(r.packages, module+"/"+higher)
 		}
-		deps := strings.Fields(string(out))
-		if len(deps) < 10 {
-			t.Fatalf("go list %s listed too little to judge: %v", c.pkg, deps)
+		if i > 0 {
+			r.own = commandOnly
 		}
-		for _, d := range deps {
-			for _, f := range c.forbidden {
-				if strings.Contains(d, f) {
-					t.Errorf("%s imports %s", c.pkg, d)
-				}
+		switch layer {
+		case "debug/pods":
+			r.trees = append(r.trees, "k8s.io/client-go", "k8s.io/cli-runtime")
+		case "debug/exit":
+			r.trees = append(r.trees, "k8s.io")
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// under reports whether package dep is path or beneath it.
+func under(dep, path string) bool { return dep == path || strings.HasPrefix(dep, path+"/") }
+
+// violations lists what r forbids among deps (every package linked) and
+// imports (the package's own imports).
+func violations(r rule, deps, imports []string) []string {
+	var bad []string
+	for _, d := range deps {
+		for _, p := range r.packages {
+			if d == p {
+				bad = append(bad, d)
 			}
+		}
+		for _, tree := range r.trees {
+			if under(d, tree) {
+				bad = append(bad, d)
+			}
+		}
+	}
+	for _, d := range imports {
+		for _, tree := range r.own {
+			if under(d, tree) {
+				bad = append(bad, d)
+			}
+		}
+	}
+	return bad
+}
+
+// goList runs `go list args...` and splits its output into words.
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command("go", append([]string{"list"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list %v: %v\n%s", args, err, out)
+	}
+	return strings.Fields(string(out))
+}
+
+func TestImportBoundary(t *testing.T) {
+	for _, r := range rules() {
+		deps := goList(t, "-deps", r.pkg)
+		if len(deps) < 3 {
+			t.Fatalf("go list %s listed too little to judge: %v", r.pkg, deps)
+		}
+		imports := goList(t, "-f", `{{join .Imports " "}}`, r.pkg)
+		for _, d := range violations(r, deps, imports) {
+			t.Errorf("%s links %s", r.pkg, d)
+		}
+	}
+}
+
+// The rules catch what they are for: a lower layer importing a higher one,
+// a flag package below the commands, client-go in the pure package, the
+// test fake in a program.
+func TestBoundaryRules(t *testing.T) {
+	rs := map[string]rule{}
+	for _, r := range rules() {
+		rs[r.pkg] = r
+	}
+	for _, c := range []struct {
+		pkg, dep string
+		own      bool // imported by the package itself, not only linked
+		bad      bool
+	}{
+		{"./debug/session", module + "/debug/group", false, true},
+		{"./debug/kube", module + "/debug/session", false, true},
+		{"./debug/pods", module + "/debug/kube", false, true},
+		{"./debug/pods", module + "/debug", false, true},
+		{"./debug/group", "github.com/spf13/cobra", true, true},
+		{"./debug/session", "k8s.io/cli-runtime/pkg/genericclioptions", true, true},
+		{"./debug/pods", "k8s.io/client-go/kubernetes", false, true},
+		{"./debug/exit", "k8s.io/api/core/v1", false, true},
+		{".", module + "/debug/kube/kubetest", false, true},
+		{"./debug/session", module + "/debug/kube/kubetest", false, true},
+		{"./bpf/cmd/trace-debug-runner", module + "/debug/exit", false, true},
+		{"./debug/kube", "github.com/spf13/pflag", false, false}, // linked by client-go, not imported
+		{"./debug/group", module + "/debug/session", false, false},
+		{"./debug/session", module + "/debug/kube", false, false},
+		{"./debug/kube", module + "/debug/pods", false, false},
+		{"./debug/pods", module + "/debug/exit", false, false},
+		{"./debug/pods", "k8s.io/api/core/v1", false, false},
+		{"./debug", module + "/debug/group", true, false},
+		{"./debug", "github.com/spf13/cobra", true, false},
+		{"./debug/kube", "k8s.io/cli-runtime/pkg/resource", true, false},
+	} {
+		var imports []string
+		if c.own {
+			imports = []string{c.dep}
+		}
+		if got := len(violations(rs[c.pkg], []string{c.dep}, imports)) > 0; got != c.bad {
+			t.Errorf("%s with %s: forbidden %v, want %v", c.pkg, c.dep, got, c.bad)
 		}
 	}
 }

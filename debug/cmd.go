@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
 )
 
 var (
@@ -93,12 +95,23 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exit.With(ExitUsage, err) })
 	o.ConfigFlags.AddFlags(cmd.PersistentFlags())
 	addVerbosity(cmd)
 	o.AddFlags(cmd.Flags())
 	registerCompletions(cmd, o)
 	s := SessionRef{IOStreams: streams, ConfigFlags: o.ConfigFlags, Interrupts: interrupts}
 	cmd.AddCommand(newCmdList(s), newCmdLogs(s), newCmdStop(s), newCmdAttach(s), newCmdDoctor(s))
+	explainErrors(cmd)
 	return cmd
+}
+
+// explainErrors makes every command's error carry the words for its fix
+// (see explain): the one place errors from below get this layer's names.
+func explainErrors(root *cobra.Command) {
+	for _, c := range append(root.Commands(), root) {
+		if run := c.RunE; run != nil {
+			c.RunE = func(cmd *cobra.Command, args []string) error { return explain(run(cmd, args)) }
+		}
+	}
 }

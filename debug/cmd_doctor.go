@@ -14,6 +14,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
+	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
 )
 
 // check is one row of `doctor`: ok, warn or fail, with details; a failing
@@ -32,6 +34,7 @@ type DoctorOptions struct {
 	Image string
 }
 
+// newCmdDoctor returns `kubectl trace-debug doctor`.
 func newCmdDoctor(ref SessionRef) *cobra.Command {
 	o := &DoctorOptions{SessionRef: ref}
 	cmd := &cobra.Command{
@@ -67,13 +70,13 @@ func (o *DoctorOptions) doctor(ctx context.Context) []check {
 	var checks []check
 	add := func(name string, err error, okDetail string) {
 		if err != nil {
-			checks = append(checks, check{name, "fail", err.Error(), ExitCode(err)})
+			checks = append(checks, check{name, "fail", explain(err).Error(), ExitCode(err)})
 			return
 		}
 		checks = append(checks, check{Name: name, Result: "ok", Detail: okDetail})
 	}
 
-	missing, err := o.missingAccess(ctx, traceAccess)
+	missing, err := o.Clients.MissingAccess(ctx, kube.TraceAccess)
 	switch {
 	case err != nil:
 		add("permissions", err, "")
@@ -84,24 +87,24 @@ func (o *DoctorOptions) doctor(ctx context.Context) []check {
 		}
 		add("permissions", codef(ExitForbidden, "missing: %s (see deploy/rbac.yaml)", strings.Join(names, ", ")), "")
 	default:
-		add("permissions", nil, fmt.Sprintf("all %d permissions in namespace %s", len(traceAccess), o.Namespace))
+		add("permissions", nil, fmt.Sprintf("all %d permissions in namespace %s", len(kube.TraceAccess), o.Clients.Namespace))
 	}
 
 	// The same checks a trace makes before injecting, with what they found.
-	detail, err := o.podSecurity(ctx)
+	detail, err := o.Clients.PodSecurity(ctx)
 	add("pod security", err, detail)
 
-	pod, err := o.Client.CoreV1().Pods(o.Namespace).Get(ctx, o.PodName, metav1.GetOptions{})
+	pod, err := o.Clients.Pod(ctx, o.PodName)
 	if err != nil {
-		add("pod", apiError(err, "get pod "+o.PodName, ""), "")
+		add("pod", err, "")
 		return checks
 	}
-	name, err := ChooseContainer(pod, container)
+	name, err := pods.ChooseContainer(pod, container)
 	if err == nil {
-		_, err = CheckPod(pod, name)
+		_, err = pods.CheckPod(pod, name)
 	}
-	add("pod", err, fmt.Sprintf("%s is Running; container %s", podRef(pod), name))
-	if SharesPIDNamespace(pod) {
+	add("pod", err, fmt.Sprintf("%s is Running; container %s", pods.Ref(pod), name))
+	if pods.SharesPIDNamespace(pod) {
 		checks = append(checks, check{Name: "pid namespace", Result: "ok", Detail: "shared by the pod: the target is found by its container ID"})
 	} else {
 		checks = append(checks, check{Name: "pid namespace", Result: "ok", Detail: "per container: the target is PID 1 of the tracer's namespace"})
@@ -116,7 +119,7 @@ func (o *DoctorOptions) doctor(ctx context.Context) []check {
 // older one lacks.
 func (o *DoctorOptions) tracerCheck(ctx context.Context, pod *corev1.Pod, image string) check {
 	c := check{Name: "bpftrace", Result: "ok", Detail: "reported by the runner at the start of each trace (image label io.github.kubectl-trace-debug.bpftrace-version)"}
-	sessions := Sessions(pod)
+	sessions := pods.Sessions(pod)
 	sort.SliceStable(sessions, func(i, j int) bool { return sessions[i].Started.After(sessions[j].Started) }) // newest first
 	for _, s := range sessions {
 		if s.Image != image || s.Program == "" {
@@ -139,7 +142,7 @@ func (o *DoctorOptions) tracerCheck(ctx context.Context, pod *corev1.Pod, image 
 // runnerLine is the first line starting with prefix in the first KiB of a
 // session's output, or "".
 func (o *DoctorOptions) runnerLine(ctx context.Context, session, prefix string) string {
-	rc, err := o.Client.CoreV1().Pods(o.Namespace).GetLogs(o.PodName, &corev1.PodLogOptions{Container: session, LimitBytes: ptr.To[int64](4096)}).Stream(ctx)
+	rc, err := o.Clients.Logs(ctx, o.PodName, &corev1.PodLogOptions{Container: session, LimitBytes: ptr.To[int64](4096)})
 	if err != nil {
 		return ""
 	}
@@ -155,7 +158,7 @@ func (o *DoctorOptions) runnerLine(ctx context.Context, session, prefix string) 
 
 // nodeChecks reads the node's OS, architecture, kernel, runtime and images.
 func (o *DoctorOptions) nodeChecks(ctx context.Context, nodeName, image string) []check {
-	node, err := o.Client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	node, err := o.Clients.Client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
 	if err != nil {
 		return []check{{Name: "node", Result: "warn", Detail: fmt.Sprintf("cannot read node %s: %v", nodeName, err)}}
 	}
@@ -172,6 +175,7 @@ func (o *DoctorOptions) nodeChecks(ctx context.Context, nodeName, image string) 
 	return []check{nodeCheck, imageCheck}
 }
 
+// nodeHasImage reports whether the node holds image (by any of its names).
 func nodeHasImage(node *corev1.Node, image string) bool {
 	for _, img := range node.Status.Images {
 		for _, n := range img.Names {
@@ -183,6 +187,7 @@ func nodeHasImage(node *corev1.Node, image string) bool {
 	return false
 }
 
+// printChecks writes the checks as a table.
 func printChecks(w io.Writer, checks []check) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tRESULT\tDETAIL")

@@ -15,6 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/yaml"
+
+	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
+	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
 )
 
 // ListOptions are the inputs of `kubectl trace-debug list`.
@@ -26,6 +29,7 @@ type ListOptions struct {
 	Output string
 }
 
+// newCmdList returns `kubectl trace-debug list`.
 func newCmdList(ref SessionRef) *cobra.Command {
 	o := &ListOptions{SessionRef: ref}
 	cmd := &cobra.Command{
@@ -61,34 +65,34 @@ func (o *ListOptions) Validate() error {
 
 // Run lists the sessions of the target pod, the namespace or every namespace.
 func (o *ListOptions) Run(ctx context.Context) error {
-	var pods []corev1.Pod
+	var found []corev1.Pod
 	switch {
 	case o.group():
-		found, err := o.pods(ctx)
+		targets, err := o.targets(ctx)
 		if err != nil {
 			return err
 		}
-		pods = found
+		found = targets.Running
 	case o.PodName != "":
-		p, err := o.Client.CoreV1().Pods(o.Namespace).Get(ctx, o.PodName, metav1.GetOptions{})
+		p, err := o.Clients.Pod(ctx, o.PodName)
 		if err != nil {
-			return apiError(err, fmt.Sprintf("get pod %s/%s", o.Namespace, o.PodName), "")
+			return err
 		}
-		pods = []corev1.Pod{*p}
+		found = []corev1.Pod{*p}
 	default:
-		ns := o.Namespace
+		ns := o.Clients.Namespace
 		if o.AllNamespaces {
 			ns = metav1.NamespaceAll
 		}
-		l, err := o.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		l, err := o.Clients.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			return apiError(err, "list pods", "")
+			return kube.APIError(err, "list pods", "")
 		}
-		pods = l.Items
+		found = l.Items
 	}
-	var sessions []SessionInfo
-	for i := range pods {
-		sessions = append(sessions, Sessions(&pods[i])...)
+	var sessions []pods.SessionInfo
+	for i := range found {
+		sessions = append(sessions, pods.Sessions(&found[i])...)
 	}
 	// Oldest first, as `kubectl get` lists by creation; pending ones last.
 	sort.SliceStable(sessions, func(i, j int) bool {
@@ -102,9 +106,9 @@ func (o *ListOptions) Run(ctx context.Context) error {
 }
 
 // printSessions writes sessions as a table (wide with more columns), JSON or YAML.
-func printSessions(w io.Writer, sessions []SessionInfo, format string, withNamespace bool, now time.Time) error {
+func printSessions(w io.Writer, sessions []pods.SessionInfo, format string, withNamespace bool, now time.Time) error {
 	if sessions == nil {
-		sessions = []SessionInfo{}
+		sessions = []pods.SessionInfo{}
 	}
 	switch format {
 	case "json":
@@ -145,7 +149,7 @@ func printSessions(w io.Writer, sessions []SessionInfo, format string, withNames
 		if s.Detached {
 			mode = "detached"
 		}
-		row := []string{s.Pod, s.Name, s.Target, s.State, exit, age, truncate(printable(s.FirstLine()), 50)}
+		row := []string{s.Pod, s.Name, s.Target, s.State, exit, age, truncate(printable(programLine(s)), 50)}
 		if withNamespace {
 			row = append([]string{s.Namespace}, row...)
 		}
@@ -157,40 +161,19 @@ func printSessions(w io.Writer, sessions []SessionInfo, format string, withNames
 	return tw.Flush()
 }
 
-// printableWriter passes text on with printable's replacements, keeping
-// newlines and tabs: a session's output, written by its program, reaches
-// another user's terminal through logs and attach.
-type printableWriter struct{ w io.Writer }
-
-func (p printableWriter) Write(b []byte) (int, error) {
-	s := strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' {
-			return r
+// programLine is what a session runs, in one line for the table: its mode
+// as the flag that chose it, or its program's first non-empty line.
+func programLine(s pods.SessionInfo) string {
+	if s.Syscalls {
+		return "--syscalls (native census)"
+	}
+	if len(s.Funcs) > 0 {
+		return "--func " + strings.Join(s.Funcs, " --func ")
+	}
+	for _, l := range strings.Split(s.Program, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return l
 		}
-		return printableRune(r)
-	}, string(b))
-	if _, err := io.WriteString(p.w, s); err != nil {
-		return 0, err
 	}
-	return len(b), nil
-}
-
-// printable replaces control characters (terminal escapes included) in text
-// that other users wrote with U+FFFD, so listing sessions cannot drive the
-// reader's terminal.
-func printable(s string) string { return strings.Map(printableRune, s) }
-
-// printableRune is r, or U+FFFD for a C0 or C1 control character.
-func printableRune(r rune) rune {
-	if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
-		return '\uFFFD'
-	}
-	return r
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
+	return ""
 }

@@ -9,11 +9,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
+
+	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
 )
 
 func TestPrintSessions(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	sessions := []SessionInfo{{
+	sessions := []pods.SessionInfo{{
 		Namespace: "ns", Pod: "web", Name: "trace-debug-a", Target: "app", Program: "BEGIN { }\nEND { }",
 		State: "Completed", ExitCode: ptr.To[int32](0), Started: now.Add(-90 * time.Second),
 		Detached: true, Deadline: metav1.Duration{Duration: time.Hour}, User: "alice",
@@ -78,6 +80,21 @@ func TestListValidate(t *testing.T) {
 		err := (&ListOptions{Output: format}).Validate()
 		if (err == nil) != ok || (err != nil && ExitCode(err) != ExitUsage) {
 			t.Errorf("Validate(%q) = %v, want ok=%v", format, err, ok)
+		}
+	}
+}
+
+func TestProgramLine(t *testing.T) {
+	for _, c := range []struct {
+		s    pods.SessionInfo
+		want string
+	}{
+		{pods.SessionInfo{Program: "\n  BEGIN { }\nEND { }"}, "BEGIN { }"},
+		{pods.SessionInfo{Syscalls: true}, "--syscalls (native census)"},
+		{pods.SessionInfo{Funcs: []string{"main.a", "main.b"}}, "--func main.a --func main.b"},
+	} {
+		if got := programLine(c.s); got != c.want {
+			t.Errorf("programLine(%+v) = %q, want %q", c.s, got, c.want)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
 )
 
 // registerCompletions completes TARGET with the namespace's running pods and
@@ -40,7 +42,7 @@ func registerCompletions(cmd *cobra.Command, o *TraceOptions) {
 		if len(args) == 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		name, err := ParseTarget(args[0])
+		name, err := pods.ParseTarget(args[0])
 		client, ns, ok := completionClient(o)
 		if err != nil || !ok {
 			return nil, cobra.ShellCompDirectiveNoFileComp
@@ -62,6 +64,6 @@ func registerCompletions(cmd *cobra.Command, o *TraceOptions) {
 
 // completionClient builds a client from the kube flags given so far.
 func completionClient(o *TraceOptions) (kubernetes.Interface, string, bool) {
-	k, err := newKube(o.ConfigFlags)
-	return k.Client, k.Namespace, err == nil
+	c, err := newClients(o.ConfigFlags)
+	return c.Client, c.Namespace, err == nil
 }

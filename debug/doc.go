@@ -1,9 +1,11 @@
-// Package debug is the client side of kubectl trace-debug: it resolves the
-// target pod and container, builds the privileged ephemeral tracer container,
-// injects it through the pods/ephemeralcontainers subresource, waits for it
-// with a watch while reporting progress, streams its output over an attach
-// session, relays Ctrl-C as a graceful stop and returns the tracer's exit code.
+// Package debug is the command layer of kubectl trace-debug: the cobra
+// commands (the trace itself, list, logs, stop, attach, doctor), their
+// flags and options in kubectl's shape (Complete, Validate, Run), and every
+// message that names a flag or a subcommand. The work is done below it:
 //
-// The command follows kubectl's shape: NewTraceOptions sets defaults,
-// AddFlags binds flags, and Complete, Validate and Run do the work.
+//	debug (commands) → group (several pods) → session (one pod's tracer)
+//	                 → kube (the API server) → pods (pure pod logic)
+//
+// with exit (exit codes and fixes) beside them all; boundary_test.go keeps
+// the imports running that way.
 package debug

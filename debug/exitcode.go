@@ -1,81 +1,110 @@
 package debug
 
 import (
-	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
 )
 
-// Exit codes of kubectl trace-debug. When the tracer ran, the command exits
-// with the tracer's own code instead (bpftrace: 0 or 1).
+// Exit codes of kubectl trace-debug (see package exit). When the tracer
+// ran, the command exits with the tracer's own code instead (bpftrace: 0 or 1).
 const (
-	// ExitUsage: bad flags or arguments, unreadable program file.
-	ExitUsage = 2
-	// ExitTargetNotFound: no such pod or container, or it is not running.
-	ExitTargetNotFound = 3
-	// ExitForbidden: the user lacks an RBAC permission the command needs.
-	ExitForbidden = 4
-	// ExitPodSecurity: Pod Security admission refused the privileged tracer.
-	ExitPodSecurity = 5
-	// ExitUnsupportedPod: Windows, static (mirror) pods, or a cluster
-	// without ephemeral containers.
-	ExitUnsupportedPod = 6
-	// ExitImage: the tracer image could not be pulled or its container could
-	// not start.
-	ExitImage = 7
-	// ExitProgramRejected: the tracer refused the program before attaching
-	// (syntax error, unknown probe, verifier).
-	ExitProgramRejected = 8
-	// ExitTimeout: timed out waiting for the tracer container.
-	ExitTimeout = 9
-	// ExitKernel: the node's kernel cannot be traced (no BTF or headers, no tracefs).
-	ExitKernel = 10
-	// ExitInternal: any other failure (API unreachable, stream broken).
-	ExitInternal = 11
-	// ExitMemory: the tracer was not started because its expected peak
-	// memory does not fit under the pod's memory limit.
-	ExitMemory = 12
-	// ExitPartial: a workload or selector had pods that were not traced
-	// (not running, refused, failed) while others were; each pod's outcome
-	// is on stderr.
-	ExitPartial = 13
-	// ExitInterrupted: the user left before the trace ended (second Ctrl-C).
-	ExitInterrupted = 130
+	ExitUsage           = exit.Usage
+	ExitTargetNotFound  = exit.TargetNotFound
+	ExitForbidden       = exit.Forbidden
+	ExitPodSecurity     = exit.PodSecurity
+	ExitUnsupportedPod  = exit.UnsupportedPod
+	ExitImage           = exit.Image
+	ExitProgramRejected = exit.ProgramRejected
+	ExitTimeout         = exit.Timeout
+	ExitKernel          = exit.Kernel
+	ExitInternal        = exit.Internal
+	ExitMemory          = exit.Memory
+	ExitPartial         = exit.Partial
+	ExitInterrupted     = exit.Interrupted
 )
 
-// ExitError is an error that decides the command's exit code.
-type ExitError struct {
-	Code int
-	Err  error
+// ExitCode returns the exit code err asks for: 0 for nil, ExitInternal for
+// an error that names none.
+func ExitCode(err error) int { return exit.Code(err) }
+
+// codef is exit.Codef: an error with an exit code.
+func codef(code int, format string, a ...any) error { return exit.Codef(code, format, a...) }
+
+// explain adds to err the words for the fix it carries (a flag to set, a
+// subcommand to run): the lower layers name the fix, this layer spells it.
+func explain(err error) error {
+	fix, ok := exit.FixOf(err)
+	if !ok {
+		return err
+	}
+	return &exit.Error{Code: exit.Code(err), Err: fmt.Errorf("%w; %s", err, fixWords(fix))}
 }
 
-// Error is the wrapped error's message.
-func (e *ExitError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the wrapped error.
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// withCode wraps err so that the command exits with code.
-func withCode(code int, err error) error {
-	if err == nil {
-		return nil
+// fixWords words a fix with the flags and subcommands of this command.
+func fixWords(f exit.Fix) string {
+	var words []string
+	switch f.Setting {
+	case exit.Container:
+		words = append(words, "choose one with -c CONTAINER")
+	case exit.RunnerImage:
+		words = append(words, "check the runner image (--image)")
+	case exit.MatchingImage:
+		words = append(words, fmt.Sprintf("pass --image with the image of version %s", Version()))
+	case exit.Deadline:
+		words = append(words, "run again, with a longer --deadline if the image is slow to pull")
+	case exit.StartTimeout:
+		words = append(words, "raise --start-timeout")
+	case exit.MaxPods:
+		words = append(words, "narrow the selector, or raise --max-pods")
+	case exit.Target:
+		words = append(words, "give pod/NAME, NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME or -l SELECTOR")
+	case exit.Credentials:
+		words = append(words, "check --kubeconfig and --context (or KUBECONFIG)")
 	}
-	return &ExitError{Code: code, Err: err}
+	switch f.Command {
+	case exit.List:
+		if f.Pod != "" {
+			words = append(words, "see `kubectl trace-debug list pod/"+f.Pod+"`")
+		} else {
+			words = append(words, "see `kubectl trace-debug list`")
+		}
+	case exit.Stop:
+		if f.Detached {
+			words = append(words, "it ends at its deadline ("+f.Deadline.String()+")"+durationNote(f)+", or with "+stopCommand(f.Pod, f.Session))
+		} else {
+			words = append(words, "end it with "+stopCommand(f.Pod, f.Session))
+		}
+	case exit.Resume:
+		words = append(words, goesOnNote("pod/"+f.Pod, f.Session))
+	}
+	return strings.Join(words, "; ")
 }
 
-// codef is withCode(code, fmt.Errorf(format, a...)).
-func codef(code int, format string, a ...any) error {
-	return withCode(code, fmt.Errorf(format, a...))
+// durationNote names the session's --duration, when it has one.
+func durationNote(f exit.Fix) string {
+	if f.Duration > 0 {
+		return fmt.Sprintf(" or after its --duration %v", f.Duration)
+	}
+	return ""
 }
 
-// ExitCode returns the exit code err asks for: 0 for nil, an ExitError's
-// code, ExitInternal otherwise.
-func ExitCode(err error) int {
-	if err == nil {
-		return 0
+// stopCommand is the command that stops session in target.
+func stopCommand(target, session string) string {
+	return fmt.Sprintf("`kubectl trace-debug stop %s %s`", podArg(target), session)
+}
+
+// goesOnNote tells how to come back to a session left running in target.
+func goesOnNote(target, session string) string {
+	return fmt.Sprintf("it goes on (follow it with `kubectl trace-debug attach %s %s`, end it with `kubectl trace-debug stop %s %s`)",
+		target, session, target, session)
+}
+
+// podArg is a pod name as TARGET ("pod/NAME"); other targets unchanged.
+func podArg(target string) string {
+	if strings.Contains(target, "/") || strings.HasPrefix(target, "-") {
+		return target
 	}
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		return ee.Code
-	}
-	return ExitInternal
+	return "pod/" + target
 }

@@ -1,0 +1,57 @@
+package debug
+
+import (
+	"context"
+	"errors"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
+	"github.com/trace-debug/kubectl-trace-debug/debug/session"
+)
+
+// AttachOptions are the inputs of `kubectl trace-debug attach`.
+type AttachOptions struct {
+	SessionRef
+	// NoStop makes Ctrl-C leave the session running instead of stopping it.
+	NoStop bool
+}
+
+// newCmdAttach returns `kubectl trace-debug attach`.
+func newCmdAttach(ref SessionRef) *cobra.Command {
+	o := &AttachOptions{SessionRef: ref}
+	cmd := &cobra.Command{
+		Use:   "attach TARGET SESSION",
+		Short: "Replay a session's output so far and follow it; Ctrl-C stops the session",
+		Example: `  kubectl trace-debug attach pod/web trace-debug-x7k2p
+  kubectl trace-debug attach pod/web trace-debug-x7k2p --no-stop   # Ctrl-C leaves, the session goes on`,
+		RunE: o.runE(true, func(ctx context.Context, args []string) error {
+			if err := o.Complete(args, true); err != nil {
+				return err
+			}
+			return o.Run(ctx)
+		}),
+	}
+	cmd.Flags().BoolVar(&o.NoStop, "no-stop", false, "Ctrl-C leaves and the session goes on, instead of stopping it")
+	o.addSelector(cmd)
+	return cmd
+}
+
+// Run replays and follows the session's output (of every pod it spans)
+// to its end; the first interrupt stops the session (unless NoStop) and
+// the output goes on to its maps, the second leaves at once.
+func (o *AttachOptions) Run(ctx context.Context) error {
+	return o.each(ctx, "followed", true, func(ctx context.Context, t *session.Tracer) error {
+		err := t.Interact(ctx, o.NoStop, func() { go t.SendStop(ctx) }, func(ctx context.Context) error {
+			return t.Logs(ctx, &corev1.PodLogOptions{Follow: true}, printableWriter{t.Out})
+		})
+		if errors.Is(err, session.ErrLeft) {
+			return exit.Fixf(exit.Interrupted, exit.Fix{Command: exit.Resume, Pod: t.Pod, Session: t.Name}, "%w", session.ErrLeft)
+		}
+		if err != nil {
+			return err
+		}
+		return t.Finish(ctx)
+	})
+}

@@ -1,0 +1,223 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
+	"github.com/trace-debug/kubectl-trace-debug/debug/kube/kubetest"
+	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
+	"github.com/trace-debug/kubectl-trace-debug/debug/session"
+	"github.com/trace-debug/kubectl-trace-debug/internal/syncbuf"
+)
+
+func TestPodLines(t *testing.T) {
+	var mu sync.Mutex
+	for _, c := range []struct {
+		name   string
+		json   bool
+		writes []string
+		want   string
+	}{
+		{"text, lines split anyhow", false, []string{"@calls: 2\n\n@x", "[1]: 3\npart"}, "[web-1] @calls: 2\n\n[web-1] @x[1]: 3\n[web-1] part\n"},
+		{"json gets a pod field", true, []string{`{"type": "map", "data": {"@calls": 2}}` + "\n{}\n"}, `{"pod": "web-1", "type": "map", "data": {"@calls": 2}}` + "\n" + `{"pod": "web-1"}` + "\n"},
+		{"json mode, a text line", true, []string{"hello\n"}, "[web-1] hello\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out strings.Builder
+			l := &podLines{w: &out, pod: "web-1", json: c.json, mu: &mu}
+			for _, w := range c.writes {
+				if n, err := l.Write([]byte(w)); n != len(w) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			l.Flush()
+			if out.String() != c.want {
+				t.Fatalf("got %q, want %q", out.String(), c.want)
+			}
+		})
+	}
+}
+
+// One rule for every command over several pods.
+func TestOutcome(t *testing.T) {
+	refused := exit.Codef(exit.ProgramRejected, "rejected")
+	for _, c := range []struct {
+		name    string
+		errs    []error
+		skipped []pods.Skipped
+		code    int
+	}{
+		{"every pod done", []error{nil, nil}, nil, 0},
+		{"one failed", []error{nil, refused}, nil, exit.Partial},
+		{"all failed alike", []error{refused, refused}, nil, exit.ProgramRejected},
+		{"all failed differently", []error{refused, exit.Codef(exit.Image, "pull")}, nil, exit.Partial},
+		{"all done, one pod not running", []error{nil, nil}, []pods.Skipped{{Pod: "c", Reason: "not running (Pending)"}}, exit.Partial},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := Outcome{What: "deployment/web", Session: "trace-debug-x", Verb: "traced", Pods: []string{"a", "b"}, Errs: c.errs, Skipped: c.skipped}
+			var stderr strings.Builder
+			o.Report(&stderr, "traced, exit code 0", func(err error) error { return err })
+			if err := o.Result(); exit.Code(err) != c.code {
+				t.Fatalf("code %d (%v), want %d", exit.Code(err), err, c.code)
+			}
+			for _, pod := range []string{"[a]", "[b]"} {
+				if !strings.Contains(stderr.String(), pod) {
+					t.Errorf("no outcome for %s:\n%s", pod, stderr.String())
+				}
+			}
+			if len(c.skipped) > 0 && !strings.Contains(stderr.String(), "[c] not traced: not running (Pending)") {
+				t.Errorf("skipped pod not reported:\n%s", stderr.String())
+			}
+		})
+	}
+	var quiet strings.Builder
+	Outcome{Pods: []string{"a"}, Errs: []error{nil}}.Report(&quiet, "", nil)
+	if quiet.Len() != 0 {
+		t.Errorf("a success with no ok text printed %q", quiet.String())
+	}
+}
+
+func TestFanOutAndReady(t *testing.T) {
+	in := make(chan os.Signal, 1)
+	outs, stop := fanOut(in, 3)
+	defer stop()
+	in <- os.Interrupt
+	for i, c := range outs {
+		select {
+		case <-c:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("pod %d did not get the signal", i)
+		}
+	}
+	calls := 0
+	r := readyCount{want: 3, done: func() { calls++ }}
+	for i := 0; i < 3; i++ {
+		r.hook("s")
+		if want := map[bool]int{true: 1, false: 0}[i == 2]; calls != want {
+			t.Fatalf("after %d ready: done called %d times, want %d", i+1, calls, want)
+		}
+	}
+}
+
+// three is a fake cluster of pods a, b and c whose runners follow script
+// (by pod), and the targets they make.
+func three(script func(pod string) kubetest.Script) (*kubetest.Cluster, pods.Targets) {
+	var running []corev1.Pod
+	for _, n := range []string{"a", "b", "c"} {
+		running = append(running, *kubetest.Pod("ns", n, "app"))
+	}
+	cl := kubetest.New(script, &running[0], &running[1], &running[2], kubetest.Namespace("ns"))
+	return cl, pods.Targets{What: "deployment/web", Running: running}
+}
+
+var result0 = kubetest.Err(protocol.ResultLine(0))
+
+// A trace over three pods where one is refused: the others' maps are
+// merged, every line is marked with its pod, and the outcome is exit 13.
+func TestTraceOnePodFails(t *testing.T) {
+	cl, targets := three(func(pod string) kubetest.Script {
+		if pod == "b" {
+			return kubetest.Script{Lines: []kubetest.Line{kubetest.Err("ERROR: syntax"), kubetest.Err(protocol.ResultLine(protocol.ExitProgramRejected))},
+				ExitAfterLines: true, ExitCode: protocol.ExitProgramRejected}
+		}
+		return kubetest.Script{Lines: []kubetest.Line{kubetest.Err(protocol.ReadyLine(1)), kubetest.Out("hello from " + pod),
+			kubetest.Out(protocol.MapsLine), kubetest.Out("@calls: 2"), result0}, ExitAfterLines: true}
+	})
+	s := protocol.DefaultSession()
+	s.Program, s.Attached = `uprobe:/app/server:main.f { @calls = count(); }`, true
+	var stdout, stderr syncbuf.Buffer
+	merged := 0
+	cfg := TraceConfig{
+		Request: session.Request{Image: "runner:1", Session: s, StartTimeout: 10 * time.Second},
+		Maps:    Maps{Program: s.Program},
+		Merged:  func(n int) { merged = n },
+	}
+	o, err := Trace(context.Background(), cl.Clients("ns"), targets, cfg, session.Streams{Out: &stdout, ErrOut: &stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Report(&stderr, "traced, exit code 0", func(err error) error { return err })
+	if err := o.Result(); exit.Code(err) != exit.Partial || o.Failed() != 1 || exit.Code(o.Errs[1]) != exit.ProgramRejected {
+		t.Fatalf("result %v, errs %v; want exit 13 with pod b refused", err, o.Errs)
+	}
+	if merged != 2 || !strings.Contains(stdout.String(), "@calls: 4") || strings.Contains(stdout.String(), "@calls: 2") {
+		t.Errorf("want the two traced pods' @calls merged into 4 (merged %d):\n%s", merged, stdout.String())
+	}
+	for _, want := range []string{"[a] hello from a", "[c] hello from c"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	for _, want := range []string{"[b] ERROR: syntax", "[b] session " + o.Session + ": the program was rejected", "[a] session " + o.Session + ": traced"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	names := map[string]bool{}
+	for _, r := range cl.Runners() {
+		names[r.Name()] = true
+	}
+	if len(cl.Runners()) != 3 || len(names) != 1 {
+		t.Errorf("want one tracer per pod under one name, got %d tracers named %v", len(cl.Runners()), names)
+	}
+}
+
+// A command over a session's pods (stop, here) fails in one: every pod is
+// still done, and the outcome is exit 13.
+func TestSessionsOnePodFails(t *testing.T) {
+	cl, targets := three(func(string) kubetest.Script { return kubetest.Script{} })
+	stopped := kubetest.Script{Lines: []kubetest.Line{kubetest.Err(protocol.ReadyLine(1))}, OnStop: []kubetest.Line{kubetest.Out(protocol.MapsLine), kubetest.Out("@calls: 1"), result0}}
+	for _, p := range []string{"a", "b", "c"} {
+		s := stopped
+		if p == "b" {
+			s.IgnoreStop = true // wedged: its stop is sent, but it never ends
+		}
+		if _, err := cl.AddSession("ns", p, "trace-debug-x", "BEGIN { }", s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// the pods as the API serves them now, with their session
+	var refreshed []corev1.Pod
+	for _, p := range targets.Running {
+		got, err := cl.Clients("ns").Pod(context.Background(), p.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refreshed = append(refreshed, *got)
+	}
+	targets.Running = refreshed
+	var stdout, stderr syncbuf.Buffer
+	g, err := Sessions(cl.Clients("ns"), targets, "trace-debug-x", "stopped", session.Streams{Out: &stdout, ErrOut: &stderr})
+	if err != nil || len(g.Members()) != 3 {
+		t.Fatalf("Sessions = %v, %v", g, err)
+	}
+	wedged := errors.New("wedged")
+	o := g.Run(context.Background(), nil, func(ctx context.Context, m *Member) error {
+		if m.Pod == "b" {
+			m.Tracer.SendStop(ctx)
+			return exit.With(exit.Timeout, wedged)
+		}
+		_, err := m.Tracer.Stop(ctx)
+		return err
+	})
+	if err := o.Result(); exit.Code(err) != exit.Partial || !errors.Is(o.Errs[1], wedged) {
+		t.Fatalf("result %v, errs %v; want exit 13", err, o.Errs)
+	}
+	for _, p := range []string{"a", "b", "c"} {
+		if got := cl.Runner("ns", p, "trace-debug-x").Received(); len(got) != 1 || got[0] != protocol.Stop {
+			t.Errorf("pod %s received %q, want one stop", p, got)
+		}
+	}
+	if _, err := Sessions(cl.Clients("ns"), targets, "nope", "stopped", session.Streams{}); exit.Code(err) != exit.TargetNotFound {
+		t.Fatalf("a session no pod holds: %v", err)
+	}
+}

@@ -1,0 +1,46 @@
+package session
+
+import (
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
+)
+
+// tracerResult turns the tracer container's exit into the command's result.
+func tracerResult(name string, t *corev1.ContainerStateTerminated) error {
+	if t.Reason == "StartError" || t.Reason == "ContainerCannotRun" {
+		return exit.Fixf(exit.Image, exit.Fix{Setting: exit.RunnerImage}, "tracer %s could not start (%s): %s", name, t.Reason, strings.TrimSpace(t.Message))
+	}
+	return exitResult(name, int(t.ExitCode), t.Reason)
+}
+
+// exitResult turns the session's exit code into the command's result.
+func exitResult(name string, code int, reason string) error {
+	switch code {
+	case 0:
+		return nil
+	case protocol.ExitProgramRejected:
+		return exit.Codef(exit.ProgramRejected, "the program was rejected before anything was attached (the tracer's message is above); fix it and run again")
+	case protocol.ExitUnsafeProgram:
+		return exit.Codef(exit.ProgramRejected, "refused the program: it would crash its target (the tracer's message above says why and what to use instead)")
+	case protocol.ExitKernelUnsupported:
+		return exit.Codef(exit.Kernel, "the node's kernel cannot be traced (the tracer's message is above)")
+	case protocol.ExitTargetNotFound:
+		return exit.Codef(exit.TargetNotFound, "the tracer could not find the target container's process (its message is above)")
+	case protocol.ExitNoClient:
+		return exit.Codef(exit.Internal, "tracer %s did not hear from this client and did not start; check that pods/attach is allowed and run again", name)
+	case protocol.ExitUsage:
+		return exit.Fixf(exit.Image, exit.Fix{Setting: exit.MatchingImage}, "the runner image does not understand this client (different versions)")
+	case protocol.ExitExpired:
+		return exit.Fixf(exit.Timeout, exit.Fix{Setting: exit.Deadline}, "tracer %s started after its session's deadline and traced nothing (its image took that long to start?)", name)
+	case protocol.ExitMemory:
+		return exit.Codef(exit.Memory, "the tracer was not started: it might not fit under the pod's memory limit (the runner's message above has the numbers and the alternatives)")
+	}
+	if reason == "" {
+		return exit.Codef(code, "the tracer exited with code %d", code)
+	}
+	return exit.Codef(code, "the tracer exited with code %d (%s)", code, reason)
+}

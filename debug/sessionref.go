@@ -1,0 +1,142 @@
+package debug
+
+import (
+	"context"
+	"os"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/trace-debug/kubectl-trace-debug/debug/group"
+	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
+	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
+	"github.com/trace-debug/kubectl-trace-debug/debug/session"
+)
+
+// SessionRef is what every subcommand shares (list, logs, stop, attach,
+// doctor): the streams, kubectl's connection flags, the user's signals and,
+// once completed, TARGET, SESSION and the clients. Each subcommand's
+// options embed it and add their own flags.
+type SessionRef struct {
+	genericiooptions.IOStreams
+	// ConfigFlags are kubectl's standard connection flags.
+	ConfigFlags *genericclioptions.ConfigFlags
+	// Interrupts delivers the user's Ctrl-C (SIGINT) and SIGTERM.
+	Interrupts <-chan os.Signal
+
+	// Selector (-l) names the pods of a session over several pods.
+	Selector string
+
+	// Filled by Complete: the pod, or the workload (TYPE/NAME) whose pods
+	// hold the session, the session and the clients.
+	PodName  string
+	Workload string
+	Session  string
+	Clients  kube.Clients
+}
+
+// addSelector adds -l to a subcommand that takes the pods of a session
+// over several pods.
+func (o *SessionRef) addSelector(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "the pods this label selector matches, instead of TARGET (a session over several pods)")
+}
+
+// Complete resolves the clients, TARGET (optional unless wantSession; -l
+// takes its place) and, when wantSession, SESSION.
+func (o *SessionRef) Complete(args []string, wantSession bool) error {
+	want := map[bool]int{true: 1}[wantSession]
+	if o.Selector == "" {
+		want++
+	}
+	switch {
+	case o.Selector != "" && len(args) != want:
+		return codef(ExitUsage, "with -l SELECTOR, give %s; see --help", map[bool]string{true: "SESSION only", false: "no TARGET"}[wantSession])
+	case o.Selector == "" && (len(args) > want || wantSession && len(args) != want):
+		return codef(ExitUsage, "want %d arguments (TARGET%s), got %d; see --help", want, map[bool]string{true: " SESSION"}[wantSession], len(args))
+	}
+	if wantSession {
+		o.Session = args[len(args)-1]
+	}
+	if o.Selector == "" && len(args) > 0 {
+		if !pods.IsPodTarget(args[0]) {
+			o.Workload = args[0]
+		} else {
+			name, err := pods.ParseTarget(args[0])
+			if err != nil {
+				return err
+			}
+			o.PodName = name
+		}
+	}
+	var err error
+	o.Clients, err = newClients(o.ConfigFlags)
+	return err
+}
+
+// group reports whether TARGET names several pods (a workload or -l).
+func (o *SessionRef) group() bool { return o.Workload != "" || o.Selector != "" }
+
+// targets resolves a workload or selector to its running pods.
+func (o *SessionRef) targets(ctx context.Context) (pods.Targets, error) {
+	targets, err := o.Clients.Resolve(ctx, o.Workload, o.Selector, false)
+	if err == nil {
+		err = targets.Check(pods.DefaultMaxPods)
+	}
+	return targets, err
+}
+
+// streams are the subcommand's streams for one session.
+func (o *SessionRef) streams() session.Streams {
+	return session.Streams{Out: o.Out, ErrOut: o.ErrOut, Interrupts: o.Interrupts}
+}
+
+// each runs do for the session in its pod; for a session over several
+// pods, for the session in each pod that holds it, at once, with lines
+// marked by pod, final maps merged, and one outcome: a failing pod is
+// reported and makes the command exit 13 (every pod failing alike exits
+// with their code). verb says what was done to a pod. With signals (a
+// subcommand that reads the user's signals itself), each pod's session
+// gets its own copy of every signal.
+func (o *SessionRef) each(ctx context.Context, verb string, signals bool, do func(ctx context.Context, t *session.Tracer) error) error {
+	if !o.group() {
+		t, err := session.Find(ctx, o.Clients, o.PodName, o.Session, o.streams())
+		if err != nil {
+			return err
+		}
+		return do(ctx, t)
+	}
+	targets, err := o.targets(ctx)
+	if err != nil {
+		return err
+	}
+	g, err := group.Sessions(o.Clients, targets, o.Session, verb, o.streams())
+	if err != nil {
+		return err
+	}
+	var interrupts <-chan os.Signal
+	if signals {
+		interrupts = o.Interrupts
+	}
+	outcome := g.Run(ctx, interrupts, func(ctx context.Context, m *group.Member) error { return do(ctx, m.Tracer) })
+	outcome.Report(o.ErrOut, "", explain)
+	return outcome.Result()
+}
+
+// runE runs a subcommand with its context. Unless the subcommand reads the
+// user's signals itself (attach), Ctrl-C or SIGTERM cancels whatever it waits
+// for, and it exits 130 saying so.
+func (o *SessionRef) runE(ownSignals bool, run func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if ownSignals {
+			return run(cmd.Context(), args)
+		}
+		ctx, release := session.Interruptible(cmd.Context(), o.Interrupts)
+		defer release()
+		err := run(ctx, args)
+		if session.Interrupted(ctx) {
+			return session.InterruptedError("running `"+cmd.Name()+"`", "", nil)
+		}
+		return err
+	}
+}

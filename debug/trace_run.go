@@ -1,0 +1,135 @@
+package debug
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/trace-debug/kubectl-trace-debug/debug/group"
+	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
+	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
+	"github.com/trace-debug/kubectl-trace-debug/debug/session"
+)
+
+// Run injects the tracer into the pod (or each pod of the workload or
+// selector), streams its output and returns its exit code as an error
+// (nil when the tracer exited 0).
+func (o *TraceOptions) Run(ctx context.Context) error {
+	if o.OutputFile != "" {
+		f, err := os.Create(o.OutputFile)
+		if err != nil {
+			return codef(ExitUsage, "open --output-file: %w", err)
+		}
+		defer f.Close()
+		o.Out = f
+	}
+	c, pod := o.Clients, o.PodName
+	var skipped pods.Targets
+	if pod == "" {
+		targets, err := o.resolve(ctx)
+		if err != nil {
+			return err
+		}
+		if len(targets.Running) > 1 {
+			return o.runGroup(ctx, targets)
+		}
+		pod, c, skipped = targets.Running[0].Name, c.In(targets.Running[0].Namespace), targets
+	}
+	t, err := session.Trace(ctx, c, o.request(pod, false), o.streams())
+	if err == nil && t.Detached() {
+		o.progress("tracer %s runs detached until its deadline (%v)%s; follow it with `kubectl trace-debug attach pod/%s %s`, end it with %s",
+			t.Name, o.Deadline, o.durationNote(), t.Pod, t.Name, stopCommand(t.Pod, t.Name))
+	}
+	if err == nil && len(skipped.Skipped) > 0 {
+		return codef(ExitPartial, "traced 1 pod; %d not traced: %s", len(skipped.Skipped), skipped.SkippedList())
+	}
+	return err
+}
+
+// streams are the session's streams: the command's, the user's signals,
+// and the ready file written once the probes are attached.
+func (o *TraceOptions) streams() session.Streams {
+	return session.Streams{Out: o.Out, ErrOut: o.ErrOut, Interrupts: o.Interrupts, OnReady: o.onReady}
+}
+
+// onReady writes the ready file (--ready-file), once the probes are attached.
+func (o *TraceOptions) onReady(name string) {
+	if o.ReadyFile == "" {
+		return
+	}
+	if err := writeReadyFile(o.ReadyFile, name); err != nil {
+		o.progress("%v", err)
+	}
+}
+
+// resolve resolves the workload or selector to its running pods, naming
+// those it skips, and refuses more than --max-pods. Ctrl-C interrupts it.
+func (o *TraceOptions) resolve(ctx context.Context) (pods.Targets, error) {
+	waitCtx, release := session.Interruptible(ctx, o.Interrupts)
+	defer release()
+	targets, err := o.Clients.Resolve(waitCtx, o.Workload, o.Selector, o.AllNamespaces)
+	if session.Interrupted(waitCtx) {
+		return pods.Targets{}, session.InterruptedError("resolving the target", "", nil)
+	}
+	if err == nil {
+		err = targets.Check(o.MaxPods)
+	}
+	if err != nil {
+		return pods.Targets{}, err
+	}
+	o.progress("%s", targets.Describe())
+	return targets, nil
+}
+
+// runGroup traces several pods in one session (see group.Trace) and
+// reports each pod's outcome.
+func (o *TraceOptions) runGroup(ctx context.Context, targets pods.Targets) error {
+	if o.DryRun {
+		return codef(ExitUsage, "--dry-run takes one pod for now; %s has %d running pods: try one with pod/NAME", targets.What, len(targets.Running))
+	}
+	cfg := group.TraceConfig{
+		Request: o.request("", !o.PerPod),
+		Maps:    group.Maps{Program: o.Program, Native: o.Syscalls || len(o.Funcs) > 0, JSON: o.OutputFormat == "json", PerPod: o.PerPod},
+		Merged:  func(n int) { o.progress("maps merged across %d pods (--per-pod prints each pod's)", n) },
+		OnReady: o.onReady,
+	}
+	outcome, err := group.Trace(ctx, o.Clients, targets, cfg, o.streams())
+	if err != nil {
+		return err
+	}
+	ok := "traced, exit code 0"
+	if o.Detach {
+		ok = "probes attached, running detached"
+	}
+	outcome.Report(o.ErrOut, ok, explain)
+	err = outcome.Result()
+	if o.Detach && err == nil {
+		target := o.targetArg(targets)
+		o.progress("session %s runs detached in %d pods until its deadline (%v)%s; follow it with `kubectl trace-debug attach %s %s`, end it with `kubectl trace-debug stop %s %s`",
+			outcome.Session, len(targets.Running), o.Deadline, o.durationNote(), target, outcome.Session, target, outcome.Session)
+	}
+	return err
+}
+
+// targetArg is how the subcommands name this trace's pods.
+func (o *TraceOptions) targetArg(targets pods.Targets) string {
+	ns := o.Clients.Namespace
+	if len(targets.Running) > 0 {
+		ns = targets.Running[0].Namespace
+	}
+	if o.Selector != "" {
+		return "-n " + ns + " -l " + o.Selector
+	}
+	return "-n " + ns + " " + o.Workload
+}
+
+// durationNote names --duration in the detached messages, when set.
+func (o *TraceOptions) durationNote() string {
+	if o.Duration > 0 {
+		return fmt.Sprintf(" or for --duration %v", o.Duration)
+	}
+	return ""
+}
+
+// progress prints a line about what the command is doing to stderr.
+func (o *TraceOptions) progress(format string, a ...any) { kube.Progressf(o.ErrOut, format, a...) }
