@@ -1,0 +1,161 @@
+// Package stacks is the CPU profile as the runner sends it and the client
+// shows it: named stacks (frames innermost first, with file and line where
+// the binary records them) and how often each was sampled, by process and
+// pod. The runner writes a profile as JSON lines after protocol.MapsLine;
+// the client reads them back, merges the pods' profiles and writes them as
+// a pprof profile (github.com/google/pprof/profile), folded lines, a top
+// table or JSON. It is pure: no eBPF, no Kubernetes.
+package stacks
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Frame is one named frame.
+type Frame struct {
+	// Func is the function, or file+0xOFFSET, or the bare address.
+	Func string `json:"func"`
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+}
+
+// Stack is one distinct stack and how often it was sampled.
+type Stack struct {
+	// Frames are innermost first: the kernel's above the user's.
+	Frames  []Frame `json:"frames"`
+	Count   uint64  `json:"count"`
+	Process string  `json:"process,omitempty"`
+	// Pod is set when profiles of several pods are merged.
+	Pod string `json:"pod,omitempty"`
+}
+
+// Lost counts what a profile could not record or name.
+type Lost struct {
+	// UserStacks and KernelStacks are samples whose stack the kernel could
+	// not store (counted, with that stack empty); Samples were dropped.
+	UserStacks   uint64 `json:"user_stacks"`
+	KernelStacks uint64 `json:"kernel_stacks"`
+	Samples      uint64 `json:"samples"`
+	// Unnamed are samples of processes that exited before their frames
+	// could be named (their user frames keep their addresses).
+	Unnamed uint64 `json:"unnamed"`
+}
+
+// Profile is a CPU profile.
+type Profile struct {
+	// Hz is the sampling rate on each CPU, CPUs how many were sampled.
+	Hz   int `json:"hz"`
+	CPUs int `json:"cpus"`
+	// Duration is how long the sampling lasted.
+	Duration time.Duration `json:"duration_ns"`
+	Lost     Lost          `json:"lost"`
+	Stacks   []Stack       `json:"-"`
+}
+
+// Samples is the number of samples the stacks hold.
+func (p *Profile) Samples() uint64 {
+	var n uint64
+	for _, s := range p.Stacks {
+		n += s.Count
+	}
+	return n
+}
+
+// The JSON line types a profile travels in, as bpftrace's -f json objects.
+const (
+	headerType = "cpu_profile"
+	stackType  = "cpu_stack"
+)
+
+// header is the first line's data: the profile and its stack count.
+type header struct {
+	*Profile
+	StackCount int `json:"stacks"`
+}
+
+// line is one JSON line.
+type line struct {
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+// Write writes p as JSON lines: a header, then a line per stack.
+func Write(w io.Writer, p *Profile) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	if err := enc.Encode(map[string]any{"type": headerType, "data": header{p, len(p.Stacks)}}); err != nil {
+		return fmt.Errorf("write profile: %w", err)
+	}
+	for _, s := range p.Stacks {
+		if err := enc.Encode(map[string]any{"type": stackType, "data": s}); err != nil {
+			return fmt.Errorf("write profile: %w", err)
+		}
+	}
+	return bw.Flush()
+}
+
+// Read reads a profile written by Write from text, skipping other lines.
+func Read(text string) (*Profile, error) {
+	var p *Profile
+	want := 0
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, "{") {
+			continue
+		}
+		var ln line
+		if err := json.Unmarshal([]byte(l), &ln); err != nil {
+			continue
+		}
+		switch ln.Type {
+		case headerType:
+			h := header{Profile: &Profile{}}
+			if err := json.Unmarshal(ln.Data, &h); err != nil {
+				return nil, fmt.Errorf("read profile header: %w", err)
+			}
+			p, want = h.Profile, h.StackCount
+		case stackType:
+			if p == nil {
+				return nil, fmt.Errorf("read profile: a stack before the header")
+			}
+			var s Stack
+			if err := json.Unmarshal(ln.Data, &s); err != nil {
+				return nil, fmt.Errorf("read profile stack: %w", err)
+			}
+			p.Stacks = append(p.Stacks, s)
+		}
+	}
+	switch {
+	case p == nil:
+		return nil, fmt.Errorf("read profile: no profile in the output")
+	case len(p.Stacks) != want:
+		return nil, fmt.Errorf("read profile: %d of its %d stacks came", len(p.Stacks), want)
+	}
+	return p, nil
+}
+
+// Merge merges the profiles of pods (in the same order) into one: each
+// stack keeps its pod, the losses add up, and the duration is the longest.
+func Merge(pods []string, profiles []*Profile) *Profile {
+	m := &Profile{}
+	for i, p := range profiles {
+		if p == nil {
+			continue
+		}
+		m.Hz, m.CPUs = max(m.Hz, p.Hz), max(m.CPUs, p.CPUs)
+		m.Duration = max(m.Duration, p.Duration)
+		m.Lost.UserStacks += p.Lost.UserStacks
+		m.Lost.KernelStacks += p.Lost.KernelStacks
+		m.Lost.Samples += p.Lost.Samples
+		m.Lost.Unnamed += p.Lost.Unnamed
+		for _, s := range p.Stacks {
+			s.Pod = pods[i]
+			m.Stacks = append(m.Stacks, s)
+		}
+	}
+	return m
+}
