@@ -116,6 +116,20 @@ func Functions(f *elf.File) ([]Span, error) {
 		}
 		return out, nil
 	}
+	tab, err := LineTable(f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Span, 0, len(tab.Funcs))
+	for _, fn := range tab.Funcs {
+		out = append(out, Span{fn.Name, fn.Entry, fn.End, false})
+	}
+	return out, nil
+}
+
+// LineTable reads a Go executable's .gopclntab (stripped and PIE too): its
+// functions, and the file and line of each address.
+func LineTable(f *elf.File) (*gosym.Table, error) {
 	sec := f.Section(".gopclntab")
 	if sec == nil {
 		return nil, fmt.Errorf("%w: no symbol table and no .gopclntab", ErrCannotProbe)
@@ -132,11 +146,7 @@ func Functions(f *elf.File) ([]Span, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: parse .gopclntab: %w", ErrCannotProbe, err)
 	}
-	out := make([]Span, 0, len(tab.Funcs))
-	for _, fn := range tab.Funcs {
-		out = append(out, Span{fn.Name, fn.Entry, fn.End, false})
-	}
-	return out, nil
+	return tab, nil
 }
 
 // textStart finds where the functions of a stripped Go executable start:

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
 )
 
 // mapping is one file-backed executable mapping of a process.
@@ -51,7 +53,11 @@ func NewProcess(procRoot string, pid int) (*Process, error) {
 
 // Name is the function holding address a: its name, or the mapped file and
 // the offset in it, or the bare address when no file holds it.
-func (p *Process) Name(a uint64) string {
+func (p *Process) Name(a uint64) string { return p.Frame(a).Func }
+
+// Frame is Name with the file and line of a, where the binary records them
+// (Go executables).
+func (p *Process) Frame(a uint64) stacks.Frame {
 	for _, m := range p.maps {
 		if a < m.start || a >= m.end {
 			continue
@@ -64,12 +70,12 @@ func (p *Process) Name(a uint64) string {
 		}
 		if t != nil {
 			if va, ok := t.addr(off); ok {
-				if n := t.name(va); n != "" {
-					return n
+				if f := t.frame(va); f.Func != "" {
+					return f
 				}
 			}
 		}
-		return fmt.Sprintf("%s+0x%x", filepath.Base(m.path), off)
+		return stacks.Frame{Func: fmt.Sprintf("%s+0x%x", filepath.Base(m.path), off)}
 	}
-	return fmt.Sprintf("0x%x", a)
+	return stacks.Frame{Func: fmt.Sprintf("0x%x", a)}
 }

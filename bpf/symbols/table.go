@@ -2,17 +2,21 @@ package symbols
 
 import (
 	"debug/elf"
+	"debug/gosym"
 	"fmt"
 	"sort"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
 )
 
-// table is a file's functions sorted by start address, and its loadable
-// segments to turn file offsets into the addresses they name.
+// table is a file's functions sorted by start address, its loadable
+// segments to turn file offsets into the addresses they name, and, for a Go
+// executable, its line table (file and line of each address).
 type table struct {
 	funcs []gofunc.Span
 	loads []*elf.Prog
+	lines *gosym.Table
 }
 
 // loadTable reads the functions of the ELF file at path.
@@ -30,6 +34,9 @@ func loadTable(path string) (*table, error) {
 	}
 	if fns, err := gofunc.Functions(f); err == nil {
 		t.funcs = fns
+	}
+	if f.Section(".gopclntab") != nil {
+		t.lines, _ = gofunc.LineTable(f)
 	}
 	if len(t.funcs) == 0 { // a stripped shared library: its dynamic symbols
 		syms, _ := f.DynamicSymbols()
@@ -51,6 +58,17 @@ func (t *table) addr(off uint64) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// frame is the function holding address a, with its file and line when
+// the line table knows them; "" Func when no function holds it.
+func (t *table) frame(a uint64) stacks.Frame {
+	if t.lines != nil {
+		if file, line, fn := t.lines.PCToLine(a); fn != nil {
+			return stacks.Frame{Func: fn.Name, File: file, Line: line}
+		}
+	}
+	return stacks.Frame{Func: t.name(a)}
 }
 
 // name is the function holding address a, or "".
