@@ -9,11 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/pidns"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
-// MaxHz bounds the sampling frequency: past it the sampling itself would
-// cost the target more than a profile is worth.
-const MaxHz = 1000
+// MaxHz bounds the sampling frequency (protocol.MaxCPUHz).
+const MaxHz = protocol.MaxCPUHz
 
 // Target is the PID namespace to sample, and the one process in it not to
 // sample (the runner itself).

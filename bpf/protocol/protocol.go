@@ -184,7 +184,15 @@ type Session struct {
 	// Funcs are Go function patterns (main.counterValue, main.*) for the
 	// native Go function tracer, instead of a bpftrace program.
 	Funcs []string
+	// CPUHz, when set, samples the target's on-CPU stacks this many times a
+	// second on each CPU (the native CPU profile), instead of a program; at
+	// most MaxCPUHz.
+	CPUHz int
 }
+
+// MaxCPUHz bounds the CPU profile's sampling rate: past it the sampling
+// itself would cost the target more than a profile is worth.
+const MaxCPUHz = 1000
 
 // Engine names a way of tracing.
 type Engine string
@@ -197,6 +205,8 @@ const (
 	EngineSyscalls Engine = "syscalls"
 	// EngineFunc is the native Go function tracer (--func).
 	EngineFunc Engine = "func"
+	// EngineCPU is the native CPU profile (--cpu).
+	EngineCPU Engine = "cpu"
 )
 
 // Engine is the engine s asks for; "" when it asks for none or several.
@@ -209,19 +219,25 @@ func (s Session) Engine() Engine {
 		return EngineSyscalls
 	case len(s.Funcs) > 0:
 		return EngineFunc
+	case s.CPUHz > 0:
+		return EngineCPU
 	}
 	return EngineBpftrace
 }
 
 // Native reports whether s runs one of the runner's own engines, which need
 // no bpftrace in the image.
-func (s Session) Native() bool { e := s.Engine(); return e == EngineSyscalls || e == EngineFunc }
+func (s Session) Native() bool {
+	e := s.Engine()
+	return e == EngineSyscalls || e == EngineFunc || e == EngineCPU
+}
 
 // Engines counts the engines s asks for: a valid session asks for one of a
-// bpftrace program, the syscall census and the Go function tracer.
+// bpftrace program, the syscall census, the Go function tracer and the CPU
+// profile.
 func (s Session) Engines() int {
 	n := 0
-	for _, on := range []bool{s.Program != "" || s.ProgramSize > 0, s.Syscalls, len(s.Funcs) > 0} {
+	for _, on := range []bool{s.Program != "" || s.ProgramSize > 0, s.Syscalls, len(s.Funcs) > 0, s.CPUHz > 0} {
 		if on {
 			n++
 		}
@@ -288,6 +304,9 @@ func (s Session) Args() []string {
 	for _, f := range s.Funcs {
 		args = append(args, "--func="+f)
 	}
+	if s.CPUHz > 0 {
+		args = append(args, fmt.Sprintf("--cpu-hz=%d", s.CPUHz))
+	}
 	return args
 }
 
@@ -314,6 +333,7 @@ func ParseArgs(args []string) (Session, error) {
 	fs.BoolVar(&s.IgnoreMemoryLimit, "ignore-memory-limit", false, "start even if the tracer may not fit under the memory limit")
 	fs.BoolVar(&s.Syscalls, "syscalls", false, "run the native syscall census")
 	fs.Func("func", "trace this Go function (repeatable)", func(v string) error { s.Funcs = append(s.Funcs, v); return nil })
+	fs.IntVar(&s.CPUHz, "cpu-hz", 0, "sample the on-CPU stacks this many times a second (the CPU profile)")
 	fs.DurationVar(&s.Deadline, "deadline", s.Deadline, "hard bound of the session")
 	fs.Func("not-after", "when the session must be over (RFC 3339)", func(v string) error {
 		t, err := time.Parse(time.RFC3339, v)
@@ -329,10 +349,13 @@ func ParseArgs(args []string) (Session, error) {
 		return Session{}, fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
 	}
 	if s.Engines() != 1 {
-		return Session{}, fmt.Errorf("%w: want exactly one of --program, --syscalls and --func", ErrUsage)
+		return Session{}, fmt.Errorf("%w: want exactly one of --program, --syscalls, --func and --cpu-hz", ErrUsage)
 	}
 	if s.Deadline <= 0 {
 		return Session{}, fmt.Errorf("%w: --deadline must be positive", ErrUsage)
+	}
+	if s.CPUHz < 0 || s.CPUHz > MaxCPUHz {
+		return Session{}, fmt.Errorf("%w: --cpu-hz must be 1 to %d", ErrUsage, MaxCPUHz)
 	}
 	if s.ProgramSize < 0 || s.ProgramSize > MaxProgram || s.ProgramSize > 0 && (s.Program != "" || len(s.ProgramSHA256) != 64) {
 		return Session{}, fmt.Errorf("%w: a program on stdin needs --program-size (at most %d) and --program-sha256, and no --program", ErrUsage, MaxProgram)

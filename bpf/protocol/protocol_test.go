@@ -29,12 +29,17 @@ func TestArgsRoundTrip(t *testing.T) {
 	census.Syscalls = true
 	funcs := DefaultSession()
 	funcs.Funcs = []string{"main.counterValue", "main.*"}
+	cpu := DefaultSession()
+	cpu.CPUHz = 99
 	stdin := DefaultSession()
 	stdin.ProgramSize, stdin.ProgramSHA256, stdin.ProgramHead = ProgramOnStdin("// big\nBEGIN { }\n")
-	for name, s := range map[string]Session{"full": full, "minimal": minimal, "census": census, "funcs": funcs, "program on stdin": stdin} {
+	for name, s := range map[string]Session{"full": full, "minimal": minimal, "census": census, "funcs": funcs, "cpu": cpu, "program on stdin": stdin} {
 		got, err := ParseArgs(s.Args())
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
+		}
+		if got.Engine() == "" || got.Native() != (name == "census" || name == "funcs" || name == "cpu") {
+			t.Fatalf("%s: engine %q, native %v", name, got.Engine(), got.Native())
 		}
 		if d := cmp.Diff(s, got); d != "" {
 			t.Fatalf("%s: round trip (-want +got):\n%s", name, d)
@@ -47,6 +52,7 @@ func TestParseArgsRejects(t *testing.T) {
 		"no program":      {"--deadline=1h"},
 		"both engines":    {"--program=x", "--syscalls"},
 		"func and census": {"--func=main.f", "--syscalls"},
+		"cpu and program": {"--program=x", "--cpu-hz=99"},
 		"unknown flag":    {"--program=x", "--frobnicate"},
 		"stray argument":  {"--program=x", "extra"},
 		"zero deadline":   {"--program=x", "--deadline=0s"},

@@ -9,8 +9,8 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
-// Engine is one way of tracing the target: bpftrace, the syscall census or
-// the Go function tracer. Run drives every engine through one lifecycle —
+// Engine is one way of tracing the target: bpftrace, the syscall census,
+// the Go function tracer or the CPU profile. Run drives every engine through one lifecycle —
 // hello, kernel, target, memory, start, ready, supervise, stop, summary — so
 // adding an engine is adding one file that implements this interface and a
 // case in newEngine.
@@ -63,6 +63,8 @@ func (o Options) newEngine(features <-chan Features) Engine {
 		return censusEngine{o}
 	case protocol.EngineFunc:
 		return goFuncEngine{o}
+	case protocol.EngineCPU:
+		return cpuEngine{o}
 	}
 	return &bpftraceEngine{o: o, features: features}
 }

@@ -1,0 +1,122 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/cpuprofile"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/symbols"
+)
+
+// cpuEngine is the native CPU profile (--cpu): the on-CPU stacks of the
+// target's PID namespace, sampled at the session's rate on every CPU until
+// the session stops, then named in the pod (the processes' own files, the
+// kernel's symbols) and written after protocol.MapsLine as the JSON lines
+// of package stacks, for the client to show.
+type cpuEngine struct{ o Options }
+
+func (cpuEngine) NeedsKernelTypes() bool { return false }
+func (cpuEngine) PeakMemory() uint64     { return nativePeakMemory }
+
+// Start attaches the sampler.
+func (e cpuEngine) Start(_ context.Context, t Target) (Trace, error) {
+	o := e.o
+	s, err := cpuprofile.Start(cpuprofile.Target{
+		PIDNamespace: filepath.Join(t.ProcRoot, strconv.Itoa(t.PID), "ns/pid"),
+		Self:         uint32(os.Getpid()),
+		Hz:           o.Session.CPUHz,
+	})
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	o.announce(s.CPUs(), fmt.Sprintf("Sampling the on-CPU stacks of the target's processes at %d Hz on %d CPUs... Hit Ctrl-C to end.", o.Session.CPUHz, s.CPUs()))
+	return newNativeTrace(s.CPUs(), o.StopGrace, func() int {
+		defer s.Close()
+		s.Stop()
+		sampled, lost, err := s.Stacks()
+		if err != nil {
+			o.say("%v", err)
+			return 1
+		}
+		p := name(t.ProcRoot, sampled)
+		p.Hz, p.CPUs, p.Duration = o.Session.CPUHz, s.CPUs(), time.Since(started)
+		p.Lost.UserStacks, p.Lost.KernelStacks, p.Lost.Samples = lost.UserStacks, lost.KernelStacks, lost.Samples
+		fmt.Fprintln(o.Stdout, protocol.MapsLine) // the client reads the profile after it
+		if err := stacks.Write(o.Stdout, p); err != nil {
+			o.say("write the profile: %v", err)
+			return 1
+		}
+		o.say("%d samples in %d distinct stacks%s", p.Samples(), len(p.Stacks), lostNote(p.Lost))
+		o.say("peak memory of the runner: %s", peakMemory())
+		return 0
+	}), nil
+}
+
+// name names the sampled stacks: each process through its own mappings and
+// files while it lives (one that exited keeps its user addresses and is
+// counted in Lost.Unnamed), the kernel's frames through kallsyms.
+func name(procRoot string, sampled []cpuprofile.Stack) *stacks.Profile {
+	p := &stacks.Profile{}
+	kernel, _ := symbols.NewKernel(filepath.Join(procRoot, "kallsyms"))
+	procs := map[uint32]*symbols.Process{}
+	comms := map[uint32]string{}
+	for _, st := range sampled {
+		proc, seen := procs[st.PID]
+		if !seen {
+			proc, _ = symbols.NewProcess(procRoot, int(st.PID))
+			procs[st.PID] = proc
+			comm, _ := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(int(st.PID)), "comm"))
+			comms[st.PID] = strings.TrimSpace(string(comm))
+		}
+		if proc == nil && len(st.User) > 0 {
+			p.Lost.Unnamed += st.Count
+		}
+		frames := make([]stacks.Frame, 0, len(st.Kernel)+len(st.User))
+		for _, a := range st.Kernel {
+			f := stacks.Frame{Func: fmt.Sprintf("0x%x", a)}
+			if kernel != nil {
+				f.Func = kernel.Name(a)
+			}
+			frames = append(frames, f)
+		}
+		for _, a := range st.User {
+			f := stacks.Frame{Func: fmt.Sprintf("0x%x", a)}
+			if proc != nil {
+				f = proc.Frame(a)
+			}
+			frames = append(frames, f)
+		}
+		p.Stacks = append(p.Stacks, stacks.Stack{Frames: frames, Count: st.Count, Process: comms[st.PID]})
+	}
+	return p
+}
+
+// lostNote says what the profile could not record or name, if anything.
+func lostNote(l stacks.Lost) string {
+	var parts []string
+	for _, c := range []struct {
+		n    uint64
+		what string
+	}{
+		{l.UserStacks, "user stacks not recorded (the stack map was full)"},
+		{l.KernelStacks, "kernel stacks not recorded"},
+		{l.Samples, "samples dropped (the counts map was full)"},
+		{l.Unnamed, "samples of processes that exited before they could be named"},
+	} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, ", ")
+}
