@@ -170,6 +170,9 @@ func programLine(s pods.SessionInfo) string {
 	if len(s.Funcs) > 0 {
 		return "--func " + strings.Join(s.Funcs, " --func ")
 	}
+	if s.CPUHz > 0 {
+		return fmt.Sprintf("--cpu --hz %d (CPU profile)", s.CPUHz)
+	}
 	for _, l := range strings.Split(s.Program, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
 			return l

@@ -92,6 +92,7 @@ func TestProgramLine(t *testing.T) {
 		{pods.SessionInfo{Program: "\n  BEGIN { }\nEND { }"}, "BEGIN { }"},
 		{pods.SessionInfo{Syscalls: true}, "--syscalls (native census)"},
 		{pods.SessionInfo{Funcs: []string{"main.a", "main.b"}}, "--func main.a --func main.b"},
+		{pods.SessionInfo{CPUHz: 99}, "--cpu --hz 99 (CPU profile)"},
 	} {
 		if got := programLine(c.s); got != c.want {
 			t.Errorf("programLine(%+v) = %q, want %q", c.s, got, c.want)

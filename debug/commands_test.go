@@ -91,7 +91,7 @@ func TestTraceCommand(t *testing.T) {
 		t.Fatalf("two containers: exit %d (%v)", r.code, r.err)
 	}
 	r = run(t, cl.Clients("ns"), nil, "-l", "app=web", "--max-pods", "2", "-e", "BEGIN { }")
-	if r.code != ExitUsage || !strings.Contains(r.err.Error(), "more than the 2 allowed") || !strings.Contains(r.err.Error(), "raise --max-pods") {
+	if r.code != ExitUsage || !strings.Contains(r.err.Error(), "4 running pods, more than --max-pods 2") || !strings.Contains(r.err.Error(), "raise --max-pods") {
 		t.Fatalf("too many pods: exit %d (%v)", r.code, r.err)
 	}
 	r = run(t, cl.Clients("ns"), nil, "-l", "app=web", "--dry-run", "-e", "BEGIN { }")
@@ -176,7 +176,6 @@ func TestFixWords(t *testing.T) {
 		{exit.Fix{Setting: exit.MatchingImage}, "--image with the image of version " + Version()},
 		{exit.Fix{Setting: exit.Deadline}, "--deadline"},
 		{exit.Fix{Setting: exit.StartTimeout}, "raise --start-timeout"},
-		{exit.Fix{Setting: exit.MaxPods}, "raise --max-pods"},
 		{exit.Fix{Setting: exit.Target}, "-l SELECTOR"},
 		{exit.Fix{Setting: exit.Credentials}, "--kubeconfig"},
 		{exit.Fix{Command: exit.List, Pod: "web"}, "`kubectl trace-debug list pod/web`"},

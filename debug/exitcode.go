@@ -56,8 +56,6 @@ func fixWords(f exit.Fix) string {
 		words = append(words, "run again, with a longer --deadline if the image is slow to pull")
 	case exit.StartTimeout:
 		words = append(words, "raise --start-timeout")
-	case exit.MaxPods:
-		words = append(words, "narrow the selector, or raise --max-pods")
 	case exit.Target:
 		words = append(words, "give pod/NAME, NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME or -l SELECTOR")
 	case exit.Credentials:

@@ -81,7 +81,7 @@ func (o *SessionRef) group() bool { return o.Workload != "" || o.Selector != "" 
 func (o *SessionRef) targets(ctx context.Context) (pods.Targets, error) {
 	targets, err := o.Clients.Resolve(ctx, o.Workload, o.Selector, false)
 	if err == nil {
-		err = targets.Check(pods.DefaultMaxPods)
+		err = targets.Check()
 	}
 	return targets, err
 }

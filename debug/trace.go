@@ -60,6 +60,10 @@ type TraceOptions struct {
 	Syscalls bool
 	// Funcs are Go functions for the native, Go-safe function tracer.
 	Funcs []string
+	// CPU profiles the target's on-CPU stacks (the native sampler) at Hz
+	// samples a second on each CPU, for Duration (30 s unless given).
+	CPU bool
+	Hz  int
 
 	// Selector (-l) traces the pods it matches instead of TARGET;
 	// AllNamespaces (-A) looks for them in every namespace.
@@ -88,7 +92,8 @@ func NewTraceOptions(streams genericiooptions.IOStreams) *TraceOptions {
 		Deadline:     protocol.DefaultSession().Deadline,
 		StartTimeout: 2 * time.Minute,
 		OutputFormat: "text",
-		MaxPods:      pods.DefaultMaxPods,
+		MaxPods:      defaultMaxPods,
+		Hz:           99,
 	}
 }
 
@@ -102,12 +107,14 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.DurationVar(&o.Duration, "duration", o.Duration, "stop the trace after this long and print its maps, as Ctrl-C does (0: until Ctrl-C)")
 	flags.DurationVar(&o.Deadline, "deadline", o.Deadline, "hard bound of the tracer's life in the pod, whatever happens to the client")
 	flags.DurationVar(&o.StartTimeout, "start-timeout", o.StartTimeout, "how long to wait for the tracer container to start")
-	flags.StringVarP(&o.OutputFormat, "output", "o", o.OutputFormat, "tracer output format: text or json (one JSON object per line)")
-	flags.StringVar(&o.OutputFile, "output-file", o.OutputFile, "write the tracer's output to this file instead of stdout")
+	flags.StringVarP(&o.OutputFormat, "output", "o", o.OutputFormat, "tracer output format: text or json (one JSON object per line); with --cpu: top (the default), svg (a flame graph), pprof, folded or json")
+	flags.StringVar(&o.OutputFile, "output-file", o.OutputFile, "write the tracer's output (or the profile) to this file instead of stdout")
 	flags.StringVar(&o.ReadyFile, "ready-file", o.ReadyFile, "write the session's name to this file once the probes are attached (for scripts)")
 	flags.BoolVar(&o.Detach, "detach", o.Detach, "return once the probes are attached; the trace runs until --duration, --deadline or `stop`")
 	flags.BoolVar(&o.DryRun, "dry-run", o.DryRun, "print the patch that would add the tracer container, and change nothing")
 	flags.BoolVar(&o.Syscalls, "syscalls", o.Syscalls, "count the target's syscalls by name and thread with the native engine (no bpftrace; attaches in milliseconds)")
+	flags.BoolVar(&o.CPU, "cpu", o.CPU, "profile the target's CPU: sample the on-CPU stacks of its processes (user and kernel, Go-aware) and show where the time goes (-o top, svg, pprof, folded or json; --duration, default 30s)")
+	flags.IntVar(&o.Hz, "hz", o.Hz, "with --cpu: samples a second on each CPU (1 to 1000)")
 	flags.StringArrayVar(&o.Funcs, "func", o.Funcs, "trace calls of this Go function of the target's executable, with results and durations, Go-safe (repeatable; patterns like main.* allowed)")
 	flags.BoolVar(&o.UnsafeUretprobe, "unsafe-uretprobe", o.UnsafeUretprobe, "run uretprobes on Go executables as written (they crash Go programs: Go moves its stacks); by default they become uprobes at each RET")
 	flags.BoolVar(&o.NodeWide, "node-wide", o.NodeWide, "let the program's probes fire for every process on the node, not only the pod's (uprobes on a shared image, tracepoints, kprobes)")
@@ -144,6 +151,9 @@ func (o *TraceOptions) Complete(args []string) error {
 		}
 		o.Program = string(b)
 	}
+	if o.CPU && o.Duration == 0 {
+		o.Duration = defaultCPUDuration
+	}
 	if o.Image == DefaultImage() && o.session(o.Program).Native() {
 		o.Image = NativeImage() // the native engines need no bpftrace
 	}
@@ -152,16 +162,23 @@ func (o *TraceOptions) Complete(args []string) error {
 	return err
 }
 
+// defaultMaxPods is how many pods a workload or a selector may resolve to
+// before the trace is refused (--max-pods): every pod gets a privileged
+// tracer.
+const defaultMaxPods = 20
+
 // newClients builds the clients from kubectl's flags; tests replace it.
 var newClients = func(flags *genericclioptions.ConfigFlags) (kube.Clients, error) { return kube.New(flags) }
 
 // Validate checks the options without any I/O.
 func (o *TraceOptions) Validate() error {
 	switch {
+	case o.CPU && (o.Hz < 1 || o.Hz > protocol.MaxCPUHz):
+		return codef(ExitUsage, "--hz must be 1 to %d, not %d: more samples cost the target more than they tell", protocol.MaxCPUHz, o.Hz)
 	case o.session(o.Program).Engines() == 0:
-		return codef(ExitUsage, "no program: give a bpftrace program with -e 'PROGRAM' or -f FILE, or use --syscalls or --func FUNCTION")
+		return codef(ExitUsage, "no program: give a bpftrace program with -e 'PROGRAM' or -f FILE, or use --syscalls, --func FUNCTION or --cpu")
 	case o.session(o.Program).Engines() > 1:
-		return codef(ExitUsage, "give one of -e/-f (a bpftrace program), --syscalls (the native census) and --func (the Go function tracer)")
+		return codef(ExitUsage, "give one of -e/-f (a bpftrace program), --syscalls (the native census), --func (the Go function tracer) and --cpu (the CPU profile)")
 	case o.Image == "":
 		return codef(ExitUsage, "--image must not be empty")
 	case o.Duration < 0:
@@ -178,6 +195,10 @@ func (o *TraceOptions) Validate() error {
 		return codef(ExitUsage, "--max-pods must be at least 1")
 	case o.Detach && o.OutputFile != "":
 		return codef(ExitUsage, "--output-file needs an attached session: a detached one keeps its output in the pod; read it with `kubectl trace-debug logs`")
+	case o.CPU:
+		if err := o.validateCPU(); err != nil {
+			return err
+		}
 	case o.OutputFormat != "text" && o.OutputFormat != "json":
 		return codef(ExitUsage, "--output must be text or json, not %q", o.OutputFormat)
 	}
@@ -209,7 +230,10 @@ func (o *TraceOptions) session(program string) protocol.Session {
 		s.ProgramSize, s.ProgramSHA256, s.ProgramHead = protocol.ProgramOnStdin(program)
 	}
 	s.Attached = !o.Detach
-	s.JSON = o.OutputFormat == "json"
+	s.JSON = o.OutputFormat == "json" && !o.CPU
+	if o.CPU {
+		s.CPUHz = o.Hz
+	}
 	s.UnsafeUretprobe = o.UnsafeUretprobe
 	s.NodeWide = o.NodeWide
 	s.IgnoreMemoryLimit = o.IgnoreMemoryLimit

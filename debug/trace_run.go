@@ -23,6 +23,11 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		defer f.Close()
 		o.Out = f
 	}
+	if o.CPU {
+		if err := o.checkProfileOutput(); err != nil {
+			return err
+		}
+	}
 	c, pod := o.Clients, o.PodName
 	var skipped pods.Targets
 	if pod == "" {
@@ -35,7 +40,20 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		}
 		pod, c, skipped = targets.Running[0].Name, c.In(targets.Running[0].Namespace), targets
 	}
-	t, err := session.Trace(ctx, c, o.request(pod, false), o.streams())
+	streams := o.streams()
+	var final *group.Final
+	if o.CPU { // the profile comes after the maps line; what precedes it is the runner's talk
+		final = &group.Final{Live: o.ErrOut}
+		streams.Out = final
+	}
+	t, err := session.Trace(ctx, c, o.request(pod, false), streams)
+	if final != nil && t != nil {
+		final.Close()
+		kept, found := final.Kept()
+		if rerr := o.showProfile([]string{t.Pod}, []string{kept}, []bool{found}); err == nil {
+			err = rerr
+		}
+	}
 	if err == nil && t.Detached() {
 		o.progress("tracer %s runs detached until its deadline (%v)%s; follow it with `kubectl trace-debug attach pod/%s %s`, end it with %s",
 			t.Name, o.Deadline, o.durationNote(), t.Pod, t.Name, stopCommand(t.Pod, t.Name))
@@ -72,7 +90,10 @@ func (o *TraceOptions) resolve(ctx context.Context) (pods.Targets, error) {
 		return pods.Targets{}, session.InterruptedError("resolving the target", "", nil)
 	}
 	if err == nil {
-		err = targets.Check(o.MaxPods)
+		err = targets.Check()
+	}
+	if err == nil && len(targets.Running) > o.MaxPods {
+		err = codef(ExitUsage, "resolve %s: it matches %d running pods, more than --max-pods %d: every pod would get a privileged tracer; narrow the selector, or raise --max-pods", targets.What, len(targets.Running), o.MaxPods)
 	}
 	if err != nil {
 		return pods.Targets{}, err
@@ -93,7 +114,11 @@ func (o *TraceOptions) runGroup(ctx context.Context, targets pods.Targets) error
 		Merged:  func(n int) { o.progress("maps merged across %d pods (--per-pod prints each pod's)", n) },
 		OnReady: o.onReady,
 	}
-	outcome, err := group.Trace(ctx, o.Clients, targets, cfg, o.streams())
+	streams := o.streams()
+	if o.CPU { // stdout is the profile's; the runners' talk goes to stderr
+		cfg.Finals, streams.Out = o.showProfile, o.ErrOut
+	}
+	outcome, err := group.Trace(ctx, o.Clients, targets, cfg, streams)
 	if err != nil {
 		return err
 	}

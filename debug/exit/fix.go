@@ -19,8 +19,6 @@ const (
 	Deadline
 	// StartTimeout bounds the wait for the tracer to start.
 	StartTimeout
-	// MaxPods bounds the pods of a workload or selector.
-	MaxPods
 	// Target is how the pods are named: a pod, a workload or a selector.
 	Target
 	// Credentials are the kubeconfig and its context.

@@ -22,8 +22,8 @@ type Member struct {
 	Out, ErrOut io.Writer
 	Interrupts  <-chan os.Signal
 
-	out    *podOutput
-	errOut *podLines
+	out          *Final
+	live, errOut *podLines
 }
 
 // Group is one command over several pods.
@@ -39,6 +39,9 @@ type Group struct {
 	// Merged, when set, is told how many pods' maps are merged, before
 	// they are printed.
 	Merged func(pods int)
+	// Finals, when set, takes what each member printed after the maps line
+	// (found says whether it came) instead of the maps being shown.
+	Finals func(pods, kept []string, found []bool) error
 
 	out, errOut io.Writer
 	json        bool
@@ -56,7 +59,7 @@ func New(what, verb string, out, errOut io.Writer, json bool) *Group {
 // Add adds a member for pod, in namespace.
 func (g *Group) Add(pod, namespace string) *Member {
 	live := &podLines{w: g.out, pod: pod, json: g.json, mu: &g.mu}
-	m := &Member{Pod: pod, Namespace: namespace, out: &podOutput{live: live}, errOut: &podLines{w: g.errOut, pod: pod, mu: &g.mu}}
+	m := &Member{Pod: pod, Namespace: namespace, out: &Final{Live: live}, live: live, errOut: &podLines{w: g.errOut, pod: pod, mu: &g.mu}}
 	m.Out, m.ErrOut = m.out, m.errOut
 	g.members = append(g.members, m)
 	return m
@@ -81,16 +84,21 @@ func (g *Group) Run(ctx context.Context, interrupts <-chan os.Signal, do func(ct
 		wg.Go(func() { errs[i] = do(ctx, m) })
 	}
 	wg.Wait()
-	outs := make([]*podOutput, len(g.members))
-	for i, m := range g.members {
-		m.errOut.Flush()
-		outs[i] = m.out
-	}
 	o := Outcome{What: g.What, Session: g.Session, Verb: g.Verb, Errs: errs}
+	var kept []string
+	var found []bool
 	for _, m := range g.members {
+		m.errOut.Flush()
 		o.Pods = append(o.Pods, m.Pod)
+		m.out.Close()
+		k, f := m.out.Kept()
+		kept, found = append(kept, k), append(found, f)
 	}
-	if err := g.Maps.show(g.out, outs, g.Merged); err != nil {
+	if g.Finals != nil {
+		o.Err = g.Finals(o.Pods, kept, found)
+		return o
+	}
+	if err := g.Maps.show(g.out, g.members, g.Merged); err != nil {
 		o.Err = err
 	}
 	return o

@@ -11,18 +11,30 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/internal/lines"
 )
 
-// podOutput is a member's stdout: the lines before the runner's
-// protocol.MapsLine go out at once, marked with their pod; the maps printed
-// at the end, after it, are kept to be merged.
-type podOutput struct {
-	live      *podLines
+// Final is a session's stdout split at the runner's protocol.MapsLine: the
+// lines before it go to Live at once; what the runner prints at the end,
+// after it (the final maps, a profile), is kept.
+type Final struct {
+	Live      io.Writer
 	capturing bool
 	buf       lines.Buffer
 	final     bytes.Buffer
 }
 
+// Kept is what came after the maps line, and whether the maps line came.
+func (p *Final) Kept() (string, bool) { return p.final.String(), p.capturing }
+
+// Close passes on or keeps an unfinished last line.
+func (p *Final) Close() {
+	if rest := p.buf.Rest(); p.capturing {
+		p.final.Write(rest)
+	} else if len(rest) > 0 {
+		_, _ = p.Live.Write(append(rest, '\n'))
+	}
+}
+
 // Write passes lines on until the maps line, and keeps what follows it.
-func (p *podOutput) Write(b []byte) (int, error) {
+func (p *Final) Write(b []byte) (int, error) {
 	err := p.buf.Lines(b, func(line []byte) error {
 		switch {
 		case p.capturing:
@@ -31,7 +43,7 @@ func (p *podOutput) Write(b []byte) (int, error) {
 		case bytes.Contains(line, []byte(protocol.MapsLine)):
 			p.capturing = true
 		default:
-			_, err := p.live.Write(append(line, '\n'))
+			_, err := p.Live.Write(append(line, '\n'))
 			return err
 		}
 		return nil
@@ -55,19 +67,12 @@ type Maps struct {
 	JSON, PerPod bool
 }
 
-// showMaps prints the maps the members printed at the end to out: merged
+// show prints the maps the members printed at the end to out: merged
 // into one set (as one tracer that saw every pod's events would print
 // them), the maps that cannot be merged and any other line per pod; with
 // PerPod, each pod's as it printed them. merged is told how many pods'
 // maps are merged, before they are printed.
-func (m Maps) show(out io.Writer, outs []*podOutput, merged func(pods int)) error {
-	for _, p := range outs { // an unfinished last line
-		if rest := p.buf.Rest(); p.capturing {
-			p.final.Write(rest)
-		} else if len(rest) > 0 {
-			_, _ = p.live.Write(rest)
-		}
-	}
+func (m Maps) show(out io.Writer, members []*Member, merged func(pods int)) error {
 	// bpftrace's maps come in the user's format; the native engines'
 	// summaries always as JSON, with maps of their own.
 	parse, write := mapmerge.ParseText, mapmerge.WriteText
@@ -82,21 +87,23 @@ func (m Maps) show(out io.Writer, outs []*podOutput, merged func(pods int)) erro
 		kinds = mapmerge.KindsOf(protocol.NativeMaps)
 	}
 	if m.PerPod {
-		for _, p := range outs {
+		for _, mb := range members {
+			kept, _ := mb.out.Kept()
 			if m.Native && !m.JSON {
-				_ = mapmerge.WriteText(p.live, mapmerge.ParseJSON(p.final.String()), kinds)
+				_ = mapmerge.WriteText(mb.live, mapmerge.ParseJSON(kept), kinds)
 			} else {
-				_, _ = p.live.Write(p.final.Bytes())
+				_, _ = io.WriteString(mb.live, kept)
 			}
-			p.live.Flush()
+			mb.live.Flush()
 		}
 		return nil
 	}
-	dumps := make([]*mapmerge.Dump, len(outs))
+	dumps := make([]*mapmerge.Dump, len(members))
 	captured := 0
-	for i, p := range outs {
-		dumps[i] = parse(p.final.String())
-		if p.capturing {
+	for i, mb := range members {
+		kept, found := mb.out.Kept()
+		dumps[i] = parse(kept)
+		if found {
 			captured++
 		}
 	}
@@ -122,8 +129,8 @@ func (m Maps) show(out io.Writer, outs []*podOutput, merged func(pods int)) erro
 		}
 		rest = append(rest, d.Other...)
 		if len(rest) > 0 {
-			_, _ = outs[i].live.Write([]byte(strings.Join(rest, "\n") + "\n"))
-			outs[i].live.Flush()
+			_, _ = members[i].live.Write([]byte(strings.Join(rest, "\n") + "\n"))
+			members[i].live.Flush()
 		}
 	}
 	return nil

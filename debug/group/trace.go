@@ -21,6 +21,9 @@ type TraceConfig struct {
 	Merged func(pods int)
 	// OnReady runs once every pod's probes are attached.
 	OnReady func(session string)
+	// Finals, when set, takes what the pods printed at the end instead of
+	// their maps being shown (see Group.Finals).
+	Finals func(pods, kept []string, found []bool) error
 }
 
 // Trace traces the running pods of targets in one session: the same program
@@ -40,7 +43,7 @@ func Trace(ctx context.Context, c kube.Clients, targets pods.Targets, cfg TraceC
 		fmt.Fprintln(s.Out, name) // the session's name, at once, as for one pod
 	}
 	g := New(targets.What, "traced", s.Out, s.ErrOut, cfg.Request.Session.JSON)
-	g.Session, g.Maps, g.Merged = name, cfg.Maps, cfg.Merged
+	g.Session, g.Maps, g.Merged, g.Finals = name, cfg.Maps, cfg.Merged, cfg.Finals
 	for _, p := range targets.Running {
 		g.Add(p.Name, p.Namespace)
 	}

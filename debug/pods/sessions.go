@@ -33,6 +33,7 @@ type SessionInfo struct {
 	Syscalls      bool            `json:"syscalls,omitempty"`
 	JSON          bool            `json:"json,omitempty"`
 	Funcs         []string        `json:"funcs,omitempty"`
+	CPUHz         int             `json:"cpuHz,omitempty"`
 	Duration      metav1.Duration `json:"duration,omitzero"`
 	Deadline      metav1.Duration `json:"deadline"`
 	User          string          `json:"user,omitempty"`
@@ -40,7 +41,7 @@ type SessionInfo struct {
 }
 
 // Native reports whether the session runs a native engine (no bpftrace).
-func (s SessionInfo) Native() bool { return s.Syscalls || len(s.Funcs) > 0 }
+func (s SessionInfo) Native() bool { return s.Syscalls || len(s.Funcs) > 0 || s.CPUHz > 0 }
 
 // Sessions lists the tracer sessions of pod: its ephemeral containers that
 // run the runner, in the order they were added.
@@ -56,7 +57,7 @@ func Sessions(pod *corev1.Pod) []SessionInfo {
 		}
 		s := SessionInfo{Namespace: pod.Namespace, Pod: pod.Name, Name: ec.Name, Target: ec.TargetContainerName, Image: ec.Image}
 		if sess, err := protocol.ParseArgs(ec.Args); err == nil {
-			s.Program, s.Detached, s.Syscalls, s.Funcs, s.JSON = sess.Program, !sess.Attached, sess.Syscalls, sess.Funcs, sess.JSON
+			s.Program, s.Detached, s.Syscalls, s.Funcs, s.JSON, s.CPUHz = sess.Program, !sess.Attached, sess.Syscalls, sess.Funcs, sess.JSON, sess.CPUHz
 			if sess.ProgramSize > 0 {
 				s.Program = fmt.Sprintf("%s ... (%d bytes sent on stdin, sha256 %s)", sess.ProgramHead, sess.ProgramSize, sess.ProgramSHA256)
 			}

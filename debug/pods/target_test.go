@@ -215,7 +215,6 @@ func TestPodTargets(t *testing.T) {
 		msg     string
 	}{
 		{"running ones kept, sorted, others skipped", []corev1.Pod{running("b"), pending, running("a"), gone}, 5, "a,b", 0, ""},
-		{"over --max-pods", []corev1.Pod{running("a"), running("b"), running("c")}, 2, "a,b,c", exit.Usage, "3 running pods, more than the 2 allowed"},
 		{"none running", []corev1.Pod{pending}, 5, "", exit.TargetNotFound, "none of its 1 pods is running (c-pending: not running (Pending))"},
 		{"no pods", nil, 5, "", exit.TargetNotFound, "matches no pods"},
 	} {
@@ -228,7 +227,7 @@ func TestPodTargets(t *testing.T) {
 			if strings.Join(names, ",") != c.running {
 				t.Errorf("running = %v, want %s", names, c.running)
 			}
-			err := targets.Check(c.maxPods)
+			err := targets.Check()
 			if exit.Code(err) != c.code || (c.msg != "" && !strings.Contains(err.Error(), c.msg)) {
 				t.Fatalf("check = %v (code %d), want code %d with %q", err, exit.Code(err), c.code, c.msg)
 			}

@@ -15,10 +15,6 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
 )
 
-// DefaultMaxPods is how many pods a workload or a selector may resolve to
-// before the trace is refused: every pod gets a privileged tracer.
-const DefaultMaxPods = 20
-
 // Skipped is a pod that a target matched and that is not traced.
 type Skipped struct {
 	Pod    string
@@ -57,15 +53,13 @@ func Split(what string, pods []corev1.Pod) Targets {
 	return t
 }
 
-// Check refuses a target with no running pod, or with more than maxPods.
-func (t Targets) Check(maxPods int) error {
+// Check refuses a target with no running pod.
+func (t Targets) Check() error {
 	switch {
 	case len(t.Running) == 0 && len(t.Skipped) == 0:
 		return exit.Codef(exit.TargetNotFound, "resolve %s: it matches no pods; check the name, the selector and the namespace", t.What)
 	case len(t.Running) == 0:
 		return exit.Codef(exit.TargetNotFound, "resolve %s: none of its %d pods is running (%s); trace it once they run", t.What, len(t.Skipped), t.SkippedList())
-	case len(t.Running) > maxPods:
-		return exit.Fixf(exit.Usage, exit.Fix{Setting: exit.MaxPods}, "resolve %s: it matches %d running pods, more than the %d allowed: every pod would get a privileged tracer", t.What, len(t.Running), maxPods)
 	}
 	return nil
 }

@@ -1,7 +1,10 @@
 // Command demo is the target the project traces in its demo and tests: a small
 // web server whose handler calls counterValue once per request (the seed
 // tutorial's caturday server in miniature). counterValue is kept out of line
-// so a uprobe on "main.counterValue" fires exactly once per request.
+// so a uprobe on "main.counterValue" fires exactly once per request. With
+// -burn it also keeps one CPU busy, spending a known share of it in
+// main.hot (7 of every 10 rounds of the same work; main.warm does the
+// other 3): the CPU profile's target.
 package main
 
 import (
@@ -27,9 +30,49 @@ func counterValue() int {
 	return counter
 }
 
+// work is one round of busy arithmetic; hot and warm each run their own
+// copy, so each is the leaf its samples land in.
+const work = 1 << 16
+
+// hot runs n rounds of work.
+//
+//go:noinline
+func hot(n int) uint64 {
+	x := uint64(n)
+	for i := 0; i < n*work; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	return x
+}
+
+// warm runs n rounds of the same work as hot.
+//
+//go:noinline
+func warm(n int) uint64 {
+	x := uint64(n)
+	for i := 0; i < n*work; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	return x
+}
+
+// sink keeps the work from being optimised away.
+var sink uint64
+
+// burn keeps a CPU busy forever: 70% of its rounds in hot, 30% in warm.
+func burn() {
+	for {
+		sink += hot(7) + warm(3)
+	}
+}
+
 func main() {
 	addr := flag.String("listen", "127.0.0.1:8080", "address to serve on")
+	burnCPU := flag.Bool("burn", false, "keep one CPU busy, 70% of it in main.hot and 30% in main.warm")
 	flag.Parse()
+	if *burnCPU {
+		go burn()
+	}
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "request %d\n", counterValue())
 	})
