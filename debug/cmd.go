@@ -49,7 +49,12 @@ var (
 		kubectl trace-debug pod/web --syscalls --duration 30s
 
 		# Each call of a Go function with its results and duration (Go-safe: no uretprobe)
-		kubectl trace-debug pod/web --func main.counterValue`)
+		kubectl trace-debug pod/web --func main.counterValue
+
+		# Where the CPU goes: 30 s of on-CPU stacks, as a table, a flame graph, a pprof file
+		kubectl trace-debug pod/web --cpu
+		kubectl trace-debug deploy/web --cpu --duration 10s -o svg --output-file cpu.svg
+		kubectl trace-debug pod/web --cpu -o pprof --output-file cpu.pprof`)
 )
 
 // addVerbosity gives the command kubectl's -v=N: client-go's own logs, its
@@ -75,9 +80,9 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 	o := NewTraceOptions(streams)
 	o.Interrupts = interrupts
 	cmd := &cobra.Command{
-		Use:         "trace-debug (TARGET | -l SELECTOR) (-e PROGRAM | -f FILE) [-c CONTAINER] [--duration D]",
+		Use:         "trace-debug (TARGET | -l SELECTOR) (-e PROGRAM | -f FILE | --syscalls | --func F | --cpu) [-c CONTAINER] [--duration D]",
 		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl trace-debug"},
-		Short:       "Trace a running pod with bpftrace through an ephemeral container",
+		Short:       "Trace or profile a running pod with eBPF through an ephemeral container",
 		Long:        traceLong,
 		Example:     traceExample,
 		Version:     Version(),

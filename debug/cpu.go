@@ -52,7 +52,8 @@ func (o *TraceOptions) checkProfileOutput() error {
 // showProfile reads the profile each pod's runner printed after the maps
 // line, merges them (each stack keeps its pod) and writes them as -o says.
 // A pod whose profile did not come is left out (its error is its own).
-func (o *TraceOptions) showProfile(podNames, kept []string, found []bool) error {
+// container, when known, labels the pprof samples.
+func (o *TraceOptions) showProfile(podNames, kept []string, found []bool, container string) error {
 	var names []string
 	var profiles []*stacks.Profile
 	for i, k := range kept {
@@ -76,19 +77,19 @@ func (o *TraceOptions) showProfile(podNames, kept []string, found []bool) error 
 		o.progress("of %d samples: %d user and %d kernel stacks not recorded, %d samples dropped, %d of processes that exited before they could be named",
 			p.Samples(), l.UserStacks, l.KernelStacks, l.Samples, l.Unnamed)
 	}
-	return o.writeProfile(o.Out, p, strings.Join(names, ", "))
+	return o.writeProfile(o.Out, p, strings.Join(names, ", "), container)
 }
 
 // writeProfile writes p to w in the -o format.
-func (o *TraceOptions) writeProfile(w io.Writer, p *stacks.Profile, pods string) error {
+func (o *TraceOptions) writeProfile(w io.Writer, p *stacks.Profile, pods, container string) error {
 	var err error
 	switch o.OutputFormat {
 	case "svg":
 		err = p.WriteSVG(w, fmt.Sprintf("CPU of %s: %d samples at %d Hz over %v", pods, p.Samples(), p.Hz, p.Duration.Round(time.Second)), o.PerPod)
 	case "pprof":
 		labels := map[string]string{}
-		if o.Container != "" {
-			labels["container"] = o.Container
+		if container != "" {
+			labels["container"] = container
 		}
 		err = p.PProf(labels).Write(w) // gzipped, as go tool pprof reads it
 	case "folded":

@@ -50,7 +50,7 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 	if final != nil && t != nil {
 		final.Close()
 		kept, found := final.Kept()
-		if rerr := o.showProfile([]string{t.Pod}, []string{kept}, []bool{found}); err == nil {
+		if rerr := o.showProfile([]string{t.Pod}, []string{kept}, []bool{found}, t.Target); err == nil {
 			err = rerr
 		}
 	}
@@ -116,7 +116,8 @@ func (o *TraceOptions) runGroup(ctx context.Context, targets pods.Targets) error
 	}
 	streams := o.streams()
 	if o.CPU { // stdout is the profile's; the runners' talk goes to stderr
-		cfg.Finals, streams.Out = o.showProfile, o.ErrOut
+		cfg.Finals = func(pods, kept []string, found []bool) error { return o.showProfile(pods, kept, found, o.Container) }
+		streams.Out = o.ErrOut
 	}
 	outcome, err := group.Trace(ctx, o.Clients, targets, cfg, streams)
 	if err != nil {

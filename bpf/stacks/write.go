@@ -140,7 +140,7 @@ func (p *Profile) Share(n uint64) float64 {
 // like `go tool pprof -top`: self and total share, and the samples.
 func (p *Profile) WriteTop(w io.Writer, n int) error {
 	fmt.Fprintf(w, "%d samples at %d Hz over %v on %d CPUs (each sample about %v of CPU)\n",
-		p.Samples(), p.Hz, p.Duration.Round(time.Millisecond), p.CPUs, time.Second/time.Duration(max(p.Hz, 1)))
+		p.Samples(), p.Hz, p.Duration.Round(time.Millisecond), p.CPUs, (time.Second / time.Duration(max(p.Hz, 1))).Round(10*time.Microsecond))
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "SELF\tSELF%\tTOTAL\tTOTAL%\t FUNCTION")
 	for i, r := range p.Top() {

@@ -98,7 +98,7 @@ func Start(ctx context.Context, c kube.Clients, req Request, s Streams) (*Tracer
 		kube.Progressf(s.ErrOut, "dry run: this patch of pods/ephemeralcontainers would add tracer %s to pod %s; nothing was sent", name, pods.Ref(pod))
 		return nil, nil
 	}
-	t := &Tracer{Clients: c, Streams: s, Pod: pod.Name, Name: name}
+	t := &Tracer{Clients: c, Streams: s, Pod: pod.Name, Name: name, Target: container}
 	t.progress("starting tracer %s in pod %s, container %s (image %s)", name, pods.Ref(pod), container, req.Image)
 	if _, err := c.Client.CoreV1().Pods(c.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "ephemeralcontainers"); err != nil {
 		if ctx.Err() != nil {

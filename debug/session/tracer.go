@@ -36,8 +36,10 @@ type Streams struct {
 type Tracer struct {
 	kube.Clients
 	Streams
-	// Pod and Name say where the session is: its pod and its container.
-	Pod, Name string
+	// Pod and Name say where the session is: its pod and its container;
+	// Target is the container it traces (known to a session this client
+	// started).
+	Pod, Name, Target string
 	// State is the container's state when the client found it.
 	State corev1.ContainerState
 

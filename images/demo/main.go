@@ -12,7 +12,11 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
+	"syscall"
 )
 
 var (
@@ -56,14 +60,38 @@ func warm(n int) uint64 {
 	return x
 }
 
-// sink keeps the work from being optimised away.
-var sink uint64
+// sink keeps the work from being optimised away; rounds counts the rounds
+// of work done, served at /rounds with the burner's CPU time (the target's
+// throughput, for make bench).
+var (
+	sink   uint64
+	rounds atomic.Uint64
+)
 
-// burn keeps a CPU busy forever: 70% of its rounds in hot, 30% in warm.
+// burnThread is the burner's thread, whose CPU time /rounds reports.
+var burnThread atomic.Int64
+
+// burn keeps a CPU busy forever: 70% of its rounds in hot, 30% in warm,
+// on a thread of its own.
 func burn() {
+	runtime.LockOSThread()
+	burnThread.Store(int64(syscall.Gettid()))
 	for {
 		sink += hot(7) + warm(3)
+		rounds.Add(10)
 	}
+}
+
+// threadCPU is the CPU time, in nanoseconds, thread tid has run (the first
+// field of its schedstat), or 0.
+func threadCPU(tid int64) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/schedstat", tid))
+	if err != nil {
+		return 0
+	}
+	var ns uint64
+	fmt.Sscan(string(b), &ns)
+	return ns
 }
 
 func main() {
@@ -73,6 +101,9 @@ func main() {
 	if *burnCPU {
 		go burn()
 	}
+	http.HandleFunc("/rounds", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%d %d\n", rounds.Load(), threadCPU(burnThread.Load()))
+	})
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "request %d\n", counterValue())
 	})

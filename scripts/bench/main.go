@@ -22,6 +22,10 @@
 //     hand with kubectl debug on fresh pods, alternated, 7 runs each.
 //  7. The seed's syscall wildcard, rewritten into one probe, against its
 //     original form of 360 tracepoints and a one-probe program.
+//  8. The CPU profile (--cpu) of a CPU-bound stripped Go target: its
+//     throughput with and without the profiler at 99 and 999 Hz, the
+//     runner's memory, the time to the first sample, against bpftrace's
+//     profile:hz:99 in the same pod (time, memory, frames it could name).
 package main
 
 import (
@@ -57,9 +61,16 @@ func main() {
 	node := flag.String("node", "trace-debug-node", "node the Job is pinned to")
 	runs := flag.Int("runs", 5, "runs of each way")
 	kubectl := flag.String("kubectl", "kubectl", "kubectl, for the by-hand floor")
-	only := flag.String("only", "", "run one comparison only: floor or wildcard (developers' reruns)")
+	only := flag.String("only", "", "run one comparison only: floor, wildcard or cpu (developers' reruns)")
 	flag.Parse()
 	switch *only {
+	case "cpu":
+		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+		if err != nil {
+			fail(err)
+		}
+		cpuSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
+		return
 	case "wildcard":
 		wildcardSideBySide(*plugin, *kubeconfig)
 		return
@@ -72,6 +83,13 @@ func main() {
 		return
 	}
 	defer perCallCost()
+	defer func() {
+		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+		if err != nil {
+			fail(err)
+		}
+		cpuSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
+	}()
 	defer censusVersusWildcard(*plugin, *kubeconfig, *pod)
 	defer wildcardSideBySide(*plugin, *kubeconfig)
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)

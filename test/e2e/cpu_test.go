@@ -160,6 +160,12 @@ func TestCPUProfile(t *testing.T) {
 	}
 	share, _ := strconv.ParseFloat(string(m[1]), 64)
 	nearHot(t, "pprof (stripped)", share, string(top))
+	tags, err := exec.Command("go", "tool", "pprof", "-tags", pprofFile).CombinedOutput()
+	for _, want := range []string{"pod:", stripped.name, "container:", "server", "process:"} {
+		if err != nil || !strings.Contains(string(tags), want) {
+			t.Errorf("go tool pprof -tags lacks %q: %v\n%s", want, err, tags)
+		}
+	}
 
 	// A workload's pods merge: both pods' samples, each stack with its pod.
 	merged := profileJSON(t, "-n", ns, "-l", "app=burner")
