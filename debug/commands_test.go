@@ -91,7 +91,7 @@ func TestTraceCommand(t *testing.T) {
 		t.Fatalf("two containers: exit %d (%v)", r.code, r.err)
 	}
 	r = run(t, cl.Clients("ns"), nil, "-l", "app=web", "--max-pods", "2", "-e", "BEGIN { }")
-	if r.code != ExitUsage || !strings.Contains(r.err.Error(), "4 running pods, more than --max-pods 2") || !strings.Contains(r.err.Error(), "raise --max-pods") {
+	if r.code != ExitUsage || !strings.Contains(r.err.Error(), "resolve -l app=web: it matches 4 running pods, more than --max-pods 2") || !strings.Contains(r.err.Error(), "raise --max-pods") {
 		t.Fatalf("too many pods: exit %d (%v)", r.code, r.err)
 	}
 	r = run(t, cl.Clients("ns"), nil, "-l", "app=web", "--dry-run", "-e", "BEGIN { }")

@@ -80,6 +80,7 @@ func (o *SessionRef) group() bool { return o.Workload != "" || o.Selector != "" 
 // targets resolves a workload or selector to its running pods.
 func (o *SessionRef) targets(ctx context.Context) (pods.Targets, error) {
 	targets, err := o.Clients.Resolve(ctx, o.Workload, o.Selector, false)
+	targets.What = selectorWhat(o.Selector, targets.What)
 	if err == nil {
 		err = targets.Check()
 	}

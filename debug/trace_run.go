@@ -89,6 +89,7 @@ func (o *TraceOptions) resolve(ctx context.Context) (pods.Targets, error) {
 	if session.Interrupted(waitCtx) {
 		return pods.Targets{}, session.InterruptedError("resolving the target", "", nil)
 	}
+	targets.What = selectorWhat(o.Selector, targets.What)
 	if err == nil {
 		err = targets.Check()
 	}
@@ -159,3 +160,12 @@ func (o *TraceOptions) durationNote() string {
 
 // progress prints a line about what the command is doing to stderr.
 func (o *TraceOptions) progress(format string, a ...any) { kube.Progressf(o.ErrOut, format, a...) }
+
+// selectorWhat names a selector's pods as the user gave them (-l SELECTOR)
+// in messages; a workload keeps its name.
+func selectorWhat(selector, what string) string {
+	if selector != "" {
+		return "-l " + selector
+	}
+	return what
+}

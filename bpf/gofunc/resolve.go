@@ -158,28 +158,14 @@ func textStart(f *elf.File, pclntab uint64) (uint64, error) {
 	if text == nil {
 		return 0, fmt.Errorf("%w: no .text section", ErrCannotProbe)
 	}
-	const ptr = 8
-	const textWord = 22                                                  // moduledata: pcHeader, 6 slices, findfunctab, minpc, maxpc, text
-	for _, name := range []string{".go.module", ".noptrdata", ".data"} { // .go.module since Go 1.26
-		sec := f.Section(name)
-		if sec == nil {
-			continue
-		}
-		data, err := sec.Data()
-		if err != nil {
-			continue
-		}
-		for off := 0; off+(textWord+1)*ptr <= len(data); off += ptr {
-			if f.ByteOrder.Uint64(data[off:]) != pclntab {
-				continue
-			}
-			v := f.ByteOrder.Uint64(data[off+textWord*ptr:])
-			if v >= text.Addr && v < text.Addr+text.Size {
-				return v, nil
-			}
-		}
+	md, err := moduleData(f, pclntab)
+	if err != nil {
+		return 0, fmt.Errorf("%w: stripped executable whose text start cannot be found; refusing to guess offsets", ErrCannotProbe)
 	}
-	return 0, fmt.Errorf("%w: stripped executable whose text start cannot be found; refusing to guess offsets", ErrCannotProbe)
+	if v := f.ByteOrder.Uint64(md[textWord*8:]); v >= text.Addr && v < text.Addr+text.Size {
+		return v, nil
+	}
+	return 0, fmt.Errorf("%w: the module data's text start is outside .text; refusing to guess offsets", ErrCannotProbe)
 }
 
 // locate turns a function's addresses into file offsets and finds its RETs.

@@ -87,12 +87,15 @@ func name(procRoot string, sampled []cpuprofile.Stack) *stacks.Profile {
 			}
 			frames = append(frames, f)
 		}
-		for _, a := range st.User {
-			f := stacks.Frame{Func: fmt.Sprintf("0x%x", a)}
-			if proc != nil {
-				f = proc.Frame(a)
+		for i, a := range st.User {
+			if proc == nil {
+				frames = append(frames, stacks.Frame{Func: fmt.Sprintf("0x%x", a)})
+				continue
 			}
-			frames = append(frames, f)
+			if i > 0 && a > 0 {
+				a-- // a return address: the call is the instruction before it
+			}
+			frames = append(frames, proc.Frames(a)...) // inlined calls as frames of their own
 		}
 		p.Stacks = append(p.Stacks, stacks.Stack{Frames: frames, Count: st.Count, Process: comms[st.PID]})
 	}

@@ -53,11 +53,15 @@ func NewProcess(procRoot string, pid int) (*Process, error) {
 
 // Name is the function holding address a: its name, or the mapped file and
 // the offset in it, or the bare address when no file holds it.
-func (p *Process) Name(a uint64) string { return p.Frame(a).Func }
+func (p *Process) Name(a uint64) string {
+	f := p.Frames(a)
+	return f[len(f)-1].Func
+}
 
-// Frame is Name with the file and line of a, where the binary records them
-// (Go executables).
-func (p *Process) Frame(a uint64) stacks.Frame {
+// Frames are the frames at address a, innermost first: the calls a Go
+// compiler inlined there and the function holding them, with file and line
+// where the binary records them; else one frame, as Name names it.
+func (p *Process) Frames(a uint64) []stacks.Frame {
 	for _, m := range p.maps {
 		if a < m.start || a >= m.end {
 			continue
@@ -70,12 +74,12 @@ func (p *Process) Frame(a uint64) stacks.Frame {
 		}
 		if t != nil {
 			if va, ok := t.addr(off); ok {
-				if f := t.frame(va); f.Func != "" {
+				if f := t.frames(va); len(f) > 0 {
 					return f
 				}
 			}
 		}
-		return stacks.Frame{Func: fmt.Sprintf("%s+0x%x", filepath.Base(m.path), off)}
+		return []stacks.Frame{{Func: fmt.Sprintf("%s+0x%x", filepath.Base(m.path), off)}}
 	}
-	return stacks.Frame{Func: fmt.Sprintf("0x%x", a)}
+	return []stacks.Frame{{Func: fmt.Sprintf("0x%x", a)}}
 }

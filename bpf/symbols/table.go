@@ -12,11 +12,13 @@ import (
 
 // table is a file's functions sorted by start address, its loadable
 // segments to turn file offsets into the addresses they name, and, for a Go
-// executable, its line table (file and line of each address).
+// executable, its line table (file and line of each address) and its
+// inlined calls.
 type table struct {
-	funcs []gofunc.Span
-	loads []*elf.Prog
-	lines *gosym.Table
+	funcs   []gofunc.Span
+	loads   []*elf.Prog
+	lines   *gosym.Table
+	inlines *gofunc.Inlines
 }
 
 // loadTable reads the functions of the ELF file at path.
@@ -37,6 +39,7 @@ func loadTable(path string) (*table, error) {
 	}
 	if f.Section(".gopclntab") != nil {
 		t.lines, _ = gofunc.LineTable(f)
+		t.inlines, _ = gofunc.ReadInlines(f)
 	}
 	if len(t.funcs) == 0 { // a stripped shared library: its dynamic symbols
 		syms, _ := f.DynamicSymbols()
@@ -60,15 +63,28 @@ func (t *table) addr(off uint64) (uint64, bool) {
 	return 0, false
 }
 
-// frame is the function holding address a, with its file and line when
-// the line table knows them; "" Func when no function holds it.
-func (t *table) frame(a uint64) stacks.Frame {
-	if t.lines != nil {
-		if file, line, fn := t.lines.PCToLine(a); fn != nil {
-			return stacks.Frame{Func: fn.Name, File: file, Line: line}
+// frames are the frames at address a, innermost first: a Go executable's
+// inlined calls there and the function holding them, with file and line;
+// else the function holding a; none when no function holds it.
+func (t *table) frames(a uint64) []stacks.Frame {
+	if t.inlines != nil {
+		var out []stacks.Frame
+		for _, f := range t.inlines.Frames(a) {
+			out = append(out, stacks.Frame{Func: f.Func, File: f.File, Line: f.Line})
+		}
+		if len(out) > 0 {
+			return out
 		}
 	}
-	return stacks.Frame{Func: t.name(a)}
+	if t.lines != nil {
+		if file, line, fn := t.lines.PCToLine(a); fn != nil {
+			return []stacks.Frame{{Func: fn.Name, File: file, Line: line}}
+		}
+	}
+	if n := t.name(a); n != "" {
+		return []stacks.Frame{{Func: n}}
+	}
+	return nil
 }
 
 // name is the function holding address a, or "".

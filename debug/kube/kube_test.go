@@ -9,11 +9,9 @@ import (
 	"testing"
 	"time"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -31,55 +29,6 @@ func init() {
 	// The fake clientset's watches do not stream the initial list (no
 	// bookmark ends it): let the reflector list, then watch.
 	_ = os.Setenv("KUBE_FEATURE_WatchListClient", "false")
-}
-
-// denying answers SelfSubjectAccessReviews: allowed unless "verb resource/sub" is in denied.
-func denying(denied ...string) k8stesting.ReactionFunc {
-	return func(a k8stesting.Action) (bool, runtime.Object, error) {
-		r := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview)
-		ra := r.Spec.ResourceAttributes
-		name := ra.Verb + " " + ra.Resource
-		if ra.Subresource != "" {
-			name += "/" + ra.Subresource
-		}
-		r.Status.Allowed = true
-		for _, d := range denied {
-			if d == name {
-				r.Status.Allowed = false
-			}
-		}
-		return true, r, nil
-	}
-}
-
-func TestPreflightAccess(t *testing.T) {
-	c := fake.NewClientset()
-	c.PrependReactor("create", "selfsubjectaccessreviews", denying("patch pods/ephemeralcontainers", "create pods/attach"))
-	k := Clients{Client: c, Namespace: "shop"}
-	err := k.CheckAccess(context.Background(), TraceAccess)
-	if exit.Code(err) != exit.Forbidden {
-		t.Fatalf("checkAccess = %v, want exit %d", err, exit.Forbidden)
-	}
-	for _, want := range []string{"patch pods/ephemeralcontainers, create pods/attach", "namespace shop", "kind: Role"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("the refusal lacks %q:\n%v", want, err)
-		}
-	}
-	reviews := 0
-	for _, a := range c.Actions() {
-		if a.GetResource().Resource == "selfsubjectaccessreviews" {
-			reviews++
-		}
-	}
-	if reviews != len(TraceAccess) {
-		t.Errorf("%d reviews sent, want one per permission (%d)", reviews, len(TraceAccess))
-	}
-
-	ok := fake.NewClientset()
-	ok.PrependReactor("create", "selfsubjectaccessreviews", denying())
-	if err := (Clients{Client: ok, Namespace: "shop"}).CheckAccess(context.Background(), TraceAccess); err != nil {
-		t.Fatalf("all allowed: %v", err)
-	}
 }
 
 // tracerPod is a running pod whose tracer container "t" has state st.

@@ -79,9 +79,10 @@ func profileJSON(t *testing.T, args ...string) cpuJSON {
 }
 
 // The CPU profile of a Go target that spends 70% of its CPU in main.hot
-// says so in every output, unstripped and stripped alike; a sibling pod
-// burning CPU never appears; the pods of a workload merge; go tool pprof
-// reads the pprof file, and the flame graph opens in a real browser.
+// says so in every output, unstripped and stripped alike, with main.step
+// shown inlined in main.warm; a sibling pod burning CPU never appears; the
+// pods of a workload merge; go tool pprof reads the pprof file, and the
+// flame graph opens in a real browser.
 func TestCPUProfile(t *testing.T) {
 	ns := newNamespace(t)
 	plain := startDemo(t, ns, burner("/app/server", map[string]string{"app": "burner"}))
@@ -120,6 +121,15 @@ func TestCPUProfile(t *testing.T) {
 		}
 		if lines == 0 {
 			t.Errorf("%s: main.hot has no file:line", d.name)
+		}
+		inlined := false // main.step, inlined into main.warm, is a frame of its own
+		for _, s := range p.Stacks {
+			if len(s.Frames) > 1 && s.Frames[0].Func == "main.step" && s.Frames[1].Func == "main.warm" && s.Frames[0].Line > 0 {
+				inlined = true
+			}
+		}
+		if !inlined {
+			t.Errorf("%s: no stack shows main.step inlined in main.warm", d.name)
 		}
 	}
 

@@ -1,0 +1,225 @@
+package gofunc
+
+import (
+	"bytes"
+	"debug/elf"
+	"debug/gosym"
+	"encoding/binary"
+	"fmt"
+	"sort"
+)
+
+// Inlines reads the calls the Go compiler inlined, from .gopclntab and the
+// module data (stripped executables too): for an address, the functions
+// whose code it is, innermost first, each with its file and line. Its
+// layout is Go 1.26's (runtime/symtab.go: pcHeader, _func, the inline tree
+// of FUNCDATA_InlTree indexed by PCDATA_InlTreeIndex); the standard
+// library's debug/gosym does not read the inline tree.
+type Inlines struct {
+	lines    *gosym.Table
+	order    binary.ByteOrder
+	text     uint64 // moduledata.text: function entries are offsets from it
+	quantum  uint64 // PC quantum: 1 on amd64, 4 on arm64
+	names    []byte // funcnametab
+	pctab    []byte
+	ftab     []functab
+	clntable []byte // pclntable, where _func records are
+	funcdata func(off uint64, n int) []byte
+}
+
+// functab is one function of the ftab: its entry (from text) and where its
+// _func record is in the pclntable.
+type functab struct{ entry, funcoff uint32 }
+
+// Go 1.26's pclntab and module data constants (the pclntab's layout is
+// Go 1.20's, its magic number unchanged since).
+const (
+	go120Magic         = 0xfffffff1
+	pcdataInlTreeIndex = 2
+	funcdataInlTree    = 3
+	funcRecordSize     = 44 // _func up to and with nfuncdata
+	inlinedCallSize    = 16
+	textWord           = 22 // moduledata.text, in pointers: pcHeader, 6 slices, findfunctab, minpc, maxpc
+	gofuncWord         = 40 // moduledata.gofunc
+)
+
+// Frame is one frame at an address: the function, and the file and line.
+type Frame struct {
+	Func string
+	File string
+	Line int
+}
+
+// ReadInlines reads f's inline tables; an error means f is not a Go
+// executable this reader knows (its frames are then named without their
+// inlined calls).
+func ReadInlines(f *elf.File) (*Inlines, error) {
+	lines, err := LineTable(f)
+	if err != nil {
+		return nil, err
+	}
+	sec := f.Section(".gopclntab")
+	data, err := sec.Data()
+	if err != nil {
+		return nil, fmt.Errorf("read .gopclntab: %w", err)
+	}
+	md, err := moduleData(f, sec.Addr)
+	if err != nil {
+		return nil, err
+	}
+	o := f.ByteOrder
+	word := func(b []byte, i int) uint64 { return o.Uint64(b[i*8:]) }
+	if len(data) < 8+10*8 || o.Uint32(data) != go120Magic || data[7] != 8 {
+		return nil, fmt.Errorf("%w: a pclntab this reader does not know (it reads Go 1.20's layout, 64-bit)", ErrCannotProbe)
+	}
+	hdr := data[8:] // after magic, pads, minLC, ptrSize
+	nfunc := int(word(hdr, 0))
+	funcnameOff, pctabOff, pclnOff := word(hdr, 3), word(hdr, 6), word(hdr, 7)
+	if pclnOff > uint64(len(data)) || funcnameOff > uint64(len(data)) || pctabOff > uint64(len(data)) {
+		return nil, fmt.Errorf("%w: pclntab offsets out of range", ErrCannotProbe)
+	}
+	in := &Inlines{lines: lines, order: o, text: word(md, textWord), quantum: uint64(max(data[6], 1)),
+		names: data[funcnameOff:], pctab: data[pctabOff:], clntable: data[pclnOff:]}
+	if uint64(len(in.clntable)) < uint64(nfunc+1)*8 {
+		return nil, fmt.Errorf("%w: a short ftab", ErrCannotProbe)
+	}
+	for i := 0; i <= nfunc; i++ {
+		in.ftab = append(in.ftab, functab{o.Uint32(in.clntable[i*8:]), o.Uint32(in.clntable[i*8+4:])})
+	}
+	// The inline trees are read now, with the section that holds them: the
+	// file may be closed by the time frames are named.
+	gofunc := word(md, gofuncWord)
+	base, trees := sectionAt(f, gofunc)
+	in.funcdata = func(off uint64, n int) []byte {
+		start := gofunc + off - base
+		if trees == nil || start+uint64(n) > uint64(len(trees)) {
+			return nil
+		}
+		return trees[start : start+uint64(n)]
+	}
+	return in, nil
+}
+
+// moduleData finds the module data: the words that start with the
+// pclntab's address, in the sections the linker puts it in (.go.module
+// since Go 1.26).
+func moduleData(f *elf.File, pclntab uint64) ([]byte, error) {
+	const words = gofuncWord + 1
+	for _, name := range []string{".go.module", ".noptrdata", ".data"} {
+		sec := f.Section(name)
+		if sec == nil {
+			continue
+		}
+		data, err := sec.Data()
+		if err != nil {
+			continue
+		}
+		for off := 0; off+words*8 <= len(data); off += 8 {
+			if f.ByteOrder.Uint64(data[off:]) == pclntab {
+				return data[off : off+words*8], nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: no module data", ErrCannotProbe)
+}
+
+// sectionAt reads the section holding virtual address a: its address and
+// its bytes (nil when none holds it).
+func sectionAt(f *elf.File, a uint64) (uint64, []byte) {
+	for _, s := range f.Sections {
+		if s.Type == elf.SHT_NOBITS || a < s.Addr || a >= s.Addr+s.Size {
+			continue
+		}
+		b, err := s.Data()
+		if err != nil {
+			return 0, nil
+		}
+		return s.Addr, b
+	}
+	return 0, nil
+}
+
+// Frames are the frames at address pc, innermost first: the calls inlined
+// there, then the function they were inlined into; none when no function
+// holds pc.
+func (in *Inlines) Frames(pc uint64) []Frame {
+	i := sort.Search(len(in.ftab), func(i int) bool { return in.text+uint64(in.ftab[i].entry) > pc }) - 1
+	if i < 0 || i >= len(in.ftab)-1 {
+		return nil
+	}
+	entry := in.text + uint64(in.ftab[i].entry)
+	fn := in.clntable[in.ftab[i].funcoff:]
+	if len(fn) < funcRecordSize {
+		return nil
+	}
+	npcdata, nfuncdata := in.order.Uint32(fn[28:]), uint32(fn[43])
+	outer := in.name(in.order.Uint32(fn[4:]))
+	// The inline tree's length is not recorded: its entries are read as
+	// the index table names them.
+	var idxTable, treeOff uint32
+	if npcdata > pcdataInlTreeIndex && nfuncdata > funcdataInlTree && len(fn) >= funcRecordSize+int(npcdata+nfuncdata)*4 {
+		idxTable = in.order.Uint32(fn[funcRecordSize+pcdataInlTreeIndex*4:])
+		treeOff = in.order.Uint32(fn[funcRecordSize+int(npcdata)*4+funcdataInlTree*4:])
+		if treeOff == ^uint32(0) {
+			idxTable = 0
+		}
+	}
+	var frames []Frame
+	at := pc
+	for depth := 0; idxTable != 0 && depth < 64; depth++ {
+		idx := in.pcvalue(idxTable, entry, at)
+		if idx < 0 {
+			break
+		}
+		call := in.funcdata(uint64(treeOff)+uint64(idx)*inlinedCallSize, inlinedCallSize)
+		if call == nil {
+			break
+		}
+		file, line, _ := in.lines.PCToLine(at)
+		frames = append(frames, Frame{Func: in.name(in.order.Uint32(call[4:])), File: file, Line: line})
+		at = entry + uint64(int32(in.order.Uint32(call[8:])))
+	}
+	file, line, _ := in.lines.PCToLine(at)
+	return append(frames, Frame{Func: outer, File: file, Line: line})
+}
+
+// name is the function name at off in the funcnametab.
+func (in *Inlines) name(off uint32) string {
+	if int(off) >= len(in.names) {
+		return ""
+	}
+	b := in.names[off:]
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+// pcvalue is the value of the pc-value table at off in the pctab for
+// target, a pc of the function entered at entry; -1 when the table does
+// not cover it.
+func (in *Inlines) pcvalue(off uint32, entry, target uint64) int32 {
+	if int(off) >= len(in.pctab) {
+		return -1
+	}
+	p := in.pctab[off:]
+	pc, val := entry, int32(-1)
+	for first := true; len(p) > 0; first = false {
+		uv, n := binary.Uvarint(p)
+		if n <= 0 || uv == 0 && !first {
+			return -1
+		}
+		p = p[n:]
+		val += int32(-(int64(uv) & 1) ^ int64(uv>>1))
+		pcd, n := binary.Uvarint(p)
+		if n <= 0 {
+			return -1
+		}
+		p = p[n:]
+		pc += pcd * in.quantum
+		if target < pc {
+			return val
+		}
+	}
+	return -1
+}
