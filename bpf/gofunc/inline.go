@@ -50,13 +50,12 @@ type Frame struct {
 	Line int
 }
 
-// ReadInlines reads f's inline tables; an error means f is not a Go
-// executable this reader knows (its frames are then named without their
-// inlined calls).
-func ReadInlines(f *elf.File) (*Inlines, error) {
-	lines, err := LineTable(f)
-	if err != nil {
-		return nil, err
+// ReadInlines reads f's inline tables, with lines, f's line table (see
+// LineTable); an error means f is not a Go executable this reader knows
+// (its frames are then named without their inlined calls).
+func ReadInlines(f *elf.File, lines *gosym.Table) (*Inlines, error) {
+	if lines == nil {
+		return nil, fmt.Errorf("%w: no line table", ErrCannotProbe)
 	}
 	sec := f.Section(".gopclntab")
 	data, err := sec.Data()
@@ -86,18 +85,76 @@ func ReadInlines(f *elf.File) (*Inlines, error) {
 	for i := 0; i <= nfunc; i++ {
 		in.ftab = append(in.ftab, functab{o.Uint32(in.clntable[i*8:]), o.Uint32(in.clntable[i*8+4:])})
 	}
-	// The inline trees are read now, with the section that holds them: the
-	// file may be closed by the time frames are named.
+	// The inline trees are read now (the file may be closed by the time
+	// frames are named): the stretch of go:func.* that holds them all.
 	gofunc := word(md, gofuncWord)
-	base, trees := sectionAt(f, gofunc)
+	lo, hi := in.treeSpan()
+	trees := readAt(f, gofunc+lo, int(hi-lo))
 	in.funcdata = func(off uint64, n int) []byte {
-		start := gofunc + off - base
-		if trees == nil || start+uint64(n) > uint64(len(trees)) {
+		if trees == nil || off < lo || off+uint64(n) > hi {
 			return nil
 		}
-		return trees[start : start+uint64(n)]
+		return trees[off-lo : off-lo+uint64(n)]
 	}
 	return in, nil
+}
+
+// treeSpan is the stretch of go:func.* that holds every function's inline
+// tree, as offsets from it: from the first tree to the end of the last,
+// whose length is its largest index in its function's table.
+func (in *Inlines) treeSpan() (lo, hi uint64) {
+	lo = ^uint64(0)
+	for i := 0; i < len(in.ftab)-1; i++ {
+		idxTable, treeOff := in.inlineTables(in.ftab[i].funcoff)
+		if idxTable == 0 {
+			continue
+		}
+		entry := in.text + uint64(in.ftab[i].entry)
+		n := uint64(in.maxValue(idxTable, entry)+1) * inlinedCallSize
+		lo, hi = min(lo, uint64(treeOff)), max(hi, uint64(treeOff)+n)
+	}
+	if lo > hi {
+		return 0, 0
+	}
+	return lo, hi
+}
+
+// inlineTables are the offsets of a function's inline index table (in the
+// pctab; 0: none) and of its inline tree (from go:func.*), read from its
+// _func record at funcoff in the pclntable.
+func (in *Inlines) inlineTables(funcoff uint32) (idxTable, treeOff uint32) {
+	if int(funcoff) >= len(in.clntable) {
+		return 0, 0
+	}
+	fn := in.clntable[funcoff:]
+	if len(fn) < funcRecordSize {
+		return 0, 0
+	}
+	npcdata, nfuncdata := in.order.Uint32(fn[28:]), uint32(fn[43])
+	if npcdata <= pcdataInlTreeIndex || nfuncdata <= funcdataInlTree || len(fn) < funcRecordSize+int(npcdata+nfuncdata)*4 {
+		return 0, 0
+	}
+	idxTable = in.order.Uint32(fn[funcRecordSize+pcdataInlTreeIndex*4:])
+	treeOff = in.order.Uint32(fn[funcRecordSize+int(npcdata)*4+funcdataInlTree*4:])
+	if treeOff == ^uint32(0) {
+		return 0, 0
+	}
+	return idxTable, treeOff
+}
+
+// readAt reads n bytes at virtual address a from the section holding them.
+func readAt(f *elf.File, a uint64, n int) []byte {
+	for _, s := range f.Sections {
+		if s.Type == elf.SHT_NOBITS || a < s.Addr || a+uint64(n) > s.Addr+s.Size {
+			continue
+		}
+		b := make([]byte, n)
+		if _, err := s.ReadAt(b, int64(a-s.Addr)); err != nil {
+			return nil
+		}
+		return b
+	}
+	return nil
 }
 
 // moduleData finds the module data: the words that start with the
@@ -123,22 +180,6 @@ func moduleData(f *elf.File, pclntab uint64) ([]byte, error) {
 	return nil, fmt.Errorf("%w: no module data", ErrCannotProbe)
 }
 
-// sectionAt reads the section holding virtual address a: its address and
-// its bytes (nil when none holds it).
-func sectionAt(f *elf.File, a uint64) (uint64, []byte) {
-	for _, s := range f.Sections {
-		if s.Type == elf.SHT_NOBITS || a < s.Addr || a >= s.Addr+s.Size {
-			continue
-		}
-		b, err := s.Data()
-		if err != nil {
-			return 0, nil
-		}
-		return s.Addr, b
-	}
-	return 0, nil
-}
-
 // Frames are the frames at address pc, innermost first: the calls inlined
 // there, then the function they were inlined into; none when no function
 // holds pc.
@@ -148,22 +189,11 @@ func (in *Inlines) Frames(pc uint64) []Frame {
 		return nil
 	}
 	entry := in.text + uint64(in.ftab[i].entry)
-	fn := in.clntable[in.ftab[i].funcoff:]
-	if len(fn) < funcRecordSize {
+	if int(in.ftab[i].funcoff)+funcRecordSize > len(in.clntable) {
 		return nil
 	}
-	npcdata, nfuncdata := in.order.Uint32(fn[28:]), uint32(fn[43])
-	outer := in.name(in.order.Uint32(fn[4:]))
-	// The inline tree's length is not recorded: its entries are read as
-	// the index table names them.
-	var idxTable, treeOff uint32
-	if npcdata > pcdataInlTreeIndex && nfuncdata > funcdataInlTree && len(fn) >= funcRecordSize+int(npcdata+nfuncdata)*4 {
-		idxTable = in.order.Uint32(fn[funcRecordSize+pcdataInlTreeIndex*4:])
-		treeOff = in.order.Uint32(fn[funcRecordSize+int(npcdata)*4+funcdataInlTree*4:])
-		if treeOff == ^uint32(0) {
-			idxTable = 0
-		}
-	}
+	outer := in.name(in.order.Uint32(in.clntable[in.ftab[i].funcoff+4:]))
+	idxTable, treeOff := in.inlineTables(in.ftab[i].funcoff)
 	var frames []Frame
 	at := pc
 	for depth := 0; idxTable != 0 && depth < 64; depth++ {
@@ -195,31 +225,54 @@ func (in *Inlines) name(off uint32) string {
 	return string(b)
 }
 
+// maxValue is the largest value of the pc-value table at off in the pctab
+// for the function entered at entry (-1 when it has none).
+func (in *Inlines) maxValue(off uint32, entry uint64) int32 {
+	best := int32(-1)
+	in.walk(off, entry, func(_ uint64, val int32) bool { best = max(best, val); return true })
+	return best
+}
+
 // pcvalue is the value of the pc-value table at off in the pctab for
 // target, a pc of the function entered at entry; -1 when the table does
 // not cover it.
 func (in *Inlines) pcvalue(off uint32, entry, target uint64) int32 {
+	val := int32(-1)
+	in.walk(off, entry, func(end uint64, v int32) bool {
+		if target < end {
+			val = v
+			return false
+		}
+		return true
+	})
+	return val
+}
+
+// walk calls each with every run of the pc-value table at off in the
+// pctab (the end of its addresses, its value) until each returns false;
+// the table's encoding is runtime/symtab.go's step: zigzag value deltas and
+// pc deltas in PC quanta, as varints.
+func (in *Inlines) walk(off uint32, entry uint64, each func(end uint64, val int32) bool) {
 	if int(off) >= len(in.pctab) {
-		return -1
+		return
 	}
 	p := in.pctab[off:]
 	pc, val := entry, int32(-1)
 	for first := true; len(p) > 0; first = false {
 		uv, n := binary.Uvarint(p)
 		if n <= 0 || uv == 0 && !first {
-			return -1
+			return
 		}
 		p = p[n:]
 		val += int32(-(int64(uv) & 1) ^ int64(uv>>1))
 		pcd, n := binary.Uvarint(p)
 		if n <= 0 {
-			return -1
+			return
 		}
 		p = p[n:]
 		pc += pcd * in.quantum
-		if target < pc {
-			return val
+		if !each(pc, val) {
+			return
 		}
 	}
-	return -1
 }

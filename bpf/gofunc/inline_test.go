@@ -47,13 +47,13 @@ func TestInlines(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in, err := ReadInlines(f)
-		if err != nil {
-			t.Fatalf("stripped %v: %v", stripped, err)
-		}
 		lines, err := LineTable(f)
 		if err != nil {
 			t.Fatal(err)
+		}
+		in, err := ReadInlines(f, lines)
+		if err != nil {
+			t.Fatalf("stripped %v: %v", stripped, err)
 		}
 		f.Close() // the frames are named from what was read (symbols closes its files)
 		fn := lines.LookupFunc("main.outer")

@@ -39,7 +39,7 @@ func loadTable(path string) (*table, error) {
 	}
 	if f.Section(".gopclntab") != nil {
 		t.lines, _ = gofunc.LineTable(f)
-		t.inlines, _ = gofunc.ReadInlines(f)
+		t.inlines, _ = gofunc.ReadInlines(f, t.lines)
 	}
 	if len(t.funcs) == 0 { // a stripped shared library: its dynamic symbols
 		syms, _ := f.DynamicSymbols()
