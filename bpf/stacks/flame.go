@@ -60,7 +60,9 @@ const (
 // outermost frames at the bottom, each frame as wide as its share of the
 // samples; hovering shows a frame's name and share, clicking zooms into it
 // (and the reset frame back out), and search (or Ctrl-F) highlights the
-// frames whose name matches and shows their share. It fetches nothing.
+// frames whose name matches and shows their share; ?z=NAME in its address
+// opens it zoomed into the first frame named NAME, ?s=RE searched for RE.
+// It fetches nothing.
 func (p *Profile) WriteSVG(w io.Writer, title string, perPod bool) error {
 	root := p.tree(perPod)
 	depth := 0
@@ -182,5 +184,7 @@ function search(term) {
 }
 document.getElementById('search').addEventListener('click', function () { search(prompt('Search for (a regular expression):', '')); });
 document.addEventListener('keydown', function (e) { if ((e.ctrlKey || e.metaKey) && e.key === 'f') { e.preventDefault(); search(prompt('Search for (a regular expression):', '')); } });
-var q = new URLSearchParams(location.search); if (q.get('s')) search(q.get('s'));
+var q = new URLSearchParams(location.search);
+if (q.get('z')) { frames.some(function (g) { if (g.name === q.get('z')) { zoom(g); return true; } return false; }); }
+if (q.get('s')) search(q.get('s'));
 `

@@ -80,9 +80,10 @@ func profileJSON(t *testing.T, args ...string) cpuJSON {
 
 // The CPU profile of a Go target that spends 70% of its CPU in main.hot
 // says so in every output, unstripped and stripped alike, with main.step
-// shown inlined in main.warm; a sibling pod burning CPU never appears; the
-// pods of a workload merge; go tool pprof reads the pprof file, and the
-// flame graph opens in a real browser.
+// shown inlined in main.warm; a sibling pod burning CPU never appears;
+// Ctrl-C ends it with the profile so far; the pods of a workload merge; go
+// tool pprof reads the pprof file, and the flame graph opens, searches and
+// zooms in a real browser.
 func TestCPUProfile(t *testing.T) {
 	ns := newNamespace(t)
 	plain := startDemo(t, ns, burner("/app/server", map[string]string{"app": "burner"}))
@@ -131,6 +132,15 @@ func TestCPUProfile(t *testing.T) {
 		if !inlined {
 			t.Errorf("%s: no stack shows main.step inlined in main.warm", d.name)
 		}
+	}
+
+	// Ctrl-C ends a profile early, with the profile so far.
+	s := startPlugin(t, "-n", ns, "pod/"+plain.name, "--cpu", "--duration", "10m", "-o", "folded")
+	s.waitOutput(t, "Sampling the on-CPU stacks", 90*time.Second)
+	time.Sleep(2 * time.Second)
+	s.interrupt(t)
+	if code := s.wait(t, 60*time.Second); code != 0 || !strings.Contains(s.stdout.String(), ";main.hot ") {
+		t.Fatalf("Ctrl-C during --cpu: code %d, want 0 and the profile so far\n%s\n%s", code, s.stdout.String(), s.stderr.String())
 	}
 
 	// Every output of the unstripped server.
@@ -206,6 +216,14 @@ func TestCPUProfile(t *testing.T) {
 	}
 	share, _ = strconv.ParseFloat(m2[1], 64)
 	nearHot(t, "svg search in Chromium", share, "")
+	// Zoomed into main.warm (?z=), its frame spans the whole width and
+	// main.hot's frames are hidden.
+	zoomed := headlessDOM(t, "file://"+svg+"?z=main.warm")
+	warm := regexp.MustCompile(`<g class="f[^"]*"[^>]*><title>main\.warm \([^<]*</title><rect x="0" [^>]*width="1200"`)
+	hidden := regexp.MustCompile(`<g class="f out"[^>]*><title>main\.hot \(`)
+	if !warm.MatchString(zoomed) || !hidden.MatchString(zoomed) {
+		t.Errorf("zoomed into main.warm in Chromium, its frame does not span the graph or main.hot is not hidden:\n%.3000s", zoomed)
+	}
 	if keep := os.Getenv("TRACE_DEBUG_KEEP_SVG"); keep != "" { // README's picture comes from here
 		b, _ := os.ReadFile(svg)
 		_ = os.WriteFile(keep, b, 0o644)
