@@ -2,8 +2,9 @@
 // eBPF program on a perf event per CPU (sampler.c, bpf2go), filtered in the
 // kernel by the target's PID namespace, counts each distinct (process, user
 // stack, kernel stack); samples the kernel could not record are counted by
-// reason. It is the sampler of the CPU profile engine (issue 14); naming the
-// stacks' frames is a separate step.
+// reason. It is the CPU profile engine's sampler (--cpu), and Name names
+// the sampled stacks in the pod (through package symbols) as the
+// stacks.Profile the client shows.
 package cpuprofile
 
 //go:generate go tool bpf2go -tags linux -cc clang -strip llvm-strip -target amd64,arm64 sampler sampler.c -- -I/usr/include/x86_64-linux-gnu -I/usr/include

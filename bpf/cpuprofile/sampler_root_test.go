@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/symbols"
 	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
 )
@@ -89,7 +90,7 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 			defer s.Close()
 			time.Sleep(2 * time.Second)
 			s.Stop()
-			stacks, lost, err := s.Stacks()
+			sampled, lost, err := s.Stacks()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,10 +104,10 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var named []Sampled
+			named := &stacks.Profile{Hz: 99}
 			var total, inSpin, fromRoot uint64
-			for _, st := range stacks {
-				named = append(named, Sampled{Frames: st.Frames(names, kernel), Count: st.Count})
+			for _, st := range sampled {
+				named.Stacks = append(named.Stacks, stacks.Stack{Frames: st.frames(names, kernel), Count: st.Count})
 				total += st.Count
 				if st.PID != 1 {
 					t.Errorf("a sample of PID %d: the target namespace has only PID 1", st.PID)
@@ -145,7 +146,7 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := Profile(named, 99, map[string]string{"pod": "test"}).Write(f); err != nil {
+			if err := named.PProf(map[string]string{"pod": "test"}).Write(f); err != nil {
 				t.Fatal(err)
 			}
 			f.Close()
@@ -160,7 +161,7 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 			if share, _ := strconv.ParseFloat(string(m[1]), 64); share < 80 {
 				t.Fatalf("pprof -top gives main.spin %.1f%% of the samples, want most:\n%s", share, out)
 			}
-			if folded := Folded(named); !strings.Contains(folded, "runtime.main;main.spin ") {
+			if folded := named.Folded(false); !strings.Contains(folded, "runtime.main;main.spin ") {
 				t.Fatalf("folded stacks lack runtime.main;main.spin:\n%s", folded)
 			}
 		})

@@ -12,14 +12,13 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/bpf/cpuprofile"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
-	"github.com/trace-debug/kubectl-trace-debug/bpf/symbols"
 )
 
 // cpuEngine is the native CPU profile (--cpu): the on-CPU stacks of the
 // target's PID namespace, sampled at the session's rate on every CPU until
-// the session stops, then named in the pod (the processes' own files, the
-// kernel's symbols) and written after protocol.MapsLine as the JSON lines
-// of package stacks, for the client to show.
+// the session stops, then named in the pod (cpuprofile.Name) and written
+// after protocol.MapsLine as the JSON lines of package stacks, for the
+// client to show.
 type cpuEngine struct{ o Options }
 
 func (cpuEngine) NeedsKernelTypes() bool { return false }
@@ -46,7 +45,7 @@ func (e cpuEngine) Start(_ context.Context, t Target) (Trace, error) {
 			o.say("%v", err)
 			return 1
 		}
-		p := name(t.ProcRoot, sampled)
+		p := cpuprofile.Name(t.ProcRoot, sampled)
 		p.Hz, p.CPUs, p.Duration = o.Session.CPUHz, s.CPUs(), time.Since(started)
 		p.Lost.UserStacks, p.Lost.KernelStacks, p.Lost.Samples = lost.UserStacks, lost.KernelStacks, lost.Samples
 		fmt.Fprintln(o.Stdout, protocol.MapsLine) // the client reads the profile after it
@@ -58,48 +57,6 @@ func (e cpuEngine) Start(_ context.Context, t Target) (Trace, error) {
 		o.say("peak memory of the runner: %s", peakMemory())
 		return 0
 	}), nil
-}
-
-// name names the sampled stacks: each process through its own mappings and
-// files while it lives (one that exited keeps its user addresses and is
-// counted in Lost.Unnamed), the kernel's frames through kallsyms.
-func name(procRoot string, sampled []cpuprofile.Stack) *stacks.Profile {
-	p := &stacks.Profile{}
-	kernel, _ := symbols.NewKernel(filepath.Join(procRoot, "kallsyms"))
-	procs := map[uint32]*symbols.Process{}
-	comms := map[uint32]string{}
-	for _, st := range sampled {
-		proc, seen := procs[st.PID]
-		if !seen {
-			proc, _ = symbols.NewProcess(procRoot, int(st.PID))
-			procs[st.PID] = proc
-			comm, _ := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(int(st.PID)), "comm"))
-			comms[st.PID] = strings.TrimSpace(string(comm))
-		}
-		if proc == nil && len(st.User) > 0 {
-			p.Lost.Unnamed += st.Count
-		}
-		frames := make([]stacks.Frame, 0, len(st.Kernel)+len(st.User))
-		for _, a := range st.Kernel {
-			f := stacks.Frame{Func: fmt.Sprintf("0x%x", a)}
-			if kernel != nil {
-				f.Func = kernel.Name(a)
-			}
-			frames = append(frames, f)
-		}
-		for i, a := range st.User {
-			if proc == nil {
-				frames = append(frames, stacks.Frame{Func: fmt.Sprintf("0x%x", a)})
-				continue
-			}
-			if i > 0 && a > 0 {
-				a-- // a return address: the call is the instruction before it
-			}
-			frames = append(frames, proc.Frames(a)...) // inlined calls as frames of their own
-		}
-		p.Stacks = append(p.Stacks, stacks.Stack{Frames: frames, Count: st.Count, Process: comms[st.PID]})
-	}
-	return p
 }
 
 // lostNote says what the profile could not record or name, if anything.
