@@ -132,12 +132,7 @@ func (o *SessionRef) runE(ownSignals bool, run func(ctx context.Context, args []
 		if ownSignals {
 			return run(cmd.Context(), args)
 		}
-		ctx, release := session.Interruptible(cmd.Context(), o.Interrupts)
-		defer release()
-		err := run(ctx, args)
-		if session.Interrupted(ctx) {
-			return session.InterruptedError("running `"+cmd.Name()+"`", "", nil)
-		}
-		return err
+		return session.WhileInterruptible(cmd.Context(), o.Interrupts, "running `"+cmd.Name()+"`", "",
+			func(ctx context.Context) error { return run(ctx, args) })
 	}
 }

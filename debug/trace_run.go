@@ -83,21 +83,20 @@ func (o *TraceOptions) onReady(name string) {
 // resolve resolves the workload or selector to its running pods, naming
 // those it skips, and refuses more than --max-pods. Ctrl-C interrupts it.
 func (o *TraceOptions) resolve(ctx context.Context) (pods.Targets, error) {
-	waitCtx, release := session.Interruptible(ctx, o.Interrupts)
-	defer release()
-	targets, err := o.Clients.Resolve(waitCtx, o.Workload, o.Selector, o.AllNamespaces)
-	if session.Interrupted(waitCtx) {
-		return pods.Targets{}, session.InterruptedError("resolving the target", "", nil)
-	}
-	targets.What = selectorWhat(o.Selector, targets.What)
-	if err == nil {
-		err = targets.Check()
-	}
-	if err == nil && len(targets.Running) > o.MaxPods {
-		err = codef(ExitUsage, "resolve %s: it matches %d running pods, more than --max-pods %d: every pod would get a privileged tracer; narrow the selector, or raise --max-pods", targets.What, len(targets.Running), o.MaxPods)
-	}
+	var targets pods.Targets
+	err := session.WhileInterruptible(ctx, o.Interrupts, "resolving the target", "", func(ctx context.Context) (err error) {
+		targets, err = o.Clients.Resolve(ctx, o.Workload, o.Selector, o.AllNamespaces)
+		return err
+	})
 	if err != nil {
 		return pods.Targets{}, err
+	}
+	targets.What = selectorWhat(o.Selector, targets.What)
+	if err := targets.Check(); err != nil {
+		return pods.Targets{}, err
+	}
+	if len(targets.Running) > o.MaxPods {
+		return pods.Targets{}, codef(ExitUsage, "resolve %s: it matches %d running pods, more than --max-pods %d: every pod would get a privileged tracer; narrow the selector, or raise --max-pods", targets.What, len(targets.Running), o.MaxPods)
 	}
 	o.progress("%s", targets.Describe())
 	return targets, nil

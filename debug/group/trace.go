@@ -66,24 +66,22 @@ func Trace(ctx context.Context, c kube.Clients, targets pods.Targets, cfg TraceC
 // preflight makes preflight's checks once per namespace of the pods, and
 // asks once who the user is: the pods then start at once, not one API
 // round trip after another. Ctrl-C interrupts it.
-func preflight(ctx context.Context, c kube.Clients, targets pods.Targets, s session.Streams) (string, error) {
-	waitCtx, release := session.Interruptible(ctx, s.Interrupts)
-	defer release()
-	done := map[string]bool{}
-	for _, p := range targets.Running {
-		if done[p.Namespace] {
-			continue
+func preflight(ctx context.Context, c kube.Clients, targets pods.Targets, s session.Streams) (user string, err error) {
+	err = session.WhileInterruptible(ctx, s.Interrupts, "checking permissions", "", func(ctx context.Context) error {
+		done := map[string]bool{}
+		for _, p := range targets.Running {
+			if done[p.Namespace] {
+				continue
+			}
+			done[p.Namespace] = true
+			if err := c.In(p.Namespace).Preflight(ctx); err != nil {
+				return err
+			}
 		}
-		done[p.Namespace] = true
-		err := c.In(p.Namespace).Preflight(waitCtx)
-		if session.Interrupted(waitCtx) {
-			return "", session.InterruptedError("checking permissions", "", nil)
-		}
-		if err != nil {
-			return "", err
-		}
-	}
-	return c.WhoAmI(waitCtx), nil
+		user = c.WhoAmI(ctx)
+		return nil
+	})
+	return user, err
 }
 
 // readyCount calls done once every pod's probes are attached.

@@ -51,6 +51,19 @@ func InterruptedError(while, left string, fix *exit.Fix) error {
 	return exit.Codef(exit.Interrupted, "interrupted while %s; %s", while, left)
 }
 
+// WhileInterruptible runs wait with a context that the first signal on
+// interrupts cancels; interrupted, the result is InterruptedError(while,
+// left, nil) whatever wait returned.
+func WhileInterruptible(ctx context.Context, interrupts <-chan os.Signal, while, left string, wait func(context.Context) error) error {
+	waitCtx, release := Interruptible(ctx, interrupts)
+	defer release()
+	err := wait(waitCtx)
+	if Interrupted(waitCtx) {
+		return InterruptedError(while, left, nil)
+	}
+	return err
+}
+
 // Interact runs stream, reading the user's interrupts meanwhile: the first
 // asks the session to stop (stop; its maps then come through the stream),
 // the next leaves at once, cancelling the stream, and returns ErrLeft. With

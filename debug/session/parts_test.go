@@ -212,3 +212,21 @@ func TestTracerResult(t *testing.T) {
 		}
 	}
 }
+
+// A wait that the user interrupts ends at once with exit 130 saying what
+// it was waiting for; one that is not interrupted keeps its own result.
+func TestWhileInterruptible(t *testing.T) {
+	interrupts := make(chan os.Signal, 1)
+	interrupts <- os.Interrupt
+	err := WhileInterruptible(context.Background(), interrupts, "checking permissions", "", func(ctx context.Context) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	if exit.Code(err) != exit.Interrupted || !strings.Contains(err.Error(), "interrupted while checking permissions; nothing was left in the pod") {
+		t.Fatalf("interrupted: %v", err)
+	}
+	own := errors.New("own")
+	if err := WhileInterruptible(context.Background(), make(chan os.Signal), "x", "", func(context.Context) error { return own }); err != own {
+		t.Fatalf("not interrupted: %v, want the wait's own error", err)
+	}
+}

@@ -135,12 +135,12 @@ func (t *Tracer) Wait(ctx context.Context) (Ending, error) {
 	if code, ok := t.result(); ok {
 		return Ending{code: code}, nil
 	}
-	waitCtx, release := Interruptible(ctx, t.Interrupts)
-	defer release()
-	st, err := t.WatchContainer(waitCtx, t.Pod, t.Name, kube.UntilTerminated())
-	if Interrupted(waitCtx) {
-		return Ending{}, InterruptedError("waiting for the session's exit status", fmt.Sprintf("session %s was ending; it ends by itself", t.Name), nil)
-	}
+	var st corev1.ContainerState
+	err := WhileInterruptible(ctx, t.Interrupts, "waiting for the session's exit status", fmt.Sprintf("session %s was ending; it ends by itself", t.Name),
+		func(ctx context.Context) (err error) {
+			st, err = t.WatchContainer(ctx, t.Pod, t.Name, kube.UntilTerminated())
+			return err
+		})
 	if err != nil {
 		return Ending{}, err
 	}
