@@ -17,6 +17,10 @@ const module = "github.com/trace-debug/kubectl-trace-debug"
 // clientLayers are the client's packages, highest first.
 var clientLayers = []string{"debug", "debug/group", "debug/session", "debug/kube", "debug/pods", "debug/exit"}
 
+// pureClient are the client's packages of logic alone, which the command
+// layer uses.
+var pureClient = []string{"debug/assert", "debug/junit"}
+
 // commandOnly are what only the command layer may import itself (client-go
 // links pflag underneath every layer; that is not the layer's choice).
 var commandOnly = []string{"github.com/spf13/cobra", "github.com/spf13/pflag", "k8s.io/cli-runtime/pkg/genericclioptions",
@@ -51,6 +55,15 @@ func rules() []rule {
 			r.trees = append(r.trees, "k8s.io/client-go", "k8s.io/cli-runtime")
 		case "debug/exit":
 			r.trees = append(r.trees, "k8s.io")
+		}
+		rs = append(rs, r)
+	}
+	// The assertions and the JUnit report are pure: no cluster, no layer
+	// of the client, no flags.
+	for _, pure := range pureClient {
+		r := rule{pkg: "./" + pure, trees: []string{"k8s.io", kubetest}, own: commandOnly}
+		for _, layer := range clientLayers {
+			r.packages = append(r.packages, module+"/"+layer)
 		}
 		rs = append(rs, r)
 	}
@@ -138,6 +151,9 @@ func TestBoundaryRules(t *testing.T) {
 		{"./debug/session", module + "/debug/kube", false, false},
 		{"./debug/kube", module + "/debug/pods", false, false},
 		{"./debug/pods", module + "/debug/exit", false, false},
+		{"./debug/assert", "k8s.io/api/core/v1", false, true},
+		{"./debug/junit", module + "/debug/group", false, true},
+		{"./debug/junit", module + "/debug/assert", false, false},
 		{"./debug/pods", "k8s.io/api/core/v1", false, false},
 		{"./debug", module + "/debug/group", true, false},
 		{"./debug", "github.com/spf13/cobra", true, false},

@@ -3,8 +3,16 @@ package debug
 import (
 	"context"
 	"errors"
+	"io"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/spf13/cobra"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
+	"github.com/trace-debug/kubectl-trace-debug/debug/group"
+	"github.com/trace-debug/kubectl-trace-debug/debug/junit"
 
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
@@ -12,7 +20,11 @@ import (
 )
 
 // StopOptions are the inputs of `kubectl trace-debug stop`.
-type StopOptions struct{ SessionRef }
+type StopOptions struct {
+	SessionRef
+	// JUnit is where the session's JUnit report goes ("" for none).
+	JUnit string
+}
 
 // newCmdStop returns `kubectl trace-debug stop`.
 func newCmdStop(ref SessionRef) *cobra.Command {
@@ -21,7 +33,8 @@ func newCmdStop(ref SessionRef) *cobra.Command {
 		Use:   "stop TARGET SESSION",
 		Short: "End a trace session the Ctrl-C way: its maps are printed into its output",
 		Example: `  kubectl trace-debug stop pod/web trace-debug-x7k2p
-  kubectl trace-debug stop deploy/web trace-debug-x7k2p    # every pod of a session over several pods`,
+  kubectl trace-debug stop deploy/web trace-debug-x7k2p    # every pod of a session over several pods
+  kubectl trace-debug stop pod/web trace-debug-x7k2p --junit report.xml   # check the session's --assert expressions, and report`,
 		RunE: o.runE(false, func(ctx context.Context, args []string) error {
 			if err := o.Complete(args, true); err != nil {
 				return err
@@ -30,13 +43,20 @@ func newCmdStop(ref SessionRef) *cobra.Command {
 		}),
 	}
 	o.addSelector(cmd)
+	cmd.Flags().StringVar(&o.JUnit, "junit", "", "write a JUnit XML report of the session to this file: the trace and each of its --assert expressions")
 	return cmd
 }
 
 // Run stops the session (in every pod it spans) and waits until its
 // output is complete.
 func (o *StopOptions) Run(ctx context.Context) error {
-	return o.each(ctx, "stopped", false, func(ctx context.Context, t *session.Tracer) error {
+	start := time.Now()
+	var mu sync.Mutex
+	var tracers []*session.Tracer
+	err := o.each(ctx, "stopped", false, func(ctx context.Context, t *session.Tracer) error {
+		mu.Lock()
+		tracers = append(tracers, t)
+		mu.Unlock()
 		if t.State.Running == nil {
 			kube.Progressf(t.ErrOut, "session %s is not running (%s); nothing to stop", t.Name, pods.StateName(t.State))
 			return nil
@@ -52,4 +72,53 @@ func (o *StopOptions) Run(ctx context.Context) error {
 		kube.Progressf(t.ErrOut, "session %s stopped (exit code %d); its output: kubectl trace-debug logs pod/%s %s", t.Name, e.ExitCode(), t.Pod, t.Name)
 		return nil
 	})
+	if len(tracers) == 0 {
+		return err
+	}
+	info := tracers[0].Info
+	checks := Checks{Exprs: info.Asserts, JUnit: o.JUnit}
+	if !checks.active() {
+		return err
+	}
+	mode := ""
+	switch {
+	case info.Syscalls:
+		mode = "syscalls"
+	case len(info.Funcs) > 0:
+		mode = "func"
+	}
+	if cerr := checks.compile(declaredMaps(info.Program, mode)); cerr != nil {
+		return cerr
+	}
+	maps := group.Maps{Program: info.Program, Native: info.Native(), JSON: info.JSON}
+	d, rerr := finalMaps(ctx, maps, tracers)
+	if err == nil {
+		err = rerr
+	}
+	run := junit.Session{Name: o.Session, Target: o.target(), Namespace: tracers[0].Namespace, What: info.Program,
+		Started: info.Started, Duration: since(info.Started), Maps: mapsText(maps, d)}
+	if info.Started.IsZero() {
+		run.Started, run.Duration = start, since(start)
+	}
+	for _, t := range tracers {
+		run.Pods = append(run.Pods, t.Pod)
+	}
+	return checks.finish(o.ErrOut, d, err, run)
+}
+
+// finalMaps reads the final maps each tracer printed into its log and
+// merges them (nil when none printed them).
+func finalMaps(ctx context.Context, maps group.Maps, tracers []*session.Tracer) (*mapmerge.Dump, error) {
+	var kept []string
+	for _, t := range tracers {
+		f := &group.Final{Live: io.Discard}
+		if err := t.Logs(ctx, &corev1.PodLogOptions{}, f); err != nil {
+			return nil, err
+		}
+		f.Close()
+		if k, found := f.Kept(); found {
+			kept = append(kept, k)
+		}
+	}
+	return maps.Read(kept), nil
 }

@@ -22,6 +22,7 @@ const (
 	ExitInternal        = exit.Internal
 	ExitMemory          = exit.Memory
 	ExitPartial         = exit.Partial
+	ExitAssertFailed    = exit.AssertFailed
 	ExitInterrupted     = exit.Interrupted
 )
 

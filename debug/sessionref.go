@@ -77,6 +77,17 @@ func (o *SessionRef) Complete(args []string, wantSession bool) error {
 // group reports whether TARGET names several pods (a workload or -l).
 func (o *SessionRef) group() bool { return o.Workload != "" || o.Selector != "" }
 
+// target names the session's pods as the user gave them.
+func (o *SessionRef) target() string {
+	switch {
+	case o.PodName != "":
+		return "pod/" + o.PodName
+	case o.Selector != "":
+		return "-l " + o.Selector
+	}
+	return o.Workload
+}
+
 // targets resolves a workload or selector to its running pods.
 func (o *SessionRef) targets(ctx context.Context) (pods.Targets, error) {
 	targets, err := o.Clients.Resolve(ctx, o.Workload, o.Selector, false)

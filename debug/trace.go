@@ -73,6 +73,9 @@ type TraceOptions struct {
 	MaxPods int
 	// PerPod prints each pod's final maps instead of merging them.
 	PerPod bool
+	// Checks are the --assert expressions on the final maps and the
+	// --junit report.
+	Checks Checks
 
 	// Filled by Complete: the pod, or the workload (TYPE/NAME) whose pods
 	// are resolved in Run, and the clients.
@@ -122,6 +125,8 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", o.AllNamespaces, "with -l: look for the pods in every namespace")
 	flags.BoolVar(&o.PerPod, "per-pod", o.PerPod, "with several pods: print each pod's maps at the end instead of merging them")
 	flags.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "refuse a workload or selector that matches more running pods than this (each gets a privileged tracer)")
+	flags.StringArrayVar(&o.Checks.Exprs, "assert", o.Checks.Exprs, "fail with exit code 14, after printing the maps, unless this CEL expression holds on the final maps (merged over a workload's pods), e.g. '@errors == 0', '@calls[\"main.handle\"] >= 3', '@lat.p99 < 500', 'size(@conns) == 0' (repeatable)")
+	flags.StringVar(&o.Checks.JUnit, "junit", o.Checks.JUnit, "write a JUnit XML report to this file at the end: the trace and each --assert as test cases, with the pods, session and durations")
 	flags.BoolVar(&o.IgnoreMemoryLimit, "ignore-memory-limit", o.IgnoreMemoryLimit, "start bpftrace even if its peak memory (about 190 MiB) may not fit under the pod's memory limit")
 }
 
@@ -195,6 +200,10 @@ func (o *TraceOptions) Validate() error {
 		return codef(ExitUsage, "--max-pods must be at least 1")
 	case o.Detach && o.OutputFile != "":
 		return codef(ExitUsage, "--output-file needs an attached session: a detached one keeps its output in the pod; read it with `kubectl trace-debug logs`")
+	case o.CPU && o.Checks.active():
+		return codef(ExitUsage, "--assert and --junit check the maps a trace prints at its end; --cpu prints a profile instead: drop them, or trace with -e, --func or --syscalls")
+	case o.Detach && o.Checks.JUnit != "":
+		return codef(ExitUsage, "--junit needs the trace's end, and a detached trace ends later: give --junit to `kubectl trace-debug stop` (the session keeps its --assert expressions for it)")
 	case o.CPU:
 		if err := o.validateCPU(); err != nil {
 			return err
@@ -202,7 +211,21 @@ func (o *TraceOptions) Validate() error {
 	case o.OutputFormat != "text" && o.OutputFormat != "json":
 		return codef(ExitUsage, "--output must be text or json, not %q", o.OutputFormat)
 	}
-	return validProgram(o.Program)
+	if err := validProgram(o.Program); err != nil {
+		return err
+	}
+	return o.Checks.compile(declaredMaps(o.Program, o.mode()))
+}
+
+// mode names the native mode, "" for a bpftrace program.
+func (o *TraceOptions) mode() string {
+	switch {
+	case o.Syscalls:
+		return "syscalls"
+	case len(o.Funcs) > 0:
+		return "func"
+	}
+	return ""
 }
 
 // validProgram refuses, before anything is sent, a program the runner could
@@ -251,8 +274,10 @@ func (o *TraceOptions) request(pod string, merged bool) session.Request {
 	if merged {
 		program = mapmerge.AvgAsStats(program)
 	}
+	s := o.session(program)
+	s.Group = o.Checks.active() // the final maps are marked, for the client to check
 	return session.Request{
-		Pod: pod, Container: o.Container, Image: o.Image, Session: o.session(program), Program: program,
-		StartTimeout: o.StartTimeout, ClientVersion: Version(), DryRun: o.DryRun,
+		Pod: pod, Container: o.Container, Image: o.Image, Session: s, Program: program,
+		StartTimeout: o.StartTimeout, ClientVersion: Version(), DryRun: o.DryRun, Asserts: o.Checks.Exprs,
 	}
 }

@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
 	"github.com/trace-debug/kubectl-trace-debug/debug/group"
+	"github.com/trace-debug/kubectl-trace-debug/debug/junit"
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
 	"github.com/trace-debug/kubectl-trace-debug/debug/session"
@@ -42,12 +46,20 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 	}
 	streams := o.streams()
 	var final *group.Final
-	if o.CPU { // the profile comes after the maps line; what precedes it is the runner's talk
+	switch {
+	case o.CPU: // the profile comes after the maps line; what precedes it is the runner's talk
 		final = &group.Final{Live: o.ErrOut}
 		streams.Out = final
+	case o.Checks.active() && !o.Detach: // the final maps come after the maps line, to be checked
+		final = &group.Final{Live: o.Out}
+		streams.Out = final
 	}
+	start := time.Now()
 	t, err := session.Trace(ctx, c, o.request(pod, false), streams)
-	if final != nil && t != nil {
+	if o.Checks.active() && !o.Detach && !o.DryRun {
+		return o.finishOne(t, final, err, start, skipped)
+	}
+	if o.CPU && t != nil {
 		final.Close()
 		kept, found := final.Kept()
 		if rerr := o.showProfile([]string{t.Pod}, []string{kept}, []bool{found}, t.Target); err == nil {
@@ -55,13 +67,61 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		}
 	}
 	if err == nil && t.Detached() {
-		o.progress("tracer %s runs detached until its deadline (%v)%s; follow it with `kubectl trace-debug attach pod/%s %s`, end it with %s",
-			t.Name, o.Deadline, o.durationNote(), t.Pod, t.Name, stopCommand(t.Pod, t.Name))
+		o.progress("tracer %s runs detached until its deadline (%v)%s; follow it with `kubectl trace-debug attach pod/%s %s`, end it with %s%s",
+			t.Name, o.Deadline, o.durationNote(), t.Pod, t.Name, stopCommand(t.Pod, t.Name), o.assertNote())
 	}
 	if err == nil && len(skipped.Skipped) > 0 {
 		return codef(ExitPartial, "traced 1 pod; %d not traced: %s", len(skipped.Skipped), skipped.SkippedList())
 	}
 	return err
+}
+
+// finishOne shows one pod's final maps as it printed them, checks them
+// and writes the report; a trace that failed keeps its own exit code.
+func (o *TraceOptions) finishOne(t *session.Tracer, final *group.Final, err error, start time.Time, skipped pods.Targets) error {
+	final.Close()
+	maps := o.groupMaps()
+	var d *mapmerge.Dump
+	if kept, found := final.Kept(); found {
+		var serr error
+		d, serr = maps.ShowOne(o.Out, kept)
+		if err == nil && serr != nil {
+			err = codef(ExitInternal, "write the final maps: %w", serr)
+		}
+	}
+	if err == nil && len(skipped.Skipped) > 0 {
+		err = codef(ExitPartial, "traced 1 pod; %d not traced: %s", len(skipped.Skipped), skipped.SkippedList())
+	}
+	run := o.report(start)
+	if t != nil {
+		run.Name, run.Pods, run.Namespace = t.Name, []string{t.Pod}, t.Namespace
+	}
+	run.Maps = mapsText(maps, d)
+	return o.Checks.finish(o.ErrOut, d, err, run)
+}
+
+// report is what the JUnit report says of this trace, before its end.
+func (o *TraceOptions) report(start time.Time) junit.Session {
+	target := o.Workload
+	switch {
+	case o.PodName != "":
+		target = "pod/" + o.PodName
+	case o.Selector != "":
+		target = "-l " + o.Selector
+	}
+	what := o.Program
+	switch o.mode() {
+	case "syscalls":
+		what = "--syscalls"
+	case "func":
+		what = "--func " + strings.Join(o.Funcs, " --func ")
+	}
+	return junit.Session{Target: target, Namespace: o.Clients.Namespace, What: what, Started: start, Duration: since(start)}
+}
+
+// groupMaps says how the session's final maps are read and shown.
+func (o *TraceOptions) groupMaps() group.Maps {
+	return group.Maps{Program: o.Program, Native: o.Syscalls || len(o.Funcs) > 0, JSON: o.OutputFormat == "json", PerPod: o.PerPod}
 }
 
 // streams are the session's streams: the command's, the user's signals,
@@ -110,11 +170,12 @@ func (o *TraceOptions) runGroup(ctx context.Context, targets pods.Targets) error
 	}
 	cfg := group.TraceConfig{
 		Request: o.request("", !o.PerPod),
-		Maps:    group.Maps{Program: o.Program, Native: o.Syscalls || len(o.Funcs) > 0, JSON: o.OutputFormat == "json", PerPod: o.PerPod},
+		Maps:    o.groupMaps(),
 		Merged:  func(n int) { o.progress("maps merged across %d pods (--per-pod prints each pod's)", n) },
 		OnReady: o.onReady,
 	}
 	streams := o.streams()
+	start := time.Now()
 	if o.CPU { // stdout is the profile's; the runners' talk goes to stderr
 		cfg.Finals = func(pods, kept []string, found []bool) error { return o.showProfile(pods, kept, found, o.Container) }
 		streams.Out = o.ErrOut
@@ -129,10 +190,16 @@ func (o *TraceOptions) runGroup(ctx context.Context, targets pods.Targets) error
 	}
 	outcome.Report(o.ErrOut, ok, explain)
 	err = outcome.Result()
+	if o.Checks.active() && !o.Detach {
+		run := o.report(start)
+		run.Name, run.Pods, run.Namespace = outcome.Session, outcome.Pods, targets.Running[0].Namespace
+		run.Maps = mapsText(cfg.Maps, outcome.Maps)
+		return o.Checks.finish(o.ErrOut, outcome.Maps, err, run)
+	}
 	if o.Detach && err == nil {
 		target := o.targetArg(targets)
-		o.progress("session %s runs detached in %d pods until its deadline (%v)%s; follow it with `kubectl trace-debug attach %s %s`, end it with `kubectl trace-debug stop %s %s`",
-			outcome.Session, len(targets.Running), o.Deadline, o.durationNote(), target, outcome.Session, target, outcome.Session)
+		o.progress("session %s runs detached in %d pods until its deadline (%v)%s; follow it with `kubectl trace-debug attach %s %s`, end it with `kubectl trace-debug stop %s %s`%s",
+			outcome.Session, len(targets.Running), o.Deadline, o.durationNote(), target, outcome.Session, target, outcome.Session, o.assertNote())
 	}
 	return err
 }
@@ -147,6 +214,14 @@ func (o *TraceOptions) targetArg(targets pods.Targets) string {
 		return "-n " + ns + " -l " + o.Selector
 	}
 	return "-n " + ns + " " + o.Workload
+}
+
+// assertNote says, for a detached session, who checks its assertions.
+func (o *TraceOptions) assertNote() string {
+	if len(o.Checks.Exprs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", which checks its %d --assert expressions (exit 14 when one fails; add --junit FILE for a report)", len(o.Checks.Exprs))
 }
 
 // durationNote names --duration in the detached messages, when set.

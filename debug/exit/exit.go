@@ -42,6 +42,9 @@ const (
 	// failed in some of them, or some were not traced at all; each pod's
 	// outcome is on stderr.
 	Partial = 13
+	// AssertFailed: the trace ran to its end and printed its maps, and an
+	// --assert expression did not hold on them (each is on stderr).
+	AssertFailed = 14
 	// Interrupted: the user left before the trace ended (second Ctrl-C).
 	Interrupted = 130
 )

@@ -98,9 +98,7 @@ func (g *Group) Run(ctx context.Context, interrupts <-chan os.Signal, do func(ct
 		o.Err = g.Finals(o.Pods, kept, found)
 		return o
 	}
-	if err := g.Maps.show(g.out, g.members, g.Merged); err != nil {
-		o.Err = err
-	}
+	o.Maps, o.Err = g.Maps.show(g.out, g.members, g.Merged)
 	return o
 }
 

@@ -67,25 +67,80 @@ type Maps struct {
 	JSON, PerPod bool
 }
 
+// parse is how the session's final maps are read: bpftrace's in the user's
+// format, the native engines' summaries always as JSON.
+func (m Maps) parse() func(string) *mapmerge.Dump {
+	if m.JSON || m.Native {
+		return mapmerge.ParseJSON
+	}
+	return mapmerge.ParseText
+}
+
+// kinds are the aggregations of the session's maps.
+func (m Maps) kinds() map[string]mapmerge.Kind {
+	if m.Native {
+		return mapmerge.KindsOf(protocol.NativeMaps)
+	}
+	return mapmerge.Kinds(m.Program)
+}
+
+// Read merges what pods printed after the maps line (kept) into one set
+// of maps, as one tracer that saw every pod's events would have printed
+// them (nil when no pod printed the maps line).
+func (m Maps) Read(kept []string) *mapmerge.Dump {
+	var dumps []*mapmerge.Dump
+	for _, k := range kept {
+		dumps = append(dumps, m.parse()(k))
+	}
+	if len(dumps) == 0 {
+		return nil
+	}
+	all, _ := mapmerge.Merge(dumps, m.kinds())
+	return all
+}
+
+// ShowOne prints one pod's final maps (what it printed after the maps
+// line) to out as the pod printed them, a native engine's summary as text
+// unless the format is JSON, and returns them read.
+func (m Maps) ShowOne(out io.Writer, kept string) (*mapmerge.Dump, error) {
+	d := m.parse()(kept)
+	if m.Native && !m.JSON {
+		return d, mapmerge.WriteText(out, d, m.kinds())
+	}
+	_, err := io.WriteString(out, kept)
+	return d, err
+}
+
+// WriteText writes d as bpftrace's text output prints it.
+func (m Maps) WriteText(w io.Writer, d *mapmerge.Dump) error {
+	return mapmerge.WriteText(w, d, m.kinds())
+}
+
 // show prints the maps the members printed at the end to out: merged
 // into one set (as one tracer that saw every pod's events would print
 // them), the maps that cannot be merged and any other line per pod; with
 // PerPod, each pod's as it printed them. merged is told how many pods'
-// maps are merged, before they are printed.
-func (m Maps) show(out io.Writer, members []*Member, merged func(pods int)) error {
-	// bpftrace's maps come in the user's format; the native engines'
-	// summaries always as JSON, with maps of their own.
-	parse, write := mapmerge.ParseText, mapmerge.WriteText
-	if m.JSON || m.Native {
-		parse = mapmerge.ParseJSON
-	}
+// maps are merged, before they are printed. It returns the merged maps
+// (nil when no pod printed them).
+func (m Maps) show(out io.Writer, members []*Member, merged func(pods int)) (*mapmerge.Dump, error) {
+	write := mapmerge.WriteText
 	if m.JSON {
 		write = mapmerge.WriteJSON
 	}
-	kinds := mapmerge.Kinds(m.Program)
-	if m.Native {
-		kinds = mapmerge.KindsOf(protocol.NativeMaps)
+	kinds := m.kinds()
+	dumps := make([]*mapmerge.Dump, len(members))
+	captured := 0
+	for i, mb := range members {
+		kept, found := mb.out.Kept()
+		dumps[i] = m.parse()(kept)
+		if found {
+			captured++
+		}
 	}
+	if captured == 0 {
+		return nil, nil
+	}
+	all, perPod := mapmerge.Merge(dumps, kinds)
 	if m.PerPod {
 		for _, mb := range members {
 			kept, _ := mb.out.Kept()
@@ -96,21 +151,8 @@ func (m Maps) show(out io.Writer, members []*Member, merged func(pods int)) erro
 			}
 			mb.live.Flush()
 		}
-		return nil
+		return all, nil
 	}
-	dumps := make([]*mapmerge.Dump, len(members))
-	captured := 0
-	for i, mb := range members {
-		kept, found := mb.out.Kept()
-		dumps[i] = parse(kept)
-		if found {
-			captured++
-		}
-	}
-	if captured == 0 {
-		return nil
-	}
-	all, perPod := mapmerge.Merge(dumps, kinds)
 	if len(all.Maps) > 0 {
 		if merged != nil {
 			merged(captured)
@@ -119,7 +161,7 @@ func (m Maps) show(out io.Writer, members []*Member, merged func(pods int)) erro
 			fmt.Fprintln(out)
 		}
 		if err := write(out, all, kinds); err != nil {
-			return err
+			return all, err
 		}
 	}
 	for i, d := range dumps {
@@ -133,5 +175,5 @@ func (m Maps) show(out io.Writer, members []*Member, merged func(pods int)) erro
 			members[i].live.Flush()
 		}
 	}
-	return nil
+	return all, nil
 }

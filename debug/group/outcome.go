@@ -3,6 +3,7 @@ package group
 import (
 	"io"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
 	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
@@ -22,6 +23,8 @@ type Outcome struct {
 	// Err is an error of the group itself (its final maps could not be
 	// written), beside the pods' own.
 	Err error
+	// Maps are the pods' final maps merged (nil when no pod printed them).
+	Maps *mapmerge.Dump
 }
 
 // Failed is how many pods failed.

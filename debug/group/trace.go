@@ -55,7 +55,7 @@ func Trace(ctx context.Context, c kube.Clients, targets pods.Targets, cfg TraceC
 	o := g.Run(ctx, s.Interrupts, func(ctx context.Context, m *Member) error {
 		req := cfg.Request
 		req.Pod, req.Name, req.User, req.Checked = m.Pod, name, user, true
-		req.Session.Group = true
+		req.Session.Group, req.InGroup = true, true
 		_, err := session.Trace(ctx, c.In(m.Namespace), req, session.Streams{Out: m.Out, ErrOut: m.ErrOut, Interrupts: m.Interrupts, OnReady: ready.hook})
 		return err
 	})

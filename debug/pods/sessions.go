@@ -16,6 +16,7 @@ import (
 const (
 	envUser          = "TRACE_DEBUG_USER"
 	envClientVersion = "TRACE_DEBUG_CLIENT_VERSION"
+	envAsserts       = "TRACE_DEBUG_ASSERTS"
 )
 
 // SessionInfo describes one tracer session, read from its pod.
@@ -38,6 +39,7 @@ type SessionInfo struct {
 	Deadline      metav1.Duration `json:"deadline"`
 	User          string          `json:"user,omitempty"`
 	ClientVersion string          `json:"clientVersion,omitempty"`
+	Asserts       []string        `json:"asserts,omitempty"`
 }
 
 // Native reports whether the session runs a native engine (no bpftrace).
@@ -69,6 +71,8 @@ func Sessions(pod *corev1.Pod) []SessionInfo {
 				s.User = e.Value
 			case envClientVersion:
 				s.ClientVersion = e.Value
+			case envAsserts:
+				_ = json.Unmarshal([]byte(e.Value), &s.Asserts) // the client wrote it; unreadable means none
 			}
 		}
 		st := status[ec.Name]

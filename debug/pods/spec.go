@@ -54,6 +54,9 @@ type TracerSpec struct {
 	User string
 	// ClientVersion is the version of the client that started it.
 	ClientVersion string
+	// Asserts are the session's assertions on its final maps, kept for the
+	// client that stops a detached session (the runner never reads them).
+	Asserts []string
 }
 
 // EphemeralContainer builds the tracer container: the runner with the
@@ -64,22 +67,32 @@ type TracerSpec struct {
 func EphemeralContainer(s TracerSpec) corev1.EphemeralContainer {
 	return corev1.EphemeralContainer{
 		EphemeralContainerCommon: corev1.EphemeralContainerCommon{
-			Name:            s.Name,
-			Image:           s.Image,
-			ImagePullPolicy: corev1.PullIfNotPresent,
-			Command:         []string{protocol.RunnerPath},
-			Args:            s.Session.Args(),
-			Stdin:           true,
-			StdinOnce:       s.Session.Attached,
-			Env: []corev1.EnvVar{
-				{Name: envUser, Value: s.User},
-				{Name: envClientVersion, Value: s.ClientVersion},
-			},
+			Name:                     s.Name,
+			Image:                    s.Image,
+			ImagePullPolicy:          corev1.PullIfNotPresent,
+			Command:                  []string{protocol.RunnerPath},
+			Args:                     s.Session.Args(),
+			Stdin:                    true,
+			StdinOnce:                s.Session.Attached,
+			Env:                      env(s),
 			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 			SecurityContext:          privileged(),
 		},
 		TargetContainerName: s.Target,
 	}
+}
+
+// env is the session's metadata the client keeps in the tracer container.
+func env(s TracerSpec) []corev1.EnvVar {
+	vars := []corev1.EnvVar{
+		{Name: envUser, Value: s.User},
+		{Name: envClientVersion, Value: s.ClientVersion},
+	}
+	if len(s.Asserts) > 0 {
+		b, _ := json.Marshal(s.Asserts) // a list of strings always marshals
+		vars = append(vars, corev1.EnvVar{Name: envAsserts, Value: string(b)})
+	}
+	return vars
 }
 
 // privileged lets the tracer load eBPF programs and mount tracefs, as root

@@ -41,6 +41,12 @@ type Request struct {
 	// DryRun prints the patch that would add the tracer to Out, and sends
 	// nothing.
 	DryRun bool
+	// Asserts are the session's assertions, kept in the tracer container
+	// for the client that stops it.
+	Asserts []string
+	// InGroup says the session is one pod's of a group, which prints the
+	// session's name itself.
+	InGroup bool
 }
 
 // onStdin is the program's control message when it travels on stdin.
@@ -88,7 +94,7 @@ func Start(ctx context.Context, c kube.Clients, req Request, s Streams) (*Tracer
 	session.ContainerID, session.SharedPID = containerID, pods.SharesPIDNamespace(pod)
 	session.NotAfter = time.Now().Add(session.Deadline).Truncate(time.Second) // over by then, however late it starts
 	patch, err := pods.EphemeralContainerPatch(pods.EphemeralContainer(pods.TracerSpec{
-		Name: name, Target: container, Image: req.Image, Session: session, User: user, ClientVersion: req.ClientVersion,
+		Name: name, Target: container, Image: req.Image, Session: session, User: user, ClientVersion: req.ClientVersion, Asserts: req.Asserts,
 	}))
 	if err != nil {
 		return nil, err
@@ -130,7 +136,7 @@ func Trace(ctx context.Context, c kube.Clients, req Request, s Streams) (*Tracer
 		return t, err
 	}
 	if !req.Session.Attached {
-		err := t.Detach(waitCtx, req.onStdin(), !req.Session.Group)
+		err := t.Detach(waitCtx, req.onStdin(), !req.InGroup)
 		if Interrupted(waitCtx) {
 			left, fix := t.leftBehind(req)
 			return t, InterruptedError("waiting for the probes to be attached", left, fix)

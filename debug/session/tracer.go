@@ -42,6 +42,9 @@ type Tracer struct {
 	Pod, Name, Target string
 	// State is the container's state when the client found it.
 	State corev1.ContainerState
+	// Info is the session as its pod describes it, when the client found
+	// it there (see FromPod).
+	Info pods.SessionInfo
 
 	// injected is true once the patch that adds the tracer was sent;
 	// stopped once the client stopped it (a detached start that failed);
@@ -61,7 +64,8 @@ type Tracer struct {
 // FromPod is the session name of pod, in the state the pod reports.
 func FromPod(c kube.Clients, pod *corev1.Pod, name string, s Streams) *Tracer {
 	st, _ := pods.ContainerState(pod, name)
-	return &Tracer{Clients: c.In(pod.Namespace), Streams: s, Pod: pod.Name, Name: name, State: st}
+	info, _ := pods.FindSession(pod, name)
+	return &Tracer{Clients: c.In(pod.Namespace), Streams: s, Pod: pod.Name, Name: name, State: st, Info: info}
 }
 
 // Find reads pod and returns its session name.

@@ -1,0 +1,130 @@
+package debug
+
+import (
+	"io"
+	"strings"
+	"time"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/program"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+	"github.com/trace-debug/kubectl-trace-debug/debug/assert"
+	"github.com/trace-debug/kubectl-trace-debug/debug/group"
+	"github.com/trace-debug/kubectl-trace-debug/debug/junit"
+	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
+)
+
+// Checks are a session's --assert expressions and its --junit report:
+// compiled against the maps the session declares before anything is
+// injected, checked on its final maps (one pod's, or its pods' merged),
+// reported on stderr and in the report, and turned into the exit code.
+type Checks struct {
+	// Exprs are the assertions as written; JUnit the report's path.
+	Exprs []string
+	JUnit string
+
+	set *assert.Set
+}
+
+// active reports whether the session's end is checked or reported.
+func (c *Checks) active() bool { return len(c.Exprs) > 0 || c.JUnit != "" }
+
+// nativeMaps are the maps each native mode prints.
+var nativeMaps = map[string][]string{
+	"syscalls": {"@syscalls", "@syscalls_by_thread"},
+	"func":     {"@calls", "@errors", "@latency_us"},
+}
+
+// declaredMaps are the maps a session declares: the native mode's own, or
+// those its bpftrace program uses, with their aggregations.
+func declaredMaps(prog, mode string) assert.Maps {
+	maps := assert.Maps{}
+	if mode != "" {
+		kinds := mapmerge.KindsOf(nativeFns(mode))
+		for name, k := range kinds {
+			maps[name] = k
+		}
+		return maps
+	}
+	for name, k := range mapmerge.Kinds(prog) {
+		maps[name] = k
+	}
+	if p, err := program.Parse(prog); err == nil {
+		for _, name := range p.Maps() {
+			if _, ok := maps[name]; !ok {
+				maps[name] = mapmerge.Unknown
+			}
+		}
+	}
+	return maps
+}
+
+// nativeFns are the aggregation functions of mode's maps.
+func nativeFns(mode string) map[string]string {
+	fns := map[string]string{}
+	for _, name := range nativeMaps[mode] {
+		fns[name] = protocol.NativeMaps[name]
+	}
+	return fns
+}
+
+// compile compiles the assertions against maps; a bad one is a usage
+// error, before anything is injected.
+func (c *Checks) compile(maps assert.Maps) error {
+	if len(c.Exprs) == 0 {
+		return nil
+	}
+	set, err := assert.Compile(c.Exprs, maps)
+	if err != nil {
+		return codef(ExitUsage, "check --assert: %w; an assertion is a CEL expression on the maps the trace prints at its end, such as --assert '@errors == 0' (see --help)", err)
+	}
+	c.set = set
+	return nil
+}
+
+// finish checks the assertions on the final maps d (nil when the trace
+// printed none), prints each result on stderr, writes the JUnit report
+// (run says what ran; text is the maps as printed), and returns the
+// command's error: the trace's own when it failed (traceErr), else exit 14
+// when an assertion did not hold.
+func (c *Checks) finish(errOut io.Writer, d *mapmerge.Dump, traceErr error, run junit.Session) error {
+	run.Exprs, run.Err, run.ExitCode = c.Exprs, traceErr, ExitCode(traceErr)
+	var results []assert.Result
+	if c.set != nil && (d != nil || traceErr == nil) {
+		results = c.set.Check(d)
+		run.Assertions, run.Evaluated = results, true
+		for _, r := range results {
+			kube.Progressf(errOut, "%s", r.Message())
+		}
+	}
+	failed := assert.Failed(results)
+	err := traceErr
+	if err == nil && failed > 0 {
+		err = codef(ExitAssertFailed, "%d of the %d assertions did not hold (each is above, with the values it saw)", failed, len(results))
+		run.ExitCode = ExitAssertFailed
+	}
+	if c.JUnit != "" {
+		if werr := junit.WriteFile(c.JUnit, run); werr != nil {
+			kube.Progressf(errOut, "%v", werr)
+			if err == nil {
+				err = codef(ExitUsage, "%w: check the --junit path", werr)
+			}
+		} else {
+			kube.Progressf(errOut, "JUnit report written to %s", c.JUnit)
+		}
+	}
+	return err
+}
+
+// mapsText is d as bpftrace's text prints it, for the report.
+func mapsText(m group.Maps, d *mapmerge.Dump) string {
+	if d == nil {
+		return ""
+	}
+	var b strings.Builder
+	_ = m.WriteText(&b, d)
+	return b.String()
+}
+
+// since is how long ago start was, to the millisecond.
+func since(start time.Time) time.Duration { return time.Since(start).Round(time.Millisecond) }
