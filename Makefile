@@ -10,8 +10,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 all: build
 
+# Static, and built as the local cluster's Kubernetes is (same flags, same
+# module versions), so a cold machine compiles client-go and its kin once.
 build:
-	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-trace_debug .
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-trace_debug .
 	install -m 0755 scripts/kubectl_complete-trace_debug $(BIN)/
 
 deps:

@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # The README's CI example, runnable: trace a Go function of POD while a load
-# runs, then print the result as JSON. The end-to-end tests run it too.
+# runs, and fail the job unless the trace saw what it should: every call of
+# main.counterValue succeeded, and there were at least 3. The end-to-end
+# tests run it too.
 # Usage: ci-example.sh NAMESPACE POD LOAD-COMMAND...
+# Writes the JUnit report to $JUNIT_REPORT (default trace-debug-report.xml).
+# Exits 0 when the assertions held, 14 when one did not, or the trace's own
+# exit code when the trace itself failed.
 # Set TRACE_DEBUG to call the plugin binary directly (default: kubectl trace-debug).
 set -euo pipefail
 ns=$1 pod=$2
 shift 2
+report=${JUNIT_REPORT:-trace-debug-report.xml}
 td() { ${TRACE_DEBUG:-kubectl trace-debug} "$@"; }
 
-# Returns once the probes are attached, with the session's name.
-session=$(td "pod/$pod" -n "$ns" --detach --deadline 30m -o json \
-  -e 'uprobe:/proc/$container_pid/root/app/server:"main.counterValue" { @calls = count(); }')
+# Returns once the probes are attached, with the session's name; the
+# session keeps its assertions for `stop`.
+session=$(td "pod/$pod" -n "$ns" --detach --deadline 30m --func main.counterValue \
+  --assert '@errors["main.counterValue"] == 0' \
+  --assert '@calls["main.counterValue"] >= 3')
 "$@"                                      # the load: tracing has begun
-td stop "pod/$pod" -n "$ns" "$session"    # the Ctrl-C way: the maps are printed
-td logs "pod/$pod" -n "$ns" "$session" | grep '^{"type": "map"'
+# The Ctrl-C way: the maps are printed into the session's output, the
+# assertions checked on them, the report written; exit 14 if one failed.
+td stop "pod/$pod" -n "$ns" "$session" --junit "$report"

@@ -38,8 +38,7 @@ cd "$here/k8s"
 start=$(date +%s)
 say() { echo "[k8s] $*" >&2; }
 say "building$missing $version once into $out (cold: about 10 minutes on 2 cores; cached afterwards)"
-say "downloading modules"
-go mod download
+say "listing the packages to compile (and downloading their modules)"
 total=$(go list -deps -tags providerless "${pkgs[@]}" | wc -l)
 tmp=$(mktemp -d "$cache/k8s-build.XXXXXX")
 log="$tmp/build.log"

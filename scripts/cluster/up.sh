@@ -13,7 +13,12 @@ root=$(cd "$here/../.." && pwd)
 
 [ "$(id -u)" = 0 ] || { echo "up.sh: the local cluster needs root (it runs containerd and the kubelet)" >&2; exit 1; }
 "$root/scripts/deps.sh" >&2
+# The runner's bpftrace root filesystem (debootstrap: network and disk) is
+# made while Kubernetes compiles (CPU), once; the images take it from the cache.
+"$root/scripts/images/bpftrace-root.sh" >/dev/null &
+sid=$!
 BIN=$("$here/build-k8s.sh")
+wait "$sid" || { echo "up.sh: the runner's bpftrace root filesystem could not be made (see above)" >&2; exit 1; }
 mkdir -p "$CLUSTER_DIR" "$PIDS_DIR" "$LOG_DIR" "$SAVED_DIR"
 
 running() { local f=$PIDS_DIR/$1; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }

@@ -7,7 +7,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-kubeconfig=$(scripts/cluster/up.sh)
+# The demo needs the runner, demo and pause images, not the tests' own.
+kubeconfig=$(TRACE_DEBUG_IMAGES=${TRACE_DEBUG_IMAGES:-demo} scripts/cluster/up.sh)
 export KUBECONFIG=$kubeconfig
 bin=$(scripts/cluster/build-k8s.sh)
 # kubectl finds the plugin (kubectl-trace_debug) on PATH.

@@ -111,30 +111,34 @@ add_binary "$work/runner" /usr/bin/bpftrace /usr/bin/bpftrace "$sid"
 image runner "ghcr.io/kubectl-trace-debug/runner:$version" /usr/local/bin/trace-debug-runner "$sid_version"
 echo "$sid_version" > "$out/runner.bpftrace-version"
 
-# The by-hand floor for make bench: the same bpftrace with a shell and mount,
-# as a person would run it with kubectl debug (tracefs mounted first).
-new_rootfs "$work/byhand"
-add_binary "$work/byhand" /usr/bin/bpftrace /usr/bin/bpftrace "$sid"
-add_binary "$work/byhand" /bin/dash /usr/bin/dash
-add_binary "$work/byhand" /bin/mount /usr/bin/mount
-ln -s dash "$work/byhand/usr/bin/sh"
-image byhand "trace-debug.local/bpftrace-byhand:$version" /usr/bin/sh "$sid_version"
+# The images only the tests and benchmarks use; `make demo` does without
+# them (TRACE_DEBUG_IMAGES=demo) and `make test` builds them.
+if [ "${TRACE_DEBUG_IMAGES:-all}" = all ]; then
+  # The by-hand floor for make bench: the same bpftrace with a shell and mount,
+  # as a person would run it with kubectl debug (tracefs mounted first).
+  new_rootfs "$work/byhand"
+  add_binary "$work/byhand" /usr/bin/bpftrace /usr/bin/bpftrace "$sid"
+  add_binary "$work/byhand" /bin/dash /usr/bin/dash
+  add_binary "$work/byhand" /bin/mount /usr/bin/mount
+  ln -s dash "$work/byhand/usr/bin/sh"
+  image byhand "trace-debug.local/bpftrace-byhand:$version" /usr/bin/sh "$sid_version"
 
-# An older user image: Debian 12's bpftrace 0.17, which compiles tracepoint
-# structs and casts with its embedded clang, reading linux/version.h and
-# clang's builtin headers, and asks the clang driver for the system include
-# paths (`sh -c "clang-14 -Wp,-v ..."`).
-new_rootfs "$work/runner017"
-install -D -m 0755 "$runner_bin" "$work/runner017/usr/local/bin/trace-debug-runner"
-add_binary "$work/runner017" "$(command -v bpftrace)" /usr/bin/bpftrace
-add_binary "$work/runner017" /bin/dash /usr/bin/dash
-ln -s dash "$work/runner017/usr/bin/sh"
-for cl in /usr/bin/clang-[0-9]*; do add_binary "$work/runner017" "$(readlink -f "$cl")" "$cl"; done
-install -D -m 0644 /usr/include/linux/version.h "$work/runner017/usr/include/linux/version.h"
-for inc in /usr/lib/llvm-*/lib/clang/*/include; do
-  mkdir -p "$work/runner017$inc" && cp -a "$inc/." "$work/runner017$inc/"
-done
-image runner017 "trace-debug.local/runner-bpftrace017:$version" /usr/local/bin/trace-debug-runner "$(bpftrace --version | sed -n 's/^bpftrace v\{0,1\}\([0-9.]*\).*/\1/p')"
+  # An older user image: Debian 12's bpftrace 0.17, which compiles tracepoint
+  # structs and casts with its embedded clang, reading linux/version.h and
+  # clang's builtin headers, and asks the clang driver for the system include
+  # paths (`sh -c "clang-14 -Wp,-v ..."`).
+  new_rootfs "$work/runner017"
+  install -D -m 0755 "$runner_bin" "$work/runner017/usr/local/bin/trace-debug-runner"
+  add_binary "$work/runner017" "$(command -v bpftrace)" /usr/bin/bpftrace
+  add_binary "$work/runner017" /bin/dash /usr/bin/dash
+  ln -s dash "$work/runner017/usr/bin/sh"
+  for cl in /usr/bin/clang-[0-9]*; do add_binary "$work/runner017" "$(readlink -f "$cl")" "$cl"; done
+  install -D -m 0644 /usr/include/linux/version.h "$work/runner017/usr/include/linux/version.h"
+  for inc in /usr/lib/llvm-*/lib/clang/*/include; do
+    mkdir -p "$work/runner017$inc" && cp -a "$inc/." "$work/runner017$inc/"
+  done
+  image runner017 "trace-debug.local/runner-bpftrace017:$version" /usr/local/bin/trace-debug-runner "$(bpftrace --version | sed -n 's/^bpftrace v\{0,1\}\([0-9.]*\).*/\1/p')"
+fi
 
 new_rootfs "$work/runner-native"
 install -D -m 0755 "$runner_bin" "$work/runner-native/usr/local/bin/trace-debug-runner"

@@ -195,25 +195,22 @@ func TestDryRun(t *testing.T) {
 	}
 }
 
-// TestCIExampleScript runs the README's CI script against the demo pod: the
-// JSON summary counts exactly the load's requests.
+// TestCIExampleScript runs the README's CI script against the demo pod:
+// with 3 requests its assertions hold (exit 0, a report without failures);
+// with 2 the job fails with exit 14 and the report names the assertion.
 func TestCIExampleScript(t *testing.T) {
 	d := startDemo(t, newNamespace(t), nil)
-	load := fmt.Sprintf("for i in 1 2 3; do curl -sf %s >/dev/null; done", d.url())
-	cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "ci-example.sh"), d.ns, d.name, "bash", "-c", load)
-	cmd.Env = append(os.Environ(), "TRACE_DEBUG="+pluginBin+" --kubeconfig "+kubeconfig)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("ci-example.sh: %v\n%s", err, out)
-	}
-	last := strings.TrimSpace(string(out))
-	last = last[strings.LastIndex(last, "\n")+1:]
-	var result struct {
-		Type string           `json:"type"`
-		Data map[string]int64 `json:"data"`
-	}
-	if err := json.Unmarshal([]byte(last), &result); err != nil || result.Type != "map" || result.Data["@calls"] != 3 {
-		t.Fatalf("want the map {\"@calls\": 3} as the script's last line (%v):\n%s", err, out)
+	for _, requests := range []int{3, 2} {
+		want := map[int]int{3: 0, 2: debug.ExitAssertFailed}[requests]
+		load := fmt.Sprintf("for i in $(seq %d); do curl -sf %s >/dev/null; done", requests, d.url())
+		report := filepath.Join(t.TempDir(), "report.xml")
+		cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "ci-example.sh"), d.ns, d.name, "bash", "-c", load)
+		cmd.Env = append(os.Environ(), "TRACE_DEBUG="+pluginBin+" --kubeconfig "+kubeconfig, "JUNIT_REPORT="+report)
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != want {
+			t.Fatalf("ci-example.sh with %d requests: exit %d, want %d\n%s", requests, code, want, out)
+		}
+		checkReport(t, report, want, d.name)
 	}
 	assertNoHarm(t, d, 10*time.Second)
 }

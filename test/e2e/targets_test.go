@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -238,6 +239,24 @@ func TestGroupAcrossNodes(t *testing.T) {
 		if got := mapValue(t, s.stdout.String(), "["+p.Name+"] @calls"); got != i+1 {
 			t.Fatalf("--per-pod: pod %s on %s counted %d, want %d\n%s", p.Name, p.Spec.NodeName, got, i+1, s.stdout)
 		}
+	}
+	// Assertions read the merged maps: a map keyed by comm and a
+	// histogram's percentile hold only for the three pods' events together.
+	report := filepath.Join(t.TempDir(), "report.xml")
+	a := startPlugin(t, "-n", ns, "deploy/spread", "-e", ready+counterProbe+` { @[comm] = count(); @h = hist(42); }`, "--junit", report,
+		"--assert", `@["server"] == 6`, "--assert", `@h.p99 == 63 && @h.count == 6`, "--assert", `@["server"] > 6`)
+	for _, p := range pods {
+		a.waitOutput(t, "["+p.Name+"] tracing\n", 90*time.Second)
+	}
+	drive()
+	a.interrupt(t)
+	if code := a.wait(t, 90*time.Second); code != debug.ExitAssertFailed || !strings.Contains(a.stderr.String(), `assertion @["server"] == 6 held`) ||
+		!strings.Contains(a.stderr.String(), `assertion @h.p99 == 63 && @h.count == 6 held`) ||
+		!strings.Contains(a.stderr.String(), `assertion @["server"] > 6 failed; saw @ = {"server": 6}`) {
+		t.Fatalf("--assert over three pods: code %d, want %d with two held and one failed\n%s\n%s", code, debug.ExitAssertFailed, a.stdout, a.stderr)
+	}
+	if r := readReport(t, report); r.Tests != 4 || failed(r) != `assert @["server"] > 6` || strings.Count(r.Properties["pods"], ",") != 2 {
+		t.Fatalf("--assert over three pods: report with %d cases, failed %q, pods %q", r.Tests, failed(r), r.Properties["pods"])
 	}
 	// The native engines merge the same way.
 	f := startPlugin(t, "-n", ns, "deploy/spread", "--func", "main.counterValue")
