@@ -12,6 +12,8 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/debug/group"
 	"github.com/trace-debug/kubectl-trace-debug/debug/junit"
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
+	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
+	"github.com/trace-debug/kubectl-trace-debug/debug/session"
 )
 
 // Checks are a session's --assert expressions and its --junit report:
@@ -24,6 +26,8 @@ type Checks struct {
 	JUnit string
 
 	set *assert.Set
+	// mode and program say, for a found session, what declares its maps.
+	mode, program string
 }
 
 // active reports whether the session's end is checked or reported.
@@ -128,3 +132,44 @@ func mapsText(m group.Maps, d *mapmerge.Dump) string {
 
 // since is how long ago start was, to the millisecond.
 func since(start time.Time) time.Duration { return time.Since(start).Round(time.Millisecond) }
+
+// checks are a found session's assertions (kept in its pod) and the
+// subcommand's report path; their compiling cannot fail but for a session
+// written by another client version, which is then reported.
+func (o *SessionRef) checks(info pods.SessionInfo, junitPath string) *Checks {
+	return &Checks{Exprs: info.Asserts, JUnit: junitPath, mode: infoMode(info), program: info.Program}
+}
+
+// finishChecks checks a found session's assertions on its final maps d
+// and writes its report: what `stop` and `attach` do at its end.
+func (o *SessionRef) finishChecks(c *Checks, tracers []*session.Tracer, d *mapmerge.Dump, err error, start time.Time) error {
+	if cerr := c.compile(declaredMaps(c.program, c.mode)); cerr != nil {
+		return cerr
+	}
+	info := tracers[0].Info
+	run := junit.Session{Name: o.Session, Target: o.target(), Namespace: tracers[0].Namespace, What: info.Program,
+		Started: info.Started, Duration: since(info.Started), Maps: mapsText(sessionMaps(info), d)}
+	if info.Started.IsZero() {
+		run.Started, run.Duration = start, since(start)
+	}
+	for _, t := range tracers {
+		run.Pods = append(run.Pods, t.Pod)
+	}
+	return c.finish(o.ErrOut, d, err, run)
+}
+
+// sessionMaps says how a found session's final maps are read and shown.
+func sessionMaps(info pods.SessionInfo) group.Maps {
+	return group.Maps{Program: info.Program, Native: info.Native(), JSON: info.JSON}
+}
+
+// infoMode names a found session's native mode ("" for bpftrace).
+func infoMode(info pods.SessionInfo) string {
+	switch {
+	case info.Syscalls:
+		return "syscalls"
+	case len(info.Funcs) > 0:
+		return "func"
+	}
+	return ""
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -190,3 +191,28 @@ func TestAssertTraceFails(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// attach follows a detached session to its end, shows its maps as the
+// trace would, and checks the assertions it keeps.
+func TestAssertDetachedThenAttach(t *testing.T) {
+	cl := web(func(string) kubetest.Script {
+		return kubetest.Script{Lines: []kubetest.Line{readyLine},
+			OnStop: []kubetest.Line{kubetest.Out(protocol.MapsLine), kubetest.Out(`{"type": "map", "data": {"@calls": {"main.counterValue": 2}}}`), result0}}
+	})
+	r := run(t, cl.Clients("ns"), nil, "pod/web", "-c", "app", "--func", "main.counterValue", "--detach", "--assert", `@calls["main.counterValue"] >= 3`)
+	name := strings.TrimSpace(r.stdout)
+	if r.code != 0 {
+		t.Fatalf("detach: exit %d (%v)\n%s", r.code, r.err, r.stderr)
+	}
+	interrupts := make(chan os.Signal, 1)
+	go func() { time.Sleep(300 * time.Millisecond); interrupts <- os.Interrupt }()
+	report := filepath.Join(t.TempDir(), "report.xml")
+	r = run(t, cl.Clients("ns"), interrupts, "attach", "pod/web", name, "--junit", report)
+	if r.code != ExitAssertFailed || !strings.Contains(r.stdout, "@calls[main.counterValue]: 2") || strings.Contains(r.stdout, protocol.MapsLine) ||
+		!strings.Contains(r.stderr, `saw @calls = {"main.counterValue": 2}`) {
+		t.Fatalf("attach: exit %d (%v), want %d with the maps as text\n%s\n%s", r.code, r.err, ExitAssertFailed, r.stdout, r.stderr)
+	}
+	if s := readReport(t, report); strings.Join(failedCases(s), ";") != `assert @calls["main.counterValue"] >= 3` {
+		t.Fatalf("report %+v", s)
+	}
+}

@@ -3,11 +3,14 @@ package debug
 import (
 	"context"
 	"errors"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
+	"github.com/trace-debug/kubectl-trace-debug/debug/group"
 	"github.com/trace-debug/kubectl-trace-debug/debug/session"
 )
 
@@ -16,6 +19,8 @@ type AttachOptions struct {
 	SessionRef
 	// NoStop makes Ctrl-C leave the session running instead of stopping it.
 	NoStop bool
+	// JUnit is where the session's JUnit report goes ("" for none).
+	JUnit string
 }
 
 // newCmdAttach returns `kubectl trace-debug attach`.
@@ -34,17 +39,32 @@ func newCmdAttach(ref SessionRef) *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVar(&o.NoStop, "no-stop", false, "Ctrl-C leaves and the session goes on, instead of stopping it")
+	cmd.Flags().StringVar(&o.JUnit, "junit", "", "at the session's end, write a JUnit XML report of it to this file: the trace and each of its --assert expressions")
 	o.addSelector(cmd)
 	return cmd
 }
 
 // Run replays and follows the session's output (of every pod it spans)
 // to its end; the first interrupt stops the session (unless NoStop) and
-// the output goes on to its maps, the second leaves at once.
+// the output goes on to its maps, the second leaves at once. The final
+// maps are shown as the trace shows them (merged over several pods), and
+// the session's assertions checked on them.
 func (o *AttachOptions) Run(ctx context.Context) error {
-	return o.each(ctx, "followed", true, func(ctx context.Context, t *session.Tracer) error {
+	start := time.Now()
+	var mu sync.Mutex
+	var tracers []*session.Tracer
+	var one *group.Final // one pod's final maps, kept to be shown as the trace shows them
+	merged, err := o.each(ctx, "followed", true, func(ctx context.Context, t *session.Tracer) error {
+		mu.Lock()
+		tracers = append(tracers, t)
+		mu.Unlock()
+		out := t.Out
+		if !o.group() {
+			one = &group.Final{Live: printableWriter{t.Out}}
+			out = one
+		}
 		err := t.Interact(ctx, o.NoStop, func() { go t.SendStop(ctx) }, func(ctx context.Context) error {
-			return t.Logs(ctx, &corev1.PodLogOptions{Follow: true}, printableWriter{t.Out})
+			return t.Logs(ctx, &corev1.PodLogOptions{Follow: true}, printableWriter{out})
 		})
 		if errors.Is(err, session.ErrLeft) {
 			return exit.Fixf(exit.Interrupted, exit.Fix{Command: exit.Resume, Pod: t.Pod, Session: t.Name}, "%w", session.ErrLeft)
@@ -54,4 +74,22 @@ func (o *AttachOptions) Run(ctx context.Context) error {
 		}
 		return t.Finish(ctx)
 	})
+	if len(tracers) == 0 {
+		return err
+	}
+	maps, d := sessionMaps(tracers[0].Info), merged
+	if one != nil {
+		one.Close()
+		if kept, found := one.Kept(); found {
+			var serr error
+			if d, serr = maps.ShowOne(o.Out, kept); err == nil && serr != nil {
+				err = codef(ExitInternal, "write the final maps: %w", serr)
+			}
+		}
+	}
+	checks := o.checks(tracers[0].Info, o.JUnit)
+	if !checks.active() || errors.Is(err, session.ErrLeft) {
+		return err
+	}
+	return o.finishChecks(checks, tracers, d, err, start)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
 	"github.com/trace-debug/kubectl-trace-debug/debug/group"
-	"github.com/trace-debug/kubectl-trace-debug/debug/junit"
 
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
@@ -53,7 +52,7 @@ func (o *StopOptions) Run(ctx context.Context) error {
 	start := time.Now()
 	var mu sync.Mutex
 	var tracers []*session.Tracer
-	err := o.each(ctx, "stopped", false, func(ctx context.Context, t *session.Tracer) error {
+	_, err := o.each(ctx, "stopped", false, func(ctx context.Context, t *session.Tracer) error {
 		mu.Lock()
 		tracers = append(tracers, t)
 		mu.Unlock()
@@ -75,35 +74,16 @@ func (o *StopOptions) Run(ctx context.Context) error {
 	if len(tracers) == 0 {
 		return err
 	}
-	info := tracers[0].Info
-	checks := Checks{Exprs: info.Asserts, JUnit: o.JUnit}
+	maps := sessionMaps(tracers[0].Info)
+	checks := o.checks(tracers[0].Info, o.JUnit)
 	if !checks.active() {
 		return err
 	}
-	mode := ""
-	switch {
-	case info.Syscalls:
-		mode = "syscalls"
-	case len(info.Funcs) > 0:
-		mode = "func"
-	}
-	if cerr := checks.compile(declaredMaps(info.Program, mode)); cerr != nil {
-		return cerr
-	}
-	maps := group.Maps{Program: info.Program, Native: info.Native(), JSON: info.JSON}
 	d, rerr := finalMaps(ctx, maps, tracers)
 	if err == nil {
 		err = rerr
 	}
-	run := junit.Session{Name: o.Session, Target: o.target(), Namespace: tracers[0].Namespace, What: info.Program,
-		Started: info.Started, Duration: since(info.Started), Maps: mapsText(maps, d)}
-	if info.Started.IsZero() {
-		run.Started, run.Duration = start, since(start)
-	}
-	for _, t := range tracers {
-		run.Pods = append(run.Pods, t.Pod)
-	}
-	return checks.finish(o.ErrOut, d, err, run)
+	return o.finishChecks(checks, tracers, d, err, start)
 }
 
 // finalMaps reads the final maps each tracer printed into its log and
