@@ -54,7 +54,11 @@ var (
 		# Where the CPU goes: 30 s of on-CPU stacks, as a table, a flame graph, a pprof file
 		kubectl trace-debug pod/web --cpu
 		kubectl trace-debug deploy/web --cpu --duration 10s -o svg --output-file cpu.svg
-		kubectl trace-debug pod/web --cpu -o pprof --output-file cpu.pprof`)
+		kubectl trace-debug pod/web --cpu -o pprof --output-file cpu.pprof
+
+		# In CI: fail (exit 14) unless the trace saw what it should, with a JUnit report
+		kubectl trace-debug deploy/web --duration 60s --func main.handle --junit trace.xml \
+		  --assert '@errors["main.handle"] == 0' --assert '@latency_us["main.handle"].p99 < 500'`)
 )
 
 // addVerbosity gives the command kubectl's -v=N: client-go's own logs, its
