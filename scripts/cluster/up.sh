@@ -12,12 +12,17 @@ root=$(cd "$here/../.." && pwd)
 . "$here/pki.sh"
 
 [ "$(id -u)" = 0 ] || { echo "up.sh: the local cluster needs root (it runs containerd and the kubelet)" >&2; exit 1; }
+# On a cold machine Kubernetes compiles (CPU, about 10 minutes; Go alone)
+# while the Debian packages install and the runner's bpftrace root filesystem
+# is made (network and disk); each is done once, then cached.
+k8s_out=$(mktemp)
+"$here/build-k8s.sh" >"$k8s_out" &
+k8s=$!
 "$root/scripts/deps.sh" >&2
-# The runner's bpftrace root filesystem (debootstrap: network and disk) is
-# made while Kubernetes compiles (CPU), once; the images take it from the cache.
 "$root/scripts/images/bpftrace-root.sh" >/dev/null &
 sid=$!
-BIN=$("$here/build-k8s.sh")
+wait "$k8s" || { echo "up.sh: building Kubernetes failed (see above)" >&2; exit 1; }
+BIN=$(cat "$k8s_out"); rm -f "$k8s_out"
 wait "$sid" || { echo "up.sh: the runner's bpftrace root filesystem could not be made (see above)" >&2; exit 1; }
 mkdir -p "$CLUSTER_DIR" "$PIDS_DIR" "$LOG_DIR" "$SAVED_DIR"
 
