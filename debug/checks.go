@@ -137,7 +137,7 @@ func since(start time.Time) time.Duration { return time.Since(start).Round(time.
 // subcommand's report path; their compiling cannot fail but for a session
 // written by another client version, which is then reported.
 func (o *SessionRef) checks(info pods.SessionInfo, junitPath string) *Checks {
-	return &Checks{Exprs: info.Asserts, JUnit: junitPath, mode: infoMode(info), program: info.Program}
+	return &Checks{Exprs: info.Asserts, JUnit: junitPath, mode: modeOf(info.Syscalls, info.Funcs), program: info.Program}
 }
 
 // finishChecks checks a found session's assertions on its final maps d
@@ -163,12 +163,12 @@ func sessionMaps(info pods.SessionInfo) group.Maps {
 	return group.Maps{Program: info.Program, Native: info.Native(), JSON: info.JSON}
 }
 
-// infoMode names a found session's native mode ("" for bpftrace).
-func infoMode(info pods.SessionInfo) string {
+// modeOf names a session's native mode ("" for a bpftrace program).
+func modeOf(syscalls bool, funcs []string) string {
 	switch {
-	case info.Syscalls:
+	case syscalls:
 		return "syscalls"
-	case len(info.Funcs) > 0:
+	case len(funcs) > 0:
 		return "func"
 	}
 	return ""

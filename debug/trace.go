@@ -218,15 +218,7 @@ func (o *TraceOptions) Validate() error {
 }
 
 // mode names the native mode, "" for a bpftrace program.
-func (o *TraceOptions) mode() string {
-	switch {
-	case o.Syscalls:
-		return "syscalls"
-	case len(o.Funcs) > 0:
-		return "func"
-	}
-	return ""
-}
+func (o *TraceOptions) mode() string { return modeOf(o.Syscalls, o.Funcs) }
 
 // validProgram refuses, before anything is sent, a program the runner could
 // not take: over protocol.MaxProgram, with NUL bytes, or not UTF-8.
