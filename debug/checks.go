@@ -26,8 +26,8 @@ type Checks struct {
 	JUnit string
 
 	set *assert.Set
-	// mode and program say, for a found session, what declares its maps.
-	mode, program string
+	// maps are, for a found session, the maps it declares.
+	maps assert.Maps
 }
 
 // active reports whether the session's end is checked or reported.
@@ -137,13 +137,18 @@ func since(start time.Time) time.Duration { return time.Since(start).Round(time.
 // subcommand's report path; their compiling cannot fail but for a session
 // written by another client version, which is then reported.
 func (o *SessionRef) checks(info pods.SessionInfo, junitPath string) *Checks {
-	return &Checks{Exprs: info.Asserts, JUnit: junitPath, mode: modeOf(info.Syscalls, info.Funcs), program: info.Program}
+	c := &Checks{Exprs: info.Asserts, JUnit: junitPath}
+	c.maps = declaredMaps(info.Program, modeOf(info.Syscalls, info.Funcs))
+	if info.ProgramOnStdin { // its text is not in the pod: the maps the assertions read were checked at its start
+		c.maps = assert.MapsIn(info.Asserts)
+	}
+	return c
 }
 
 // finishChecks checks a found session's assertions on its final maps d
 // and writes its report: what `stop` and `attach` do at its end.
 func (o *SessionRef) finishChecks(c *Checks, tracers []*session.Tracer, d *mapmerge.Dump, err error, start time.Time) error {
-	if cerr := c.compile(declaredMaps(c.program, c.mode)); cerr != nil {
+	if cerr := c.compile(c.maps); cerr != nil {
 		return cerr
 	}
 	info := tracers[0].Info

@@ -145,12 +145,18 @@ func TestAssertDetachedThenStop(t *testing.T) {
 		{[]string{"pod/web", "-c", "app"}, "@calls: 2", ExitAssertFailed},
 		{[]string{"pod/web", "-c", "app"}, "@calls: 3", 0},
 		{[]string{"-l", "app=web", "-c", "app"}, "@calls: 1", 0}, // four pods, merged
+		{[]string{"pod/web", "-c", "app", "--program-on-stdin"}, "@calls: 2", ExitAssertFailed},
 	} {
+		program := `BEGIN { @calls = count(); }`
+		if c.target[len(c.target)-1] == "--program-on-stdin" { // too large for the args: its text is not in the pod
+			c.target = c.target[:len(c.target)-1]
+			program = "// " + strings.Repeat("a padded program ", protocol.MaxArgsProgram/16) + "\n" + program
+		}
 		cl := web(func(string) kubetest.Script {
 			return kubetest.Script{Lines: []kubetest.Line{readyLine},
 				OnStop: []kubetest.Line{kubetest.Out(protocol.MapsLine), kubetest.Out(c.calls), result0}}
 		})
-		args := append(append([]string{}, c.target...), "-e", `BEGIN { @calls = count(); }`, "--detach", "--assert", "@calls >= 3")
+		args := append(append([]string{}, c.target...), "-e", program, "--detach", "--assert", "@calls >= 3")
 		r := run(t, cl.Clients("ns"), nil, args...)
 		name := strings.TrimSpace(r.stdout)
 		if r.code != 0 || !strings.Contains(r.stderr, "which checks its 1 --assert expressions") {

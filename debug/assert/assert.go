@@ -146,6 +146,19 @@ func declared(maps Maps) string {
 	return strings.Join(names, ", ")
 }
 
+// MapsIn are the maps exprs read, each once, with an Unknown aggregation:
+// what a program whose text is not at hand is taken to declare.
+func MapsIn(exprs []string) Maps {
+	maps := Maps{}
+	for _, e := range exprs {
+		_, refs := rewrite(e)
+		for _, name := range refs {
+			maps[name] = mapmerge.Unknown
+		}
+	}
+	return maps
+}
+
 // Result is one assertion's outcome.
 type Result struct {
 	// Expr is the expression as the user wrote it.

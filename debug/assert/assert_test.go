@@ -65,7 +65,7 @@ func TestEveryKindOnePod(t *testing.T) {
 		{expr: `@st.count == 2 && @st.avg == 15 && @st.total == 30`, passed: true, seen: "@st = {count: 2, avg: 15, total: 30}"},
 		{expr: `@st > 10 && @st == 15 && @st < 16`, passed: true}, // stats compares as its average
 		{expr: `has(@st.count) && !has(@st.p99)`, passed: true},
-		{expr: `16 > @st`, err: "no such overload"},          // CEL picks a comparison by its left operand
+		{expr: `16 > @st`, err: "no such overload"}, // CEL picks a comparison by its left operand
 		{expr: `16 > @st.avg`, passed: true},
 		{expr: `@h.count == 3 && @h.p50 == 1 && @h.p90 == 7 && @h.p99 == 7 && @h.max == 7`, passed: true, seen: "@h = {count: 3, p50: 1, p90: 7, p99: 7, max: 7}"},
 		{expr: `@hk["a"].p99 == 2047`, passed: true},

@@ -40,6 +40,9 @@ type SessionInfo struct {
 	User          string          `json:"user,omitempty"`
 	ClientVersion string          `json:"clientVersion,omitempty"`
 	Asserts       []string        `json:"asserts,omitempty"`
+	// ProgramOnStdin says the program was too large for the container's
+	// args: Program then describes it (its head, size and hash).
+	ProgramOnStdin bool `json:"programOnStdin,omitempty"`
 }
 
 // Native reports whether the session runs a native engine (no bpftrace).
@@ -61,6 +64,7 @@ func Sessions(pod *corev1.Pod) []SessionInfo {
 		if sess, err := protocol.ParseArgs(ec.Args); err == nil {
 			s.Program, s.Detached, s.Syscalls, s.Funcs, s.JSON, s.CPUHz = sess.Program, !sess.Attached, sess.Syscalls, sess.Funcs, sess.JSON, sess.CPUHz
 			if sess.ProgramSize > 0 {
+				s.ProgramOnStdin = true
 				s.Program = fmt.Sprintf("%s ... (%d bytes sent on stdin, sha256 %s)", sess.ProgramHead, sess.ProgramSize, sess.ProgramSHA256)
 			}
 			s.Duration, s.Deadline = metav1.Duration{Duration: sess.Duration}, metav1.Duration{Duration: sess.Deadline}

@@ -151,7 +151,7 @@ func (c *Cluster) inject(a k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, err
 	}
 	r := c.add(pod.Namespace, pod.Name, ec.Name, script)
-	r.awaitProgram = session.ProgramSize > 0
+	r.awaitProgram, r.detached = session.ProgramSize > 0, !session.Attached
 	if !session.Attached && !r.awaitProgram && !script.Pending {
 		r.start(nil, nil)
 	}

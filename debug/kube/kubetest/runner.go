@@ -29,8 +29,9 @@ type Runner struct {
 	started, stopped bool
 	exited           bool
 	// awaitProgram is set for a session whose program comes on stdin:
-	// tracing starts once hello and the program have both come.
-	awaitProgram, hello bool
+	// tracing starts once hello (none for a detached session) and the
+	// program have both come.
+	awaitProgram, hello, detached bool
 	changed             chan struct{} // closed at each change of log or state
 }
 
@@ -139,7 +140,7 @@ func (r *Runner) receive(m message, stdout, stderr io.Writer) {
 	default:
 		r.received = append(r.received, m.line)
 	}
-	start := r.hello && !r.awaitProgram
+	start := (r.hello || r.detached && m.program != nil) && !r.awaitProgram
 	r.mu.Unlock()
 	if start {
 		r.start(stdout, stderr)
