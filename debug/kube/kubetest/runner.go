@@ -32,7 +32,7 @@ type Runner struct {
 	// tracing starts once hello (none for a detached session) and the
 	// program have both come.
 	awaitProgram, hello, detached bool
-	changed             chan struct{} // closed at each change of log or state
+	changed                       chan struct{} // closed at each change of log or state
 }
 
 // Received are the control lines the runner was sent, hello and pings
