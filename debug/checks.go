@@ -95,7 +95,7 @@ func (c *Checks) finish(errOut io.Writer, d *mapmerge.Dump, traceErr error, run 
 	run.Exprs, run.Err, run.ExitCode = c.Exprs, traceErr, ExitCode(traceErr)
 	var results []assert.Result
 	if c.set != nil && (d != nil || traceErr == nil) {
-		results = c.set.Check(d)
+		results = c.set.Check(d, len(run.Pods))
 		run.Assertions, run.Evaluated = results, true
 		for _, r := range results {
 			kube.Progressf(errOut, "%s", r.Message())

@@ -192,11 +192,16 @@ func (r Result) Message() string {
 }
 
 // Check evaluates every assertion on the final maps d (nil when the trace
-// printed none: every map reads as never written).
-func (s *Set) Check(d *mapmerge.Dump) []Result {
+// printed none: every map reads as never written), which merge pods
+// pods' maps. Over several pods a map that is no aggregation (assigned
+// plainly, `@x = 5`) was not merged; reading it says so.
+func (s *Set) Check(d *mapmerge.Dump, pods int) []Result {
 	vars := map[string]any{}
 	for name, kind := range s.maps {
 		vars[variable(name)] = mapValue(name, kind, find(d, name))
+		if pods > 1 && kind == mapmerge.Unknown {
+			vars[variable(name)] = types.NewErr("%s is no aggregation (count, sum, min, max, avg, stats, hist, lhist), so it cannot be merged across %d pods: assert it on one pod", name, pods)
+		}
 	}
 	var out []Result
 	for _, a := range s.List {

@@ -27,7 +27,7 @@ func check(t *testing.T, maps Maps, d *mapmerge.Dump, exprs ...string) []Result 
 	if err != nil {
 		t.Fatalf("compile %q: %v", exprs, err)
 	}
-	return set.Check(d)
+	return set.Check(d, 1)
 }
 
 type want struct {
@@ -98,6 +98,24 @@ func TestMergedPods(t *testing.T) {
 	run(t, Maps(kinds), merged, cases)
 	// bpftrace's JSON of all the events in one tracer says the same.
 	run(t, Maps(kinds), mapmerge.ParseJSON(fixture(t, "AB.json")), cases)
+}
+
+// Over several pods, a map that is no aggregation was not merged: an
+// assertion on it says so rather than finding it empty.
+func TestUnmergedMap(t *testing.T) {
+	maps := Maps{"@last": mapmerge.Unknown, "@c": mapmerge.Count}
+	set, err := Compile([]string{`@last > 0`, `@c == 2`}, maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := mapmerge.ParseText("@last: 7\n@c: 2\n")
+	if r := set.Check(d, 1); !r[0].Passed || !r[1].Passed {
+		t.Fatalf("one pod: %+v", r)
+	}
+	r := set.Check(d, 3)
+	if r[0].Passed || !strings.Contains(r[0].Err, "@last is no aggregation") || !strings.Contains(r[0].Err, "across 3 pods") || !r[1].Passed {
+		t.Fatalf("three pods: %+v", r)
+	}
 }
 
 func TestUnwrittenMaps(t *testing.T) {
