@@ -122,6 +122,7 @@ func TestAssertRefusals(t *testing.T) {
 		{[]string{"--func", "main.x", "--assert", "@syscalls > 0"}, "(its maps: @calls, @errors, @latency_us)"},
 		{[]string{"--cpu", "--assert", "@x > 0"}, "--cpu prints a profile"},
 		{[]string{"-e", counting, "--detach", "--junit", "r.xml"}, "give --junit to `kubectl trace-debug stop`"},
+		{[]string{"-e", counting, "--junit", "/nonexistent/dir/r.xml"}, "open --junit"},
 	} {
 		r := run(t, cl.Clients("ns"), nil, append([]string{"pod/web", "-c", "app"}, c.args...)...)
 		if r.code != ExitUsage || !strings.Contains(r.err.Error(), c.want) {

@@ -32,6 +32,13 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	if o.Checks.JUnit != "" { // a report that could not be written is found out before anything is injected
+		f, err := os.Create(o.Checks.JUnit)
+		if err != nil {
+			return codef(ExitUsage, "open --junit: %w", err)
+		}
+		f.Close()
+	}
 	c, pod := o.Clients, o.PodName
 	var skipped pods.Targets
 	if pod == "" {
@@ -50,7 +57,7 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 	case o.CPU: // the profile comes after the maps line; what precedes it is the runner's talk
 		final = &group.Final{Live: o.ErrOut}
 		streams.Out = final
-	case o.Checks.active() && !o.Detach: // the final maps come after the maps line, to be checked
+	case o.Checks.active() && !o.Detach && !o.DryRun: // the final maps come after the maps line, to be checked
 		final = &group.Final{Live: o.Out}
 		streams.Out = final
 	}

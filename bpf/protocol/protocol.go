@@ -176,8 +176,10 @@ type Session struct {
 	// IgnoreMemoryLimit starts the tracer even when its expected peak memory
 	// does not fit under the pod's memory limit.
 	IgnoreMemoryLimit bool
-	// Group says the session spans several pods: the runner prints MapsLine
-	// before the maps it prints at the end, so the client can merge them.
+	// Group says the client reads the final maps: the session spans
+	// several pods, whose maps it merges, or has assertions to check. The
+	// runner prints MapsLine before the maps it prints at the end (a native
+	// engine's summary then as JSON).
 	Group bool
 	// Syscalls runs the native syscall census instead of a bpftrace program.
 	Syscalls bool
