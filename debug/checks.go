@@ -152,7 +152,7 @@ func (o *SessionRef) finishChecks(c *Checks, tracers []*session.Tracer, d *mapme
 		return cerr
 	}
 	info := tracers[0].Info
-	run := junit.Session{Name: o.Session, Target: o.target(), Namespace: tracers[0].Namespace, What: info.Program,
+	run := junit.Session{Name: o.Session, Target: o.target(), Namespace: tracers[0].Namespace, What: whatRan(info.Program, info.Syscalls, info.Funcs),
 		Started: info.Started, Duration: since(info.Started), Maps: mapsText(sessionMaps(info), d)}
 	if info.Started.IsZero() {
 		run.Started, run.Duration = start, since(start)
@@ -177,4 +177,16 @@ func modeOf(syscalls bool, funcs []string) string {
 		return "func"
 	}
 	return ""
+}
+
+// whatRan says what a session ran, for its report: the program, or the
+// native mode.
+func whatRan(program string, syscalls bool, funcs []string) string {
+	switch modeOf(syscalls, funcs) {
+	case "syscalls":
+		return "--syscalls"
+	case "func":
+		return "--func " + strings.Join(funcs, " --func ")
+	}
+	return program
 }

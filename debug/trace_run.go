@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
@@ -77,10 +76,18 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		o.progress("tracer %s runs detached until its deadline (%v)%s; follow it with `kubectl trace-debug attach pod/%s %s`, end it with %s%s",
 			t.Name, o.Deadline, o.durationNote(), t.Pod, t.Name, stopCommand(t.Pod, t.Name), o.assertNote())
 	}
-	if err == nil && len(skipped.Skipped) > 0 {
-		return codef(ExitPartial, "traced 1 pod; %d not traced: %s", len(skipped.Skipped), skipped.SkippedList())
+	if err == nil {
+		return partial(skipped)
 	}
 	return err
+}
+
+// partial is the result of a trace of the one running pod of several.
+func partial(skipped pods.Targets) error {
+	if len(skipped.Skipped) == 0 {
+		return nil
+	}
+	return codef(ExitPartial, "traced 1 pod; %d not traced: %s", len(skipped.Skipped), skipped.SkippedList())
 }
 
 // finishOne shows one pod's final maps as it printed them, checks them
@@ -96,8 +103,8 @@ func (o *TraceOptions) finishOne(t *session.Tracer, final *group.Final, err erro
 			err = codef(ExitInternal, "write the final maps: %w", serr)
 		}
 	}
-	if err == nil && len(skipped.Skipped) > 0 {
-		err = codef(ExitPartial, "traced 1 pod; %d not traced: %s", len(skipped.Skipped), skipped.SkippedList())
+	if err == nil {
+		err = partial(skipped)
 	}
 	run := o.report(start)
 	if t != nil {
@@ -116,14 +123,7 @@ func (o *TraceOptions) report(start time.Time) junit.Session {
 	case o.Selector != "":
 		target = "-l " + o.Selector
 	}
-	what := o.Program
-	switch o.mode() {
-	case "syscalls":
-		what = "--syscalls"
-	case "func":
-		what = "--func " + strings.Join(o.Funcs, " --func ")
-	}
-	return junit.Session{Target: target, Namespace: o.Clients.Namespace, What: what, Started: start, Duration: since(start)}
+	return junit.Session{Target: target, Namespace: o.Clients.Namespace, What: whatRan(o.Program, o.Syscalls, o.Funcs), Started: start, Duration: since(start)}
 }
 
 // groupMaps says how the session's final maps are read and shown.
