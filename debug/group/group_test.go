@@ -221,3 +221,18 @@ func TestSessionsOnePodFails(t *testing.T) {
 		t.Fatalf("a session no pod holds: %v", err)
 	}
 }
+
+// One pod's final maps are shown as it printed them: a native summary as
+// text, with the runner's lines that follow it in a session's log.
+func TestShowOne(t *testing.T) {
+	kept := `{"type": "map", "data": {"@calls": {"main.f": 3}}}` + "\ntrace-debug-runner: trace ended, exit code 0\n"
+	var b strings.Builder
+	d, err := Maps{Native: true}.ShowOne(&b, kept)
+	if err != nil || len(d.Maps) != 1 || !strings.Contains(b.String(), "@calls[main.f]: 3\n") || !strings.Contains(b.String(), "trace ended, exit code 0") {
+		t.Fatalf("native: %v\n%s", err, b.String())
+	}
+	b.Reset()
+	if _, err := (Maps{Native: true, JSON: true}).ShowOne(&b, kept); err != nil || b.String() != kept {
+		t.Fatalf("native as JSON: want it as printed, got %q (%v)", b.String(), err)
+	}
+}

@@ -101,11 +101,20 @@ func (m Maps) Read(kept []string) *mapmerge.Dump {
 
 // ShowOne prints one pod's final maps (what it printed after the maps
 // line) to out as the pod printed them, a native engine's summary as text
-// unless the format is JSON, and returns them read.
+// unless the format is JSON (the lines that are no maps after it), and
+// returns them read.
 func (m Maps) ShowOne(out io.Writer, kept string) (*mapmerge.Dump, error) {
 	d := m.parse()(kept)
 	if m.Native && !m.JSON {
-		return d, mapmerge.WriteText(out, d, m.kinds())
+		if err := mapmerge.WriteText(out, d, m.kinds()); err != nil {
+			return d, err
+		}
+		for _, line := range d.Other { // a session log's runner lines, after the summary
+			if _, err := fmt.Fprintln(out, line); err != nil {
+				return d, err
+			}
+		}
+		return d, nil
 	}
 	_, err := io.WriteString(out, kept)
 	return d, err
