@@ -30,27 +30,11 @@ func printing(maps ...string) func(string) kubetest.Script {
 // readReport reads a JUnit report through the schema check.
 func readReport(t *testing.T, path string) junit.Suite {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	suites, err := junit.Read(f)
+	suites, err := junit.ReadFile(path)
 	if err != nil || len(suites) != 1 {
 		t.Fatalf("report %s: %d suites, %v", path, len(suites), err)
 	}
 	return suites[0]
-}
-
-// failedCases names a report's failed test cases.
-func failedCases(s junit.Suite) []string {
-	var out []string
-	for _, c := range s.Cases {
-		if c.Failed {
-			out = append(out, c.Name)
-		}
-	}
-	return out
 }
 
 const counting = `uprobe:/app:main.counterValue { @calls[func] = count(); } uretprobe:/app:main.counterValue /retval < 0/ { @errors[func] = count(); }`
@@ -79,7 +63,7 @@ func TestAssertOnePod(t *testing.T) {
 			t.Errorf("%s: stderr lacks the failed assertion and its values\n%s", c.name, r.stderr)
 		}
 		s := readReport(t, report)
-		if s.Tests != 3 || strings.Join(failedCases(s), ";") != strings.Join(c.failed, ";") || s.Properties["pods"] != "web" || s.Properties["exit-code"] != itoa(c.code) {
+		if s.Tests != 3 || strings.Join(s.Failed(), ";") != strings.Join(c.failed, ";") || s.Properties["pods"] != "web" || s.Properties["exit-code"] != itoa(c.code) {
 			t.Errorf("%s: report %+v, want 3 cases, failed %q", c.name, s, c.failed)
 		}
 	}
@@ -173,7 +157,7 @@ func TestAssertDetachedThenStop(t *testing.T) {
 			t.Fatalf("%v: stop: exit %d (%v), want %d\n%s", c.target, r.code, r.err, c.code, r.stderr)
 		}
 		s := readReport(t, report)
-		if s.Tests != 2 || s.Properties["session"] != name || (len(failedCases(s)) > 0) != (c.code != 0) {
+		if s.Tests != 2 || s.Properties["session"] != name || (len(s.Failed()) > 0) != (c.code != 0) {
 			t.Errorf("%v: report %+v", c.target, s)
 		}
 	}
@@ -219,7 +203,7 @@ func TestAssertDetachedThenAttach(t *testing.T) {
 		!strings.Contains(r.stderr, `saw @calls = {"main.counterValue": 2}`) {
 		t.Fatalf("attach: exit %d (%v), want %d with the maps as text\n%s\n%s", r.code, r.err, ExitAssertFailed, r.stdout, r.stderr)
 	}
-	if s := readReport(t, report); strings.Join(failedCases(s), ";") != `assert @calls["main.counterValue"] >= 3` {
+	if s := readReport(t, report); strings.Join(s.Failed(), ";") != `assert @calls["main.counterValue"] >= 3` {
 		t.Fatalf("report %+v", s)
 	}
 }

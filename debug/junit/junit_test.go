@@ -19,12 +19,7 @@ func roundTrip(t *testing.T, s Session) Suite {
 	if err := WriteFile(path, s); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	suites, err := Read(f)
+	suites, err := ReadFile(path)
 	if err != nil {
 		b, _ := os.ReadFile(path)
 		t.Fatalf("%v\n%s", err, b)

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,27 @@ type Case struct {
 	Failure         string
 	Failed, Skipped bool
 	SystemOut       string
+}
+
+// ReadFile is Read of the report at path.
+func ReadFile(path string) ([]Suite, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read JUnit report: %w", err)
+	}
+	defer f.Close()
+	return Read(f)
+}
+
+// Failed names the suite's failed test cases.
+func (s Suite) Failed() []string {
+	var out []string
+	for _, c := range s.Cases {
+		if c.Failed {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }
 
 // Read parses a JUnit XML report and checks it against the schema's

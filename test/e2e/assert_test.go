@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,28 +19,15 @@ var funcAsserts = []string{"--assert", `@errors["main.counterValue"] == 0`, "--a
 // readReport reads a JUnit report back through the schema's structure.
 func readReport(t *testing.T, path string) junit.Suite {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("the JUnit report: %v", err)
-	}
-	defer f.Close()
-	suites, err := junit.Read(f)
+	suites, err := junit.ReadFile(path)
 	if err != nil || len(suites) != 1 {
 		t.Fatalf("the JUnit report: %d suites, %v", len(suites), err)
 	}
 	return suites[0]
 }
 
-// failed names a report's failed test cases.
-func failed(s junit.Suite) string {
-	var out []string
-	for _, c := range s.Cases {
-		if c.Failed {
-			out = append(out, c.Name)
-		}
-	}
-	return strings.Join(out, "; ")
-}
+// failed names a report's failed test cases, for messages.
+func failed(s junit.Suite) string { return strings.Join(s.Failed(), "; ") }
 
 // checkReport checks a --func session's report: the trace and both
 // assertions, the calls assertion failed when want is 14.
