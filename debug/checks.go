@@ -33,12 +33,6 @@ type Checks struct {
 // active reports whether the session's end is checked or reported.
 func (c *Checks) active() bool { return len(c.Exprs) > 0 || c.JUnit != "" }
 
-// nativeMaps are the maps each native mode prints.
-var nativeMaps = map[string][]string{
-	"syscalls": {"@syscalls", "@syscalls_by_thread"},
-	"func":     {"@calls", "@errors", "@latency_us"},
-}
-
 // declaredMaps are the maps a session declares: the native mode's own, or
 // those its bpftrace program uses, with their aggregations.
 func declaredMaps(prog, mode string) assert.Maps {
@@ -66,7 +60,7 @@ func declaredMaps(prog, mode string) assert.Maps {
 // nativeFns are the aggregation functions of mode's maps.
 func nativeFns(mode string) map[string]string {
 	fns := map[string]string{}
-	for _, name := range nativeMaps[mode] {
+	for _, name := range protocol.NativeModeMaps[mode] {
 		fns[name] = protocol.NativeMaps[name]
 	}
 	return fns

@@ -80,3 +80,22 @@ func TestResultLine(t *testing.T) {
 		}
 	}
 }
+
+// Each native mode's maps are native maps, with an aggregation the client
+// knows, and every native map belongs to a mode.
+func TestNativeModeMaps(t *testing.T) {
+	seen := map[string]bool{}
+	for mode, names := range NativeModeMaps {
+		for _, name := range names {
+			if NativeMaps[name] == "" {
+				t.Errorf("mode %s prints %s, which NativeMaps lacks", mode, name)
+			}
+			seen[name] = true
+		}
+	}
+	for name := range NativeMaps {
+		if !seen[name] {
+			t.Errorf("native map %s belongs to no mode", name)
+		}
+	}
+}
