@@ -1,6 +1,7 @@
 package debug
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -80,24 +81,40 @@ func (c *Checks) compile(maps assert.Maps) error {
 	return nil
 }
 
-// finish checks the assertions on the final maps d (nil when the trace
-// printed none), prints each result on stderr, writes the JUnit report
-// (run says what ran; text is the maps as printed), and returns the
-// command's error: the trace's own when it failed (traceErr), else exit 14
-// when an assertion did not hold.
-func (c *Checks) finish(errOut io.Writer, d *mapmerge.Dump, traceErr error, run junit.Session) error {
+// finish checks the assertions on the final maps d, which merge what the
+// session's pods printed after the runner's maps line; unread are the pods
+// that ended well but printed no such line, so their maps were not read
+// (d is then incomplete, or nil). It prints each result on stderr, writes
+// the JUnit report (run says what ran; text is the maps as printed), and
+// returns the command's error: the trace's own when it failed (traceErr);
+// else exit 14 when an assertion did not hold, or when the maps were not
+// read: a verdict is only given on maps that were read.
+func (c *Checks) finish(errOut io.Writer, d *mapmerge.Dump, unread []string, traceErr error, run junit.Session) error {
 	run.Exprs, run.Err, run.ExitCode = c.Exprs, traceErr, ExitCode(traceErr)
 	var results []assert.Result
-	if c.set != nil && (d != nil || traceErr == nil) {
+	read := d != nil && len(unread) == 0
+	switch {
+	case c.set == nil:
+	case read || traceErr != nil && d != nil:
 		results = c.set.Check(d, len(run.Pods))
 		run.Assertions, run.Evaluated = results, true
 		for _, r := range results {
 			kube.Progressf(errOut, "%s", r.Message())
 		}
+	case traceErr == nil:
+		run.NotEvaluated = notRead(unread)
+		for _, e := range c.Exprs {
+			kube.Progressf(errOut, "assertion %s not evaluated: %s", e, run.NotEvaluated)
+		}
 	}
 	failed := assert.Failed(results)
 	err := traceErr
-	if err == nil && failed > 0 {
+	switch {
+	case err != nil:
+	case run.NotEvaluated != "":
+		err = codef(ExitAssertFailed, "the %d assertions were not evaluated: the trace's final maps were not read (above), and an assertion passes only on maps that were", len(c.Exprs))
+		run.ExitCode = ExitAssertFailed
+	case failed > 0:
 		err = codef(ExitAssertFailed, "%d of the %d assertions did not hold (each is above, with the values it saw)", failed, len(results))
 		run.ExitCode = ExitAssertFailed
 	}
@@ -112,6 +129,16 @@ func (c *Checks) finish(errOut io.Writer, d *mapmerge.Dump, traceErr error, run 
 		}
 	}
 	return err
+}
+
+// notRead says why a session's final maps were not read.
+func notRead(unread []string) string {
+	what := "pod " + strings.Join(unread, ", ")
+	if len(unread) > 1 {
+		what = "pods " + strings.Join(unread, ", ")
+	}
+	return fmt.Sprintf("the trace printed no final maps the client could read (%s): its runner did not mark them with %q "+
+		"(a runner image older than this client, or a tracer that ended without printing its maps)", what, protocol.MapsLine)
 }
 
 // mapsText is d as bpftrace's text prints it, for the report.
@@ -140,8 +167,9 @@ func (o *SessionRef) checks(info pods.SessionInfo, junitPath string) *Checks {
 }
 
 // finishChecks checks a found session's assertions on its final maps d
-// and writes its report: what `stop` and `attach` do at its end.
-func (o *SessionRef) finishChecks(c *Checks, tracers []*session.Tracer, d *mapmerge.Dump, err error, start time.Time) error {
+// (unread: the pods whose maps were not read) and writes its report: what
+// `stop` and `attach` do at its end.
+func (o *SessionRef) finishChecks(c *Checks, tracers []*session.Tracer, d *mapmerge.Dump, unread []string, err error, start time.Time) error {
 	if cerr := c.compile(c.maps); cerr != nil {
 		return cerr
 	}
@@ -154,7 +182,7 @@ func (o *SessionRef) finishChecks(c *Checks, tracers []*session.Tracer, d *mapme
 	for _, t := range tracers {
 		run.Pods = append(run.Pods, t.Pod)
 	}
-	return c.finish(o.ErrOut, d, err, run)
+	return c.finish(o.ErrOut, d, unread, err, run)
 }
 
 // sessionMaps says how a found session's final maps are read and shown.

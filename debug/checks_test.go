@@ -207,3 +207,53 @@ func TestAssertDetachedThenAttach(t *testing.T) {
 		t.Fatalf("report %+v", s)
 	}
 }
+
+// A trace whose maps came without the runner's maps line (a program that
+// ended itself under a runner that does not mark them, an older image) has
+// nothing the client read: its assertions are not evaluated, never passed.
+func TestAssertNotEvaluatedWithoutMaps(t *testing.T) {
+	unmarked := func(string) kubetest.Script {
+		return kubetest.Script{Lines: []kubetest.Line{readyLine, kubetest.Out("@calls: 7"), result0}, ExitAfterLines: true}
+	}
+	for _, c := range []struct {
+		name   string
+		script func(string) kubetest.Script
+		target []string
+		want   string
+	}{
+		{"one pod", unmarked, []string{"pod/web"}, "printed no final maps the client could read (pod web)"},
+		{"one pod of four", func(pod string) kubetest.Script {
+			if pod == "b" {
+				return unmarked(pod)
+			}
+			return printing("@calls: 1")(pod)
+		}, []string{"-l", "app=web"}, "(pod b)"},
+	} {
+		cl := web(c.script)
+		report := filepath.Join(t.TempDir(), "report.xml")
+		r := run(t, cl.Clients("ns"), nil, append(c.target, "-c", "app", "-e", `BEGIN { @calls = count(); exit(); }`, "--assert", "@calls == 0", "--junit", report)...)
+		if r.code != ExitAssertFailed || !strings.Contains(r.stderr, "assertion @calls == 0 not evaluated") || !strings.Contains(r.stderr, c.want) {
+			t.Fatalf("%s: exit %d (%v), want %d, not evaluated\n%s\n%s", c.name, r.code, r.err, ExitAssertFailed, r.stdout, r.stderr)
+		}
+		s := readReport(t, report)
+		if s.Tests != 2 || s.Errors != 1 || s.Skipped != 0 || s.Properties["exit-code"] != itoa(ExitAssertFailed) {
+			t.Fatalf("%s: report %+v, want the assertion as an error", c.name, s)
+		}
+	}
+}
+
+// stop gives no verdict either on a session whose log holds no maps line.
+func TestAssertStopNotEvaluatedWithoutMaps(t *testing.T) {
+	cl := web(func(string) kubetest.Script {
+		return kubetest.Script{Lines: []kubetest.Line{readyLine}, OnStop: []kubetest.Line{kubetest.Out("@calls: 7"), result0}}
+	})
+	r := run(t, cl.Clients("ns"), nil, "pod/web", "-c", "app", "-e", `BEGIN { @calls = count(); }`, "--detach", "--assert", "@calls == 0")
+	name := strings.TrimSpace(r.stdout)
+	if r.code != 0 {
+		t.Fatalf("detach: exit %d (%v)\n%s", r.code, r.err, r.stderr)
+	}
+	r = run(t, cl.Clients("ns"), nil, "stop", "pod/web", name)
+	if r.code != ExitAssertFailed || !strings.Contains(r.stderr, "assertion @calls == 0 not evaluated") {
+		t.Fatalf("stop: exit %d (%v), want %d, not evaluated\n%s", r.code, r.err, ExitAssertFailed, r.stderr)
+	}
+}

@@ -54,7 +54,7 @@ func (o *AttachOptions) Run(ctx context.Context) error {
 	var mu sync.Mutex
 	var tracers []*session.Tracer
 	var one *group.Final // one pod's final maps, kept to be shown as the trace shows them
-	merged, err := o.each(ctx, "followed", true, func(ctx context.Context, t *session.Tracer) error {
+	merged, unread, err := o.each(ctx, "followed", true, func(ctx context.Context, t *session.Tracer) error {
 		mu.Lock()
 		tracers = append(tracers, t)
 		mu.Unlock()
@@ -85,11 +85,13 @@ func (o *AttachOptions) Run(ctx context.Context) error {
 			if d, serr = maps.ShowOne(o.Out, kept); err == nil && serr != nil {
 				err = codef(ExitInternal, "write the final maps: %w", serr)
 			}
+		} else {
+			unread = []string{tracers[0].Pod}
 		}
 	}
 	checks := o.checks(tracers[0].Info, o.JUnit)
 	if !checks.active() || errors.Is(err, session.ErrLeft) {
 		return err
 	}
-	return o.finishChecks(checks, tracers, d, err, start)
+	return o.finishChecks(checks, tracers, d, unread, err, start)
 }

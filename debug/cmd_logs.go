@@ -39,7 +39,7 @@ func newCmdLogs(ref SessionRef) *cobra.Command {
 // marked with its pod); a followed one ends with the session's result line
 // (the output is then complete).
 func (o *LogsOptions) Run(ctx context.Context) error {
-	_, err := o.each(ctx, "read", false, func(ctx context.Context, t *session.Tracer) error {
+	_, _, err := o.each(ctx, "read", false, func(ctx context.Context, t *session.Tracer) error {
 		return t.Logs(ctx, &corev1.PodLogOptions{Follow: o.Follow}, printableWriter{t.Out})
 	})
 	return err

@@ -52,7 +52,7 @@ func (o *StopOptions) Run(ctx context.Context) error {
 	start := time.Now()
 	var mu sync.Mutex
 	var tracers []*session.Tracer
-	_, err := o.each(ctx, "stopped", false, func(ctx context.Context, t *session.Tracer) error {
+	_, _, err := o.each(ctx, "stopped", false, func(ctx context.Context, t *session.Tracer) error {
 		mu.Lock()
 		tracers = append(tracers, t)
 		mu.Unlock()
@@ -79,26 +79,29 @@ func (o *StopOptions) Run(ctx context.Context) error {
 	if !checks.active() {
 		return err
 	}
-	d, rerr := finalMaps(ctx, maps, tracers)
+	d, unread, rerr := finalMaps(ctx, maps, tracers)
 	if err == nil {
 		err = rerr
 	}
-	return o.finishChecks(checks, tracers, d, err, start)
+	return o.finishChecks(checks, tracers, d, unread, err, start)
 }
 
 // finalMaps reads the final maps each tracer printed into its log and
-// merges them (nil when none printed them).
-func finalMaps(ctx context.Context, maps group.Maps, tracers []*session.Tracer) (*mapmerge.Dump, error) {
+// merges them (nil when none printed them); unread are the pods whose log
+// has none.
+func finalMaps(ctx context.Context, maps group.Maps, tracers []*session.Tracer) (d *mapmerge.Dump, unread []string, err error) {
 	var kept []string
 	for _, t := range tracers {
 		f := &group.Final{Live: io.Discard}
 		if err := t.Logs(ctx, &corev1.PodLogOptions{}, f); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		f.Close()
 		if k, found := f.Kept(); found {
 			kept = append(kept, k)
+		} else {
+			unread = append(unread, t.Pod)
 		}
 	}
-	return maps.Read(kept), nil
+	return maps.Read(kept), unread, nil
 }

@@ -106,26 +106,27 @@ func (o *SessionRef) streams() session.Streams {
 
 // each runs do for the session in its pod; for a session over several
 // pods, for the session in each pod that holds it, at once, with lines
-// marked by pod, final maps merged (and returned), and one outcome: a failing pod is
+// marked by pod, final maps merged (and returned, with the pods that ended
+// well but printed none), and one outcome: a failing pod is
 // reported and makes the command exit 13 (every pod failing alike exits
 // with their code). verb says what was done to a pod. With signals (a
 // subcommand that reads the user's signals itself), each pod's session
 // gets its own copy of every signal.
-func (o *SessionRef) each(ctx context.Context, verb string, signals bool, do func(ctx context.Context, t *session.Tracer) error) (*mapmerge.Dump, error) {
+func (o *SessionRef) each(ctx context.Context, verb string, signals bool, do func(ctx context.Context, t *session.Tracer) error) (*mapmerge.Dump, []string, error) {
 	if !o.group() {
 		t, err := session.Find(ctx, o.Clients, o.PodName, o.Session, o.streams())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, do(ctx, t)
+		return nil, nil, do(ctx, t)
 	}
 	targets, err := o.targets(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	g, err := group.Sessions(o.Clients, targets, o.Session, verb, o.streams())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var interrupts <-chan os.Signal
 	if signals {
@@ -133,7 +134,7 @@ func (o *SessionRef) each(ctx context.Context, verb string, signals bool, do fun
 	}
 	outcome := g.Run(ctx, interrupts, func(ctx context.Context, m *group.Member) error { return do(ctx, m.Tracer) })
 	outcome.Report(o.ErrOut, "", explain)
-	return outcome.Maps, outcome.Result()
+	return outcome.Maps, outcome.Unread, outcome.Result()
 }
 
 // runE runs a subcommand with its context. Unless the subcommand reads the

@@ -96,12 +96,15 @@ func (o *TraceOptions) finishOne(t *session.Tracer, final *group.Final, err erro
 	final.Close()
 	maps := o.groupMaps()
 	var d *mapmerge.Dump
+	var unread []string
 	if kept, found := final.Kept(); found {
 		var serr error
 		d, serr = maps.ShowOne(o.Out, kept)
 		if err == nil && serr != nil {
 			err = codef(ExitInternal, "write the final maps: %w", serr)
 		}
+	} else if t != nil {
+		unread = []string{t.Pod}
 	}
 	if err == nil {
 		err = partial(skipped)
@@ -111,7 +114,7 @@ func (o *TraceOptions) finishOne(t *session.Tracer, final *group.Final, err erro
 		run.Name, run.Pods, run.Namespace = t.Name, []string{t.Pod}, t.Namespace
 	}
 	run.Maps = mapsText(maps, d)
-	return o.Checks.finish(o.ErrOut, d, err, run)
+	return o.Checks.finish(o.ErrOut, d, unread, err, run)
 }
 
 // report is what the JUnit report says of this trace, before its end.
@@ -201,7 +204,7 @@ func (o *TraceOptions) runGroup(ctx context.Context, targets pods.Targets) error
 		run := o.report(start)
 		run.Name, run.Pods, run.Namespace = outcome.Session, outcome.Pods, targets.Running[0].Namespace
 		run.Maps = mapsText(cfg.Maps, outcome.Maps)
-		return o.Checks.finish(o.ErrOut, outcome.Maps, err, run)
+		return o.Checks.finish(o.ErrOut, outcome.Maps, outcome.Unread, err, run)
 	}
 	if o.Detach && err == nil {
 		target := o.targetArg(targets)

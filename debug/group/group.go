@@ -93,6 +93,9 @@ func (g *Group) Run(ctx context.Context, interrupts <-chan os.Signal, do func(ct
 		m.out.Close()
 		k, f := m.out.Kept()
 		kept, found = append(kept, k), append(found, f)
+		if !f && errs[len(found)-1] == nil {
+			o.Unread = append(o.Unread, m.Pod)
+		}
 	}
 	if g.Finals != nil {
 		o.Err = g.Finals(o.Pods, kept, found)

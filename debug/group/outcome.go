@@ -25,6 +25,9 @@ type Outcome struct {
 	Err error
 	// Maps are the pods' final maps merged (nil when no pod printed them).
 	Maps *mapmerge.Dump
+	// Unread are the pods that ended well but printed no maps line: their
+	// final maps are not in Maps.
+	Unread []string
 }
 
 // Failed is how many pods failed.

@@ -42,6 +42,10 @@ type Session struct {
 	Assertions []assert.Result
 	Exprs      []string
 	Evaluated  bool
+	// NotEvaluated, when set, says why the assertions were not evaluated
+	// although the trace ran to its end (its final maps were not read):
+	// each is then reported as an error, never skipped or passed.
+	NotEvaluated string
 }
 
 // Report builds the report of s.
@@ -75,8 +79,13 @@ func Report(s Session) junit.Testsuites {
 		}
 	} else {
 		for _, expr := range s.Exprs {
-			suite.AddTestcase(junit.Testcase{Name: "assert " + expr, Classname: class,
-				Skipped: &junit.Result{Message: "not evaluated: the trace printed no maps"}})
+			tc := junit.Testcase{Name: "assert " + expr, Classname: class}
+			if s.NotEvaluated != "" {
+				tc.Error = &junit.Result{Message: "not evaluated: " + s.NotEvaluated, Type: "not-evaluated", Data: s.NotEvaluated}
+			} else {
+				tc.Skipped = &junit.Result{Message: "not evaluated: the trace failed before it printed its maps"}
+			}
+			suite.AddTestcase(tc)
 		}
 	}
 	var all junit.Testsuites
