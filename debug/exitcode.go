@@ -23,6 +23,8 @@ const (
 	ExitMemory          = exit.Memory
 	ExitPartial         = exit.Partial
 	ExitAssertFailed    = exit.AssertFailed
+	ExitProgramExit     = exit.ProgramExit
+	ExitUnsafeRide      = exit.UnsafeRide
 	ExitInterrupted     = exit.Interrupted
 )
 

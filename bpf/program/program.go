@@ -299,6 +299,31 @@ func (pr *Probe) AndPredicate(cond string) {
 	pr.changed = true
 }
 
+// AppendStatement adds stmt, a whole statement, at the end of the probe's
+// body: after everything the body does, off any comment it ends with.
+func (pr *Probe) AppendStatement(stmt string) {
+	end := strings.LastIndexByte(pr.Body, '}')
+	if end < 0 {
+		return
+	}
+	l := &lexer{src: pr.Body[:end]}
+	last := -1 // the body's last character of code
+	for l.skipSpace(); !l.eof(); l.skipSpace() {
+		if c := l.peek(); c == '"' {
+			l.skipQuoted(c)
+		} else {
+			l.i++
+		}
+		last = l.i - 1
+	}
+	sep := ";"
+	if last < 0 || strings.ContainsRune(";{}", rune(pr.Body[last])) {
+		sep = ""
+	}
+	pr.Body = pr.Body[:last+1] + sep + pr.Body[last+1:end] + "\n" + stmt + "\n}" + pr.Body[end+1:]
+	pr.changed = true
+}
+
 // SetPoints replaces the attach points.
 func (pr *Probe) SetPoints(points []string) { pr.Points, pr.changed = points, true }
 

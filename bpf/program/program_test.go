@@ -3,6 +3,7 @@ package program
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -217,5 +218,26 @@ func TestConfig(t *testing.T) {
 	}
 	if got := p.Config("probes"); got != "" {
 		t.Errorf("probes = %q", got)
+	}
+}
+
+func TestAppendStatement(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{`{}`, "{\nS;\n}"},
+		{`{ printf("x") }`, "{ printf(\"x\"); \nS;\n}"},
+		{`{ printf("x"); }`, "{ printf(\"x\"); \nS;\n}"},
+		{"{ @x = 1; // a comment }\n}", "{ @x = 1; // a comment }\n\nS;\n}"},
+		{`{ if (1) { @x = 1 } /* c; */ }`, "{ if (1) { @x = 1 } /* c; */ \nS;\n}"},
+		{`{ printf("}") }`, "{ printf(\"}\"); \nS;\n}"},
+	} {
+		p, err := Parse("END " + c.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr := p.Probes()[0]
+		pr.AppendStatement("S;")
+		if pr.Body != c.want || !strings.HasSuffix(p.String(), c.want) {
+			t.Errorf("%q: body %q, want %q", c.body, pr.Body, c.want)
+		}
 	}
 }

@@ -97,6 +97,32 @@ func ProgramOnStdin(program string) (size int, sha string, head string) {
 	return len(program), hex.EncodeToString(sum[:]), head
 }
 
+// ProgramResultLine is the ResultLine of a session whose program ended
+// itself with exit(n), for an n that is not bpftrace's own (0, or 1 for its
+// failures): the session's code is ExitProgramExit, whose meaning is the
+// runner's, and n follows it for the client to report.
+func ProgramResultLine(n int) string {
+	return fmt.Sprintf("%s (%s%d))", ResultLine(ExitProgramExit), programExit, n)
+}
+
+// programExit precedes the program's own code in a ProgramResultLine.
+const programExit = "the program's own exit("
+
+// ParseProgramExit returns the program's own exit code from a
+// ProgramResultLine.
+func ParseProgramExit(line string) (int, bool) {
+	code, ok := ParseResultLine(line)
+	_, rest, found := strings.Cut(line, programExit)
+	if !ok || code != ExitProgramExit || !found {
+		return 0, false
+	}
+	var n int
+	if _, err := fmt.Sscanf(rest, "%d))", &n); err != nil {
+		return 0, false
+	}
+	return n, true
+}
+
 // ParseResultLine returns the exit code of a ResultLine.
 func ParseResultLine(line string) (int, bool) {
 	var code int
@@ -114,7 +140,8 @@ const TracerVersionPrefix = RunnerPrefix + "bpftrace "
 // PingInterval is how often an attached client sends Ping.
 const PingInterval = 2 * time.Second
 
-// Exit codes of the runner itself. Any other code is the tracer's own.
+// Exit codes of the runner itself. Any other code is the tracer's own: 0,
+// 1 (bpftrace failed, or the program's exit(1)) or 128+N (killed by signal N).
 const (
 	// ExitProgramRejected: the tracer failed before attaching its probes
 	// (syntax error, unknown probe, verifier rejection).
@@ -138,6 +165,15 @@ const (
 	// ExitExpired: the tracer started after its session's NotAfter (a slow
 	// image pull, say) and did not trace.
 	ExitExpired = 77
+	// ExitProgramExit: the program ended itself with exit(N) for an N
+	// other than 0 and 1 (bpftrace's own failure), which could read as one
+	// of these codes; the result line gives N (ProgramResultLine).
+	ExitProgramExit = 78
+	// ExitUnsafeRide: the runner had to give bpftrace --unsafe (a
+	// stripped Go executable's return probes) and the program has parts
+	// that --unsafe would let through (system(), a raw-address uprobe...);
+	// it was refused before anything was attached.
+	ExitUnsafeRide = 79
 )
 
 // Session is everything the runner needs to know about one trace. The client

@@ -81,6 +81,24 @@ func TestResultLine(t *testing.T) {
 	}
 }
 
+// The program's own exit code travels after the runner's code for it;
+// an older client reads the runner's code alone.
+func TestProgramResultLine(t *testing.T) {
+	for _, n := range []int{2, 3, 14, 75, 255} {
+		line := ProgramResultLine(n)
+		code, ok := ParseResultLine(line)
+		got, found := ParseProgramExit(line)
+		if !ok || code != ExitProgramExit || !found || got != n {
+			t.Errorf("%q: code %d %v, program's %d %v; want %d, %d", line, code, ok, got, found, ExitProgramExit, n)
+		}
+	}
+	for _, line := range []string{ResultLine(3), ResultLine(ExitProgramExit), ResultLine(0) + " (the program's own exit(3))"} {
+		if n, ok := ParseProgramExit(line); ok {
+			t.Errorf("ParseProgramExit(%q) = %d: not a program's exit", line, n)
+		}
+	}
+}
+
 // Each native mode's maps are native maps, with an aggregation the client
 // knows, and every native map belongs to a mode.
 func TestNativeModeMaps(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"debug/buildinfo"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -101,7 +102,7 @@ func (e *bpftraceEngine) Start(_ context.Context, t Target) (Trace, error) {
 	f := <-e.features
 	fmt.Fprintln(o.Stderr, f.versionNote(o.Tracer))
 	opts := ComposeOptions{Features: f, UnsafeUretprobe: o.Session.UnsafeUretprobe, JSON: o.Session.JSON, Marker: newMarker(), Group: o.Session.Group,
-		Files: TargetFiles{ProcRoot: t.ProcRoot, PID: t.PID}}
+		Files: TargetFiles{ProcRoot: t.ProcRoot, PID: t.PID}, TraceableFunctions: o.Kernel.TraceableFunctions}
 	if o.Session.NodeWide {
 		o.say("tracing node-wide (--node-wide): probes fire for every process on the node, not only the pod's")
 	} else {
@@ -118,6 +119,9 @@ func (e *bpftraceEngine) Start(_ context.Context, t Target) (Trace, error) {
 		}
 	}
 	c, err := o.compose(SubstituteContainerPID(o.Session.Program, t.PID), opts, t.Env)
+	if errors.Is(err, ErrUnsafeRide) {
+		return nil, fail(protocol.ExitUnsafeRide, err)
+	}
 	if err != nil {
 		return nil, fail(protocol.ExitUnsafeProgram, err)
 	}
@@ -236,6 +240,7 @@ type bpftraceTrace struct {
 	stopping   bool
 	dumped     bool
 	code       int
+	program    int // the program's own exit(N), when code is ExitProgramExit
 }
 
 func startBpftrace(o Options, t Target, c Composition, f Features) (Trace, error) {
@@ -249,6 +254,7 @@ func startBpftrace(o Options, t Target, c Composition, f Features) (Trace, error
 	markers := make(chan struct{})
 	stdout := newMarkerCutter(o.Stdout, c.Marker, c.Added, markers)
 	quiet := newQuietWriter(o.Stderr, c.Added, scopeMarker)
+	quiet.own = c.OwnOffsetPoints
 	outs := newAnnounceWatchers(announced, stdout, quiet)
 	cmd := exec.Command(o.Tracer, args...)
 	cmd.Env = append(os.Environ(), t.Env...)
@@ -336,7 +342,21 @@ func (t *bpftraceTrace) finishExited(readyCh <-chan struct{}) {
 		t.o.say("%s exited with code %d before its probes were attached", t.o.Tracer, code)
 		code = protocol.ExitProgramRejected
 	}
+	if ws, ok := t.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && t.isReady && !t.fillFailed && !ws.Signaled() && code > 1 {
+		// The program's own exit(N): reported as the program's, never as
+		// one of the runner's codes (or the client's) that N may equal.
+		t.o.say("the program ended itself with exit(%d)", code)
+		t.program, code = code, protocol.ExitProgramExit
+	}
 	t.code = code
+}
+
+// ProgramExit is the program's own exit(N) when the session's code is
+// protocol.ExitProgramExit.
+func (t *bpftraceTrace) ProgramExit() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.program
 }
 
 func (t *bpftraceTrace) Ready() <-chan int     { return t.ready }

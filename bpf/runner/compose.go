@@ -63,6 +63,10 @@ type Composition struct {
 	// Tables are maps the runner fills once bpftrace has made them, before
 	// it reports the probes attached (the syscall wildcard's names).
 	Tables []Table
+	// OwnOffsetPoints are the runner's own uprobes at raw offsets (a
+	// stripped Go executable's return probes) as bpftrace names them in
+	// its warnings: `uprobe:PATH:DECIMAL`.
+	OwnOffsetPoints []string
 	// Added counts the attach points the runner added (the dump probe, END
 	// probes' dump signal, the syscall name map's BEGIN and END), which
 	// bpftrace's own probe count includes.
@@ -80,7 +84,8 @@ type ComposeOptions struct {
 	JSON bool
 	// Marker is the line the dump probe prints after the maps.
 	Marker string
-	// Group prints protocol.MapsLine before the dump's maps.
+	// Group prints protocol.MapsLine before the maps printed at the end,
+	// whichever way the program ends (see markFinalMaps).
 	Group bool
 	// OmitMaps are maps the dump probe does not print: bpftrace finds them
 	// undefined when it drops the probes that use them (missing_probes =
@@ -93,6 +98,10 @@ type ComposeOptions struct {
 	// Files, when set, makes the files of uprobe, uretprobe and USDT
 	// attach points the target's (see inTarget).
 	Files Files
+	// TraceableFunctions lists the kernel functions kprobes may attach
+	// to; it is asked only when the runner gives bpftrace --unsafe and
+	// the program has kprobes (nil: not known).
+	TraceableFunctions func() (map[string]bool, error)
 }
 
 // unscopedProviders fire outside any process of the target: bpftrace's own
@@ -115,6 +124,10 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 		return c, nil
 	}
 	c.IgnoresMissingProbes = p.Config("missing_probes") == "ignore"
+	var userPoints []string // the program's own, before the runner adds any
+	for _, pr := range p.Probes() {
+		userPoints = append(userPoints, pr.Points...)
+	}
 	for _, pr := range p.Probes() {
 		if o.Features.SyscallRewrite && len(pr.Points) == 1 {
 			from := pr.Points[0]
@@ -142,10 +155,14 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 		}
 	}
 	if hasArg(c.Args, "--unsafe") {
-		if why := unsafeReasons(p); len(why) > 0 {
+		why := append(unsafeReasons(p), o.loosenedPoints(userPoints)...)
+		if len(why) > 0 {
 			return c, fmt.Errorf("%w: placing a stripped Go executable's return probes needs bpftrace's --unsafe, and the runner never lets --unsafe reach anything else: %s. "+
-				"Probe an executable with symbols, drop those parts, or use --func", ErrGoReturnProbe, strings.Join(why, "; "))
+				"Probe an executable with symbols, drop those parts, or use --func", ErrUnsafeRide, strings.Join(why, "; "))
 		}
+	}
+	if o.Group {
+		c.Added += o.markFinalMaps(p)
 	}
 	if o.Features.SignalProbes {
 		o.addDumpProbe(p, c.Tables)
@@ -251,14 +268,34 @@ func (o ComposeOptions) scope(pr *program.Probe) {
 	}
 }
 
-// addDumpProbe appends the probe that prints every map and the marker.
+// markFinalMaps makes the program print protocol.MapsLine right before
+// the maps it prints at its end, however it ends: on the dump signal, at
+// SIGINT, or by its own exit(). The line is the last thing its END probe
+// does (the user's, of which bpftrace 0.17 allows only one, or one
+// the runner adds; on the dump signal too, where END runs before the dump
+// probe). It returns how many attach points it added.
+func (o ComposeOptions) markFinalMaps(p *program.Program) int {
+	mark := fmt.Sprintf("printf(\"%s\\n\");", protocol.MapsLine)
+	for _, pr := range p.Probes() {
+		if endProbes(pr.Points) > 0 {
+			pr.AppendStatement(mark)
+			return 0
+		}
+	}
+	end := &program.Probe{Points: []string{"END"}, Body: "{ " + mark + " }"}
+	if o.Features.SignalProbes {
+		end.Points = append(end.Points, "self:signal:SIGUSR1")
+	}
+	p.Append(end)
+	return len(end.Points)
+}
+
+// addDumpProbe appends the probe that prints every map and the marker
+// (a group's maps line comes just before, from the END probe).
 // The runner's own tables are not printed.
 func (o ComposeOptions) addDumpProbe(p *program.Program, tables []Table) {
 	var b strings.Builder
 	b.WriteString("{ ")
-	if o.Group {
-		fmt.Fprintf(&b, "printf(\"%s\\n\"); ", protocol.MapsLine)
-	}
 	var maps []string
 	for _, m := range p.Maps() {
 		if !o.OmitMaps[m] && !slices.ContainsFunc(tables, func(t Table) bool { return t.Map == m }) {
@@ -274,6 +311,10 @@ func (o ComposeOptions) addDumpProbe(p *program.Program, tables []Table) {
 	fmt.Fprintf(&b, "printf(\"%s\\n\"); exit(); }", o.Marker)
 	p.Append(&program.Probe{Points: []string{"self:signal:SIGUSR1"}, Body: b.String()})
 }
+
+// ErrUnsafeRide means the program has parts that the --unsafe the runner
+// gives bpftrace for its own probes would let through.
+var ErrUnsafeRide = errors.New("refusing what would ride on the runner's --unsafe")
 
 // ErrGoReturnProbe means a uretprobe on a Go function can be neither run
 // safely nor rewritten.
@@ -299,6 +340,7 @@ func (o ComposeOptions) goReturnPoints(points []string, bins Binaries, c *Compos
 					out = append(out, fmt.Sprintf("uprobe:%s:%q+0x%x", path, f.Name, r-f.Entry))
 				} else {
 					out = append(out, fmt.Sprintf("uprobe:%s:0x%x", path, r))
+					c.OwnOffsetPoints = append(c.OwnOffsetPoints, fmt.Sprintf("uprobe:%s:%d", path, r))
 				}
 			}
 			if !f.Symbol && !hasArg(c.Args, "--unsafe") {

@@ -48,7 +48,21 @@ func TestCompose(t *testing.T) {
 			src:  `uprobe:/bin/x:f { @calls = count(); }`,
 			opts: ComposeOptions{Features: newest, Scope: scope, Marker: "M", Group: true},
 			want: `uprobe:/bin/x:f /` + pred + `/ { @calls = count(); }` +
-				"\n" + `self:signal:SIGUSR1 { printf("` + protocol.MapsLine + `\n"); printf("\n\n"); print(@calls); printf("M\n"); exit(); }`,
+				"\n" + `END, self:signal:SIGUSR1 { printf("` + protocol.MapsLine + `\n"); }` +
+				"\n" + `self:signal:SIGUSR1 { printf("\n\n"); print(@calls); printf("M\n"); exit(); }`,
+		},
+		{
+			name: "a group's program that ends itself marks its final maps at its own END",
+			src:  "interval:s:1 { exit(); }\nEND { printf(\"bye\\n\") } // done",
+			opts: ComposeOptions{Features: newest, Scope: scope, Marker: "M", Group: true},
+			want: "interval:s:1 { exit(); }\nEND, self:signal:SIGUSR1 { printf(\"bye\\n\"); \nprintf(\"" + protocol.MapsLine + "\\n\");\n}" +
+				" // done\n" + `self:signal:SIGUSR1 { printf("M\n"); exit(); }`,
+		},
+		{
+			name: "0.17 (one END, no signal probes) marks the maps it prints at exit",
+			src:  `uprobe:/bin/x:f { @calls = count(); }`,
+			opts: ComposeOptions{Features: FeaturesOf("0.17.0"), Scope: scope, Group: true},
+			want: `uprobe:/bin/x:f /` + pred + `/ { @calls = count(); }` + "\n" + `END { printf("` + protocol.MapsLine + `\n"); }`,
 		},
 		{
 			name: "node-wide, JSON: no scope, no blank lines",
@@ -164,7 +178,7 @@ func TestComposeNeverLetsUnsafeRideOnItsUnsafe(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			src := c.decls + "\nur:/app/stripped:main.counterValue { " + c.body + " }"
 			_, err := Compose(src, ComposeOptions{Features: FeaturesOf("0.27.1")}, fakeBinaries{})
-			if !errors.Is(err, ErrGoReturnProbe) || !strings.Contains(err.Error(), c.why) || !strings.Contains(err.Error(), "--func") {
+			if !errors.Is(err, ErrUnsafeRide) || !strings.Contains(err.Error(), c.why) || !strings.Contains(err.Error(), "--func") {
 				t.Fatalf("composed with the runner's --unsafe: %v", err)
 			}
 			// Without --unsafe (symbols), bpftrace itself refuses them.
@@ -215,5 +229,63 @@ func TestFeaturesOf(t *testing.T) {
 		if got := FeaturesOf(v); got != want {
 			t.Errorf("FeaturesOf(%q) = %+v, want %+v", v, got, want)
 		}
+	}
+}
+
+// Beside a stripped Go executable's return probes (which make the runner
+// give bpftrace --unsafe), every attach point of the user's that --unsafe
+// would loosen is refused: bpftrace would only warn about it, and an int3
+// inside an instruction can crash the traced process. Without the runner's
+// --unsafe, bpftrace judges them itself.
+func TestComposeRefusesWhatItsUnsafeWouldLoosen(t *testing.T) {
+	traceable := func() (map[string]bool, error) { return map[string]bool{"vfs_read": true}, nil }
+	unknown := func() (map[string]bool, error) {
+		return nil, errors.New("reading available_filter_functions: permission denied")
+	}
+	for _, c := range []struct {
+		point     string
+		traceable func() (map[string]bool, error)
+		why       string // "" when accepted
+	}{
+		{`uprobe:/bin/x:0x1169`, nil, "raw address"},
+		{`uprobe:/bin/x:4457`, nil, "raw address"},
+		{`u:/bin/x:0X1169`, nil, "raw address"},
+		{`uretprobe:/bin/x:0x10`, nil, "raw address"},
+		{`uprobe:/bin/x:work+2`, nil, "not proven to be an instruction boundary"},
+		{`uprobe:/bin/x:"work"+0x2`, nil, "not proven to be an instruction boundary"},
+		{`kprobe:0xffffffff81000000`, traceable, "by address"},
+		{`kprobe:vfs_read+3`, traceable, "offset"},
+		{`kprobe:vfs_write`, traceable, "not in the kernel's traceable functions"},
+		{`kretprobe:vfs_read`, unknown, "permission denied"},
+		{`kprobe:vfs_*`, traceable, "wildcard"},
+		{`kprobe:vfs_read`, traceable, ""},
+		{`uprobe:/bin/x:work`, nil, ""},
+		{`uprobe:/bin/x:"work"+0`, nil, ""},
+		{`tracepoint:syscalls:sys_enter_read`, nil, ""},
+		{`watchpoint:0x10000000:8:w`, nil, ""}, // bpftrace takes it without --unsafe
+	} {
+		t.Run(c.point, func(t *testing.T) {
+			src := c.point + " { @n = count(); }\nur:/app/stripped:main.counterValue { @r = count(); }"
+			got, err := Compose(src, ComposeOptions{Features: FeaturesOf("0.27.1"), TraceableFunctions: c.traceable}, fakeBinaries{})
+			switch {
+			case c.why == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.why == "" && (!hasArg(got.Args, "--unsafe") || strings.Join(got.OwnOffsetPoints, " ") != "uprobe:/app/stripped:4112 uprobe:/app/stripped:4132"):
+				t.Fatalf("the runner's own probes lost their --unsafe (%q) or their names (%q)", got.Args, got.OwnOffsetPoints)
+			case c.why != "" && (!errors.Is(err, ErrUnsafeRide) || !strings.Contains(err.Error(), c.why)):
+				t.Fatalf("composed with the runner's --unsafe (%v), want a refusal saying %q", err, c.why)
+			}
+			if _, err := Compose(c.point+" { @n = count(); }\nur:/app/server:main.counterValue { @r = count(); }", ComposeOptions{Features: FeaturesOf("0.27.1")}, fakeBinaries{}); err != nil {
+				t.Fatalf("without --unsafe the runner leaves the judgement to bpftrace: %v", err)
+			}
+		})
+	}
+}
+
+// A tool file's #! line is no preprocessor line: nothing to refuse.
+func TestComposeShebang(t *testing.T) {
+	src := "#!/usr/bin/bpftrace\nur:/app/stripped:main.counterValue { @r = count(); }"
+	if _, err := Compose(src, ComposeOptions{Features: FeaturesOf("0.27.1")}, fakeBinaries{}); err != nil {
+		t.Fatalf("refused a #! line: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -84,6 +85,27 @@ func (k Kernel) EventsDir() string {
 		}
 	}
 	return ""
+}
+
+// TraceableFunctions reads the kernel functions kprobes may attach to
+// (tracefs' available_filter_functions, "name" or "name [module]" a line).
+// Some kernels refuse to list them (lockdown).
+func (k Kernel) TraceableFunctions() (map[string]bool, error) {
+	events := k.EventsDir()
+	if events == "" {
+		return nil, errors.New("read the kernel's traceable functions: no tracefs")
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(events), "available_filter_functions"))
+	if err != nil {
+		return nil, fmt.Errorf("read the kernel's traceable functions: %w", err)
+	}
+	fns := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, _, _ := strings.Cut(line, " "); name != "" {
+			fns[name] = true
+		}
+	}
+	return fns, nil
 }
 
 // hasTracefs reports whether dir is a mounted tracefs.

@@ -54,11 +54,15 @@ func TestQuietWriter(t *testing.T) {
 		"stdin:1:1-9: WARNING: the user's own warning\n", "kprobe:f\n", "~~~~~~~~\n",
 		"Attached 3 probes\n",
 		"ERROR: a real problem\n",
+		"WARNING: Could not determine instruction boundary for uprobe:/app/stripped:4112 (binary appears stripped). Misaligned probes can lead to tracee crashes!\n",
+		"WARNING: Could not determine instruction boundary for uprobe:/app/stripped:4113 (binary appears stripped). Misaligned probes can lead to tracee crashes!\n",
 	}
-	want := "stdin:1:1-9: WARNING: the user's own warning\nkprobe:f\n~~~~~~~~\nAttached 2 probes\nERROR: a real problem\n"
+	want := "stdin:1:1-9: WARNING: the user's own warning\nkprobe:f\n~~~~~~~~\nAttached 2 probes\nERROR: a real problem\n" +
+		"WARNING: Could not determine instruction boundary for uprobe:/app/stripped:4113 (binary appears stripped). Misaligned probes can lead to tracee crashes!\n"
 	for _, pieces := range []int{1, 2, 5} { // whole lines, and lines written piecemeal as bpftrace does
 		var out strings.Builder
 		q := newQuietWriter(&out, 1, scopeMarker)
+		q.own = []string{"uprobe:/app/stripped:4112"} // the runner's own, at 0x1010
 		for _, l := range lines {
 			for i := 0; i < pieces; i++ {
 				from, to := len(l)*i/pieces, len(l)*(i+1)/pieces

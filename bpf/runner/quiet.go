@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,9 +14,14 @@ import (
 // healthy run on a node without CAP_SYS_RESOURCE or without ftrace's
 // function list prints, which the user can do nothing about: BPF memory is
 // charged to the cgroup on the kernels the runner supports, and the list
-// only refines kprobe checks. The runner's own stripped-binary note replaces
-// bpftrace's warning about probes at raw offsets.
-var environmentNoise = regexp.MustCompile(`RLIMIT_MEMLOCK|available_filter_functions|Could not determine instruction boundary for .* \(binary appears stripped\)`)
+// only refines kprobe checks.
+var environmentNoise = regexp.MustCompile(`RLIMIT_MEMLOCK|available_filter_functions`)
+
+// strippedWarning is bpftrace's warning, under --unsafe, about a uprobe at
+// a raw offset into a stripped binary; the runner's own stripped-binary
+// note replaces it for the runner's own probes (placed at instructions it
+// decoded), and only for those.
+var strippedWarning = regexp.MustCompile(`Could not determine instruction boundary for (\S+) \(binary appears stripped\)`)
 
 // sourceWarning is the first line of a bpftrace diagnostic that points at
 // the program: `stdin:LINE:FROM-TO: WARNING: message`, followed by the source
@@ -26,9 +32,12 @@ var sourceWarning = regexp.MustCompile(`^stdin:\d+:(\d+)-(\d+): WARNING: `)
 // noise and less the warnings bpftrace gives about text the runner added
 // (a warning whose span in the source line contains one of ours).
 type quietWriter struct {
-	mu      sync.Mutex
-	w       io.Writer
-	ours    []string
+	mu   sync.Mutex
+	w    io.Writer
+	ours []string
+	// own are the runner's own probes at raw offsets, as bpftrace names
+	// them in its warnings (OwnOffsetPoints).
+	own     []string
 	added   int // probes the runner added, taken off bpftrace's count
 	partial []byte
 	pending []string // a source warning's lines, until its span is known
@@ -74,6 +83,7 @@ func (q *quietWriter) line(out *strings.Builder, line string) {
 	}
 	switch {
 	case environmentNoise.MatchString(line):
+	case strippedWarning.MatchString(line) && slices.Contains(q.own, strippedWarning.FindStringSubmatch(line)[1]):
 	case len(q.ours) > 0 && sourceWarning.MatchString(line):
 		q.pending = []string{line}
 	default:

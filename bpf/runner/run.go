@@ -55,7 +55,11 @@ type Options struct {
 // runner) stops the trace the Ctrl-C way.
 func Run(ctx context.Context, o Options) int {
 	code, tr := o.run(ctx)
-	fmt.Fprintln(o.Stderr, protocol.ResultLine(code))
+	line := protocol.ResultLine(code)
+	if p, ok := tr.(interface{ ProgramExit() int }); ok && code == protocol.ExitProgramExit {
+		line = protocol.ProgramResultLine(p.ProgramExit())
+	}
+	fmt.Fprintln(o.Stderr, line)
 	if o.CloseOutput != nil {
 		o.CloseOutput()
 	}

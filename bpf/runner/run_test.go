@@ -263,6 +263,57 @@ func TestTracerExitsByItself(t *testing.T) {
 	}
 }
 
+// A session whose client reads the final maps gets the maps line right
+// before them whichever way the program ends: stopped (the dump probe, or
+// SIGINT on a bpftrace without one), or by its own exit(), with or without
+// an END probe of its own, whose output comes first.
+func TestMapsLineHoweverItEnds(t *testing.T) {
+	for _, c := range []struct {
+		name, program string
+		stop          bool
+	}{
+		{"stopped", ticking, true},
+		{"stopped, with an END", ticking + ` END { printf("bye\n"); }`, true},
+		{"ends itself", `BEGIN { @ticks = count(); printf("started\n"); } interval:ms:200 { exit(); }`, false},
+		{"ends itself, with an END", `BEGIN { @ticks = count(); printf("started\n"); } interval:ms:200 { exit(); } END { printf("bye\n") } // the end`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := startRunner(t, context.Background(), session(c.program, func(s *protocol.Session) { s.Group = true }))
+			r.send(protocol.Hello)
+			r.waitOutput(t, "started\n")
+			if c.stop {
+				r.send(protocol.Stop)
+			}
+			if code := r.wait(t); code != 0 {
+				t.Fatalf("exit code %d\n%s", code, r.stderr)
+			}
+			out := r.stdout.String()
+			at, maps := strings.Index(out, protocol.MapsLine), strings.Index(out, "@ticks: ")
+			if at < 0 || maps < at || strings.Count(out, protocol.MapsLine) != 1 || strings.Contains(out, "bye") && strings.Index(out, "bye") > at {
+				t.Fatalf("want one maps line, after the END's output and before the maps:\n%s\n%s", out, r.stderr)
+			}
+		})
+	}
+}
+
+// The program's own exit(N) is reported as the program's: the runner's
+// code for it, N on the result line, never one of the runner's meanings.
+func TestProgramsOwnExitCode(t *testing.T) {
+	if compareVersions(parseVersion(DetectFeatures(tracer()).Version), []int{0, 21}) < 0 { // exit(N) came in 0.21
+		t.Skipf("%s has no exit(N)", tracer())
+	}
+	for _, n := range []int{3, 14, protocol.ExitUnsafeProgram} {
+		r := startRunner(t, context.Background(), session(fmt.Sprintf(`BEGIN { printf("started\n"); } interval:ms:100 { exit(%d); }`, n), nil))
+		r.send(protocol.Hello)
+		if code := r.wait(t); code != protocol.ExitProgramExit {
+			t.Fatalf("exit(%d): exit code %d, want %d\n%s", n, code, protocol.ExitProgramExit, r.stderr)
+		}
+		if !strings.Contains(r.stderr.String(), protocol.ProgramResultLine(n)) {
+			t.Fatalf("exit(%d): no result line with the program's code:\n%s", n, r.stderr)
+		}
+	}
+}
+
 // $container_pid becomes the target's PID: PID 1 when the runner has the
 // target's PID namespace to itself and no container ID is given.
 func TestContainerPIDSubstituted(t *testing.T) {

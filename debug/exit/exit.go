@@ -45,6 +45,14 @@ const (
 	// AssertFailed: the trace ran to its end and printed its maps, and an
 	// --assert expression did not hold on them (each is on stderr).
 	AssertFailed = 14
+	// ProgramExit: the program ended itself with exit(N) for an N other
+	// than 0 and 1, which is printed; N itself could read as one of these
+	// codes.
+	ProgramExit = 15
+	// UnsafeRide: the program was refused before anything was attached:
+	// the runner gives bpftrace --unsafe for its own rewritten probes only,
+	// and parts of the program would have ridden on it.
+	UnsafeRide = 16
 	// Interrupted: the user left before the trace ended (second Ctrl-C).
 	Interrupted = 130
 )

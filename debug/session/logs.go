@@ -38,7 +38,7 @@ func (t *Tracer) Logs(ctx context.Context, opts *corev1.PodLogOptions, w io.Writ
 	defer rc.Close()
 	ww := t.watcher(w)
 	ended := false
-	ww.onResult = func(code int) { t.setResult(code); ended = true }
+	ww.onResult = func(code, program int) { t.setResult(code, program); ended = true }
 	chunks := make(chan []byte)
 	readErr := make(chan error, 1)
 	go func() {
@@ -153,11 +153,12 @@ func (r *replay) Write(p []byte) (int, error) {
 
 // readyWatcher passes the runner's stderr through unchanged and calls
 // onReady once, when the runner's ready line (probes attached) goes by, and
-// onResult with the session's exit code when its result line does.
+// onResult with the session's exit code (and the program's own exit(N),
+// or 0) when its result line does.
 type readyWatcher struct {
 	w        io.Writer
 	onReady  func()
-	onResult func(code int)
+	onResult func(code, program int)
 	once     sync.Once
 	buf      lines.Buffer
 }
@@ -173,7 +174,8 @@ func (r *readyWatcher) Write(p []byte) (int, error) {
 		}
 		if at := bytes.Index(line, []byte(protocol.ResultPrefix)); at >= 0 && r.onResult != nil {
 			if code, ok := protocol.ParseResultLine(string(line[at:])); ok {
-				r.onResult(code)
+				program, _ := protocol.ParseProgramExit(string(line[at:]))
+				r.onResult(code, program)
 			}
 		}
 		return nil

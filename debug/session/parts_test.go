@@ -137,8 +137,13 @@ func TestControlFeed(t *testing.T) {
 // container's exit, through the API.
 func TestTracerWait(t *testing.T) {
 	tr := &Tracer{Name: "t", Streams: Streams{ErrOut: io.Discard}}
-	tr.setResult(protocol.ExitMemory)
+	tr.setResult(protocol.ExitMemory, 0)
 	if e, err := tr.Wait(context.Background()); err != nil || e.ExitCode() != protocol.ExitMemory || exit.Code(e.Err("t")) != exit.Memory {
+		t.Fatalf("wait = %+v, %v", e, err)
+	}
+	// The program's own exit(3) is the program's, never "target not found".
+	tr.setResult(protocol.ExitProgramExit, 3)
+	if e, err := tr.Wait(context.Background()); err != nil || exit.Code(e.Err("t")) != exit.ProgramExit || e.Err("t").Error() != "the program ended itself with exit(3)" {
 		t.Fatalf("wait = %+v, %v", e, err)
 	}
 
@@ -172,7 +177,7 @@ func TestReadyWatcher(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var out strings.Builder
 			ready, result := 0, -1
-			w := &readyWatcher{w: &out, onReady: func() { ready++ }, onResult: func(code int) { result = code }}
+			w := &readyWatcher{w: &out, onReady: func() { ready++ }, onResult: func(code, _ int) { result = code }}
 			for _, s := range c.writes {
 				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
 					t.Fatalf("Write = %d, %v", n, err)

@@ -14,18 +14,26 @@ func tracerResult(name string, t *corev1.ContainerStateTerminated) error {
 	if t.Reason == "StartError" || t.Reason == "ContainerCannotRun" {
 		return exit.Fixf(exit.Image, exit.Fix{Setting: exit.RunnerImage}, "tracer %s could not start (%s): %s", name, t.Reason, strings.TrimSpace(t.Message))
 	}
-	return exitResult(name, int(t.ExitCode), t.Reason)
+	return exitResult(name, int(t.ExitCode), 0, t.Reason)
 }
 
-// exitResult turns the session's exit code into the command's result.
-func exitResult(name string, code int, reason string) error {
+// exitResult turns the session's exit code into the command's result;
+// program is the program's own exit(N) when the result line gave it.
+func exitResult(name string, code, program int, reason string) error {
 	switch code {
 	case 0:
 		return nil
+	case protocol.ExitProgramExit:
+		if program == 0 {
+			return exit.Codef(exit.ProgramExit, "the program ended itself with its own nonzero exit code (its log's last line gives it)")
+		}
+		return exit.Codef(exit.ProgramExit, "the program ended itself with exit(%d)", program)
 	case protocol.ExitProgramRejected:
 		return exit.Codef(exit.ProgramRejected, "the program was rejected before anything was attached (the tracer's message is above); fix it and run again")
 	case protocol.ExitUnsafeProgram:
 		return exit.Codef(exit.ProgramRejected, "refused the program: it would crash its target (the tracer's message above says why and what to use instead)")
+	case protocol.ExitUnsafeRide:
+		return exit.Codef(exit.UnsafeRide, "refused the program before anything was attached: its stripped Go return probes need bpftrace's --unsafe, and other parts of it would ride on that --unsafe (the tracer's message above names them and what to do instead)")
 	case protocol.ExitKernelUnsupported:
 		return exit.Codef(exit.Kernel, "the node's kernel cannot be traced (the tracer's message is above)")
 	case protocol.ExitTargetNotFound:

@@ -55,10 +55,10 @@ type Tracer struct {
 
 	mu sync.Mutex
 	// code is the exit code of the runner's result line; hasCode says
-	// whether it came.
-	code    int
-	hasCode bool
-	ready   sync.Once
+	// whether it came; program is the program's own exit(N) it gives.
+	code, program int
+	hasCode       bool
+	ready         sync.Once
 }
 
 // FromPod is the session name of pod, in the state the pod reports.
@@ -83,18 +83,19 @@ func Find(ctx context.Context, c kube.Clients, pod, name string, s Streams) (*Tr
 // ErrLeft means the user left before the trace ended (second Ctrl-C).
 var ErrLeft = errors.New("left the session before the trace ended")
 
-// setResult records the exit code of the runner's result line.
-func (t *Tracer) setResult(code int) {
+// setResult records the exit code of the runner's result line (and the
+// program's own exit code it gives, or 0).
+func (t *Tracer) setResult(code, program int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.code, t.hasCode = code, true
+	t.code, t.program, t.hasCode = code, program, true
 }
 
-// result is the exit code of the runner's result line, if it came.
-func (t *Tracer) result() (int, bool) {
+// result is how the runner's result line says the session ended, if it came.
+func (t *Tracer) result() (Ending, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.code, t.hasCode
+	return Ending{code: t.code, program: t.program}, t.hasCode
 }
 
 // watcher passes w through, noting the runner's ready and result lines.
@@ -112,8 +113,8 @@ func (t *Tracer) progress(format string, a ...any) { kube.Progressf(t.ErrOut, fo
 // Ending is how a session ended: the exit code of its result line, or, when
 // none came, its container's termination.
 type Ending struct {
-	code       int
-	terminated *corev1.ContainerStateTerminated
+	code, program int // program: the program's own exit(N), for protocol.ExitProgramExit
+	terminated    *corev1.ContainerStateTerminated
 }
 
 // ExitCode is the session's exit code.
@@ -129,15 +130,15 @@ func (e Ending) Err(name string) error {
 	if e.terminated != nil {
 		return tracerResult(name, e.terminated)
 	}
-	return exitResult(name, e.code, "")
+	return exitResult(name, e.code, e.program, "")
 }
 
 // Wait returns how the session ended: at once when its result line came
 // (the output is complete), else once its container has exited. Ctrl-C or
 // SIGTERM interrupts the wait.
 func (t *Tracer) Wait(ctx context.Context) (Ending, error) {
-	if code, ok := t.result(); ok {
-		return Ending{code: code}, nil
+	if e, ok := t.result(); ok {
+		return e, nil
 	}
 	var st corev1.ContainerState
 	err := WhileInterruptible(ctx, t.Interrupts, "waiting for the session's exit status", fmt.Sprintf("session %s was ending; it ends by itself", t.Name),

@@ -114,3 +114,24 @@ func TestAssertFunc(t *testing.T) {
 	}
 	assertNoHarm(t, d, 10*time.Second)
 }
+
+// TestAssertSelfEndingProgram: a program that ends itself with exit() prints
+// its maps as bpftrace does; the assertions read them (a failing one exits
+// 14 naming what it saw), and the program's own exit(3) is reported as the
+// program's, not as "target not found".
+func TestAssertSelfEndingProgram(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, newNamespace(t), nil)
+	program := ready + counterProbe + ` { @calls = count(); @n++; if (@n == 2) { exit(); } }`
+	s := startPlugin(t, "-n", d.ns, "pod/"+d.name, "-e", program, "--assert", "@calls == 0")
+	s.waitOutput(t, "tracing\n", 60*time.Second)
+	d.request(t, 2)
+	if code := s.wait(t, 60*time.Second); code != debug.ExitAssertFailed || !strings.Contains(s.stderr.String(), "assertion @calls == 0 failed; saw @calls = 2") {
+		t.Fatalf("code %d, want %d naming @calls = 2\n%s\n%s", code, debug.ExitAssertFailed, s.stdout, s.stderr)
+	}
+	_, stderr, code := runPlugin(t, 60*time.Second, "-n", d.ns, "pod/"+d.name, "-e", `interval:ms:300 { exit(3); }`)
+	if code != debug.ExitProgramExit || !strings.Contains(stderr, "the program ended itself with exit(3)") {
+		t.Fatalf("exit(3): code %d, want %d saying so\n%s", code, debug.ExitProgramExit, stderr)
+	}
+	assertNoHarm(t, d, 10*time.Second)
+}

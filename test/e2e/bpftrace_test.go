@@ -42,16 +42,23 @@ func TestMacroWithMapParameterOnPodFile(t *testing.T) {
 }
 
 // TestUnsafeNeverRidesOnTheRunners: a stripped server's return probe needs
-// bpftrace's --unsafe; a macro calling system() is refused before anything
-// is attached, and the server is untouched.
+// bpftrace's --unsafe; a macro calling system(), or a uprobe of the user's
+// at a raw address (which --unsafe would place without checking it starts
+// an instruction), is refused before anything is attached, and the server
+// is untouched.
 func TestUnsafeNeverRidesOnTheRunners(t *testing.T) {
 	t.Parallel()
 	d := startDemo(t, newNamespace(t), func(p *corev1.Pod) { p.Spec.Containers[0].Command[0] = "/app/server-stripped" })
-	_, stderr, code := runPlugin(t, 60*time.Second, "-n", d.ns, "pod/"+d.name, "-e",
-		`macro m() { system("echo hi") } uretprobe:/proc/$container_pid/exe:"main.counterValue" { m(); }`)
-	if code != debug.ExitProgramRejected || !strings.Contains(stderr, "system()") || !strings.Contains(stderr, "--func") ||
-		strings.Contains(stderr, "probes attached") {
-		t.Fatalf("code %d, want %d, refused before attaching and saying why\n%s", code, debug.ExitProgramRejected, stderr)
+	goRet := `uretprobe:/proc/$container_pid/exe:"main.counterValue" { @r = count(); }`
+	for _, c := range []struct{ program, why string }{
+		{`macro m() { system("echo hi") } uretprobe:/proc/$container_pid/exe:"main.counterValue" { m(); }`, "system()"},
+		{`uprobe:/proc/$container_pid/exe:0x401003 { @n = count(); } ` + goRet, "is a uprobe at a raw address"},
+	} {
+		_, stderr, code := runPlugin(t, 60*time.Second, "-n", d.ns, "pod/"+d.name, "-e", c.program)
+		if code != debug.ExitUnsafeRide || !strings.Contains(stderr, c.why) || !strings.Contains(stderr, "--func") ||
+			strings.Contains(stderr, "probes attached") {
+			t.Fatalf("code %d, want %d, refused before attaching and saying %q\n%s", code, debug.ExitUnsafeRide, c.why, stderr)
+		}
 	}
 	d.request(t, 2)
 	assertNoHarm(t, d, 10*time.Second)
