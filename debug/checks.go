@@ -3,6 +3,8 @@ package debug
 import (
 	"fmt"
 	"io"
+	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +31,8 @@ type Checks struct {
 	set *assert.Set
 	// maps are, for a found session, the maps it declares.
 	maps assert.Maps
+	// mode is the session's native mode ("" for a bpftrace program).
+	mode string
 }
 
 // active reports whether the session's end is checked or reported.
@@ -81,6 +85,76 @@ func (c *Checks) compile(maps assert.Maps) error {
 	return nil
 }
 
+// funcKeys refuses an assertion that reads a --func map by a key no traced
+// function can have: --func's maps are keyed by the functions it traces,
+// so a misspelled name would read 0 for ever.
+func (c *Checks) funcKeys(funcs []string) error {
+	if c.set == nil || len(funcs) == 0 {
+		return nil
+	}
+	var patterns []string
+	for _, f := range funcs {
+		p, _, _ := protocol.SplitFunc(f)
+		patterns = append(patterns, p)
+	}
+	for _, a := range c.set.List {
+		for _, m := range protocol.NativeModeMaps["func"] {
+			for _, key := range a.Keys[m] {
+				if !slices.ContainsFunc(patterns, func(p string) bool { ok, _ := path.Match(p, key); return ok }) {
+					return codef(ExitUsage, "check --assert %q: %s[%q] can never be written: --func traces %s, and its maps are keyed by those functions; check the name", a.Expr, m, key, strings.Join(patterns, ", "))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// unseenErrors refuses, once the maps are read, an assertion on @errors
+// while some traced function's errors could not be seen: the runner leaves
+// such a function out of @errors (it said why on stderr), where it would
+// otherwise read as never failing. calls are the functions called.
+func (c *Checks) unseenErrors(d *mapmerge.Dump) error {
+	if c.set == nil || d == nil || c.mode != "func" {
+		return nil
+	}
+	calls, errs := find(d, "@calls"), find(d, "@errors")
+	var unseen []string
+	if calls != nil {
+		for _, k := range calls.Keys {
+			if errs == nil || errs.Entries[k] == nil {
+				unseen = append(unseen, k)
+			}
+		}
+	}
+	if len(unseen) == 0 {
+		return nil
+	}
+	for _, a := range c.set.List {
+		if !slices.Contains(a.Refs, "@errors") {
+			continue
+		}
+		reads := unseen // an assertion that reads @errors as a whole reads them all
+		if keys := a.Keys["@errors"]; len(keys) > 0 && !a.Whole["@errors"] {
+			reads = slices.DeleteFunc(slices.Clone(unseen), func(f string) bool { return !slices.Contains(keys, f) })
+		}
+		if len(reads) > 0 {
+			return codef(ExitUsage, "check --assert %q: the errors of %s cannot be seen (the runner's line above says why: its last result is not an error, or a binary without DWARF whose results were not declared), so @errors leaves it out; "+
+				"declare its results (--func 'NAME=int,error') or drop the assertion", a.Expr, strings.Join(reads, ", "))
+		}
+	}
+	return nil
+}
+
+// find is d's map named name, or nil.
+func find(d *mapmerge.Dump, name string) *mapmerge.Map {
+	for _, m := range d.Maps {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
 // finish checks the assertions on the final maps d, which merge what the
 // session's pods printed after the runner's maps line; unread are the pods
 // that ended well but printed no such line, so their maps were not read
@@ -93,8 +167,11 @@ func (c *Checks) finish(errOut io.Writer, d *mapmerge.Dump, unread []string, tra
 	run.Exprs, run.Err, run.ExitCode = c.Exprs, traceErr, ExitCode(traceErr)
 	var results []assert.Result
 	read := d != nil && len(unread) == 0
+	refused := c.unseenErrors(d)
 	switch {
 	case c.set == nil:
+	case refused != nil:
+		run.NotEvaluated = refused.Error()
 	case read || traceErr != nil && d != nil:
 		results = c.set.Check(d, len(run.Pods))
 		run.Assertions, run.Evaluated = results, true
@@ -111,6 +188,8 @@ func (c *Checks) finish(errOut io.Writer, d *mapmerge.Dump, unread []string, tra
 	err := traceErr
 	switch {
 	case err != nil:
+	case refused != nil:
+		err, run.ExitCode = refused, ExitUsage
 	case run.NotEvaluated != "":
 		err = codef(ExitAssertFailed, "the %d assertions were not evaluated: the trace's final maps were not read (above), and an assertion passes only on maps that were", len(c.Exprs))
 		run.ExitCode = ExitAssertFailed
@@ -158,8 +237,8 @@ func since(start time.Time) time.Duration { return time.Since(start).Round(time.
 // subcommand's report path; their compiling cannot fail but for a session
 // written by another client version, which is then reported.
 func (o *SessionRef) checks(info pods.SessionInfo, junitPath string) *Checks {
-	c := &Checks{Exprs: info.Asserts, JUnit: junitPath}
-	c.maps = declaredMaps(info.Program, modeOf(info.Syscalls, info.Funcs))
+	c := &Checks{Exprs: info.Asserts, JUnit: junitPath, mode: modeOf(info.Syscalls, info.Funcs)}
+	c.maps = declaredMaps(info.Program, c.mode)
 	if info.ProgramOnStdin { // its text is not in the pod: the maps the assertions read were checked at its start
 		c.maps = assert.MapsIn(info.Asserts)
 	}

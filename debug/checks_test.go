@@ -257,3 +257,66 @@ func TestAssertStopNotEvaluatedWithoutMaps(t *testing.T) {
 		t.Fatalf("stop: exit %d (%v), want %d, not evaluated\n%s", r.code, r.err, ExitAssertFailed, r.stderr)
 	}
 }
+
+// --func's maps are keyed by the functions it traces: a key no traced
+// function can have is refused before anything is injected, and so is a
+// malformed declaration of results.
+func TestAssertFuncKeys(t *testing.T) {
+	cl := web(printing(`{"type": "map", "data": {"@calls": {"main.counterValue": 3}}}`, `{"type": "map", "data": {"@errors": {"main.counterValue": 0}}}`))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--func", "main.counterValue", "--assert", `@calls["main.counterValu"] >= 3`}, `@calls["main.counterValu"] can never be written: --func traces main.counterValue`},
+		{[]string{"--func", "main.count*", "--func", "main.b", "--assert", `@errors["main.x"] == 0`}, "--func traces main.count*, main.b"},
+		{[]string{"--func", "main.counterValue=int,,error"}, "Go types separated by commas"},
+	} {
+		r := run(t, cl.Clients("ns"), nil, append([]string{"pod/web", "-c", "app"}, c.args...)...)
+		if r.code != ExitUsage || !strings.Contains(r.err.Error(), c.want) {
+			t.Errorf("%q: exit %d (%v), want %d saying %q", c.args, r.code, r.err, ExitUsage, c.want)
+		}
+	}
+	p, err := cl.Client.CoreV1().Pods("ns").Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil || len(p.Spec.EphemeralContainers) != 0 {
+		t.Fatalf("a refused assertion injected %d tracers (%v)", len(p.Spec.EphemeralContainers), err)
+	}
+	r := run(t, cl.Clients("ns"), nil, "pod/web", "-c", "app", "--func", "main.count*", "--assert", `@calls["main.counterValue"] >= 3`)
+	if r.code != 0 {
+		t.Fatalf("a key the pattern matches: exit %d (%v)\n%s", r.code, r.err, r.stderr)
+	}
+}
+
+// A function whose errors the runner cannot see is left out of @errors; an
+// assertion on @errors is then refused with the reason, never passed.
+func TestAssertUnseenErrors(t *testing.T) {
+	cl := web(printing(`{"type": "map", "data": {"@calls": {"main.counterValue": 3}}}`, `{"type": "map", "data": {"@errors": {}}}`))
+	report := filepath.Join(t.TempDir(), "report.xml")
+	r := run(t, cl.Clients("ns"), nil, "pod/web", "-c", "app", "--func", "main.counterValue", "--junit", report,
+		"--assert", `@errors["main.counterValue"] == 0`, "--assert", `@calls["main.counterValue"] >= 3`)
+	if r.code != ExitUsage || !strings.Contains(r.err.Error(), "the errors of main.counterValue cannot be seen") || !strings.Contains(r.stdout, "@calls[main.counterValue]: 3") {
+		t.Fatalf("exit %d (%v), want %d naming the function\n%s\n%s", r.code, r.err, ExitUsage, r.stdout, r.stderr)
+	}
+	if s := readReport(t, report); s.Errors != 2 || s.Properties["exit-code"] != itoa(ExitUsage) {
+		t.Fatalf("report %+v", s)
+	}
+	r = run(t, cl.Clients("ns"), nil, "pod/web", "-c", "app", "--func", "main.counterValue", "--assert", `@calls["main.counterValue"] >= 3`)
+	if r.code != 0 {
+		t.Fatalf("an assertion on @calls alone: exit %d (%v)\n%s", r.code, r.err, r.stderr)
+	}
+
+	// Beside a function whose errors are seen, only what reads the other's is refused.
+	cl = web(printing(`{"type": "map", "data": {"@calls": {"main.counterValue": 3, "main.lookup": 3}}}`, `{"type": "map", "data": {"@errors": {"main.lookup": 0}}}`))
+	for _, c := range []struct {
+		expr string
+		code int
+	}{
+		{`@errors["main.lookup"] == 0`, 0},
+		{`@errors["main.counterValue"] == 0`, ExitUsage},
+		{`@errors.all(f, @errors[f] == 0)`, ExitUsage},
+	} {
+		r = run(t, cl.Clients("ns"), nil, "pod/web", "-c", "app", "--func", "main.counterValue", "--func", "main.lookup", "--assert", c.expr)
+		if r.code != c.code {
+			t.Errorf("%s: exit %d (%v), want %d\n%s", c.expr, r.code, r.err, c.code, r.stderr)
+		}
+	}
+}

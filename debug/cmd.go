@@ -51,6 +51,9 @@ var (
 		# Each call of a Go function with its results and duration (Go-safe: no uretprobe)
 		kubectl trace-debug pod/web --func main.counterValue
 
+		# A stripped binary has no types: declare the results, so a failed call (a non-nil error) counts in @errors
+		kubectl trace-debug pod/web --func 'main.lookup=int,error'
+
 		# Where the CPU goes: 30 s of on-CPU stacks, as a table, a flame graph, a pprof file
 		kubectl trace-debug pod/web --cpu
 		kubectl trace-debug deploy/web --cpu --duration 10s -o svg --output-file cpu.svg

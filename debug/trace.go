@@ -118,7 +118,8 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.BoolVar(&o.Syscalls, "syscalls", o.Syscalls, "count the target's syscalls by name and thread with the native engine (no bpftrace; attaches in milliseconds)")
 	flags.BoolVar(&o.CPU, "cpu", o.CPU, "profile the target's CPU: sample the on-CPU stacks of its processes (user and kernel, Go-aware) and show where the time goes (-o top, svg, pprof, folded or json; --duration, default 30s)")
 	flags.IntVar(&o.Hz, "hz", o.Hz, "with --cpu: samples a second on each CPU (1 to 1000)")
-	flags.StringArrayVar(&o.Funcs, "func", o.Funcs, "trace calls of this Go function of the target's executable, with results and durations, Go-safe (repeatable; patterns like main.* allowed)")
+	flags.StringArrayVar(&o.Funcs, "func", o.Funcs, "trace calls of this Go function of the target's executable, with results and durations, Go-safe (repeatable; patterns like main.* allowed). "+
+		"@errors counts the calls whose last result is a non-nil error; a stripped binary has no types, so declare them: --func 'main.handle=int,error'")
 	flags.BoolVar(&o.UnsafeUretprobe, "unsafe-uretprobe", o.UnsafeUretprobe, "run uretprobes on Go executables as written (they crash Go programs: Go moves its stacks); by default they become uprobes at each RET")
 	flags.BoolVar(&o.NodeWide, "node-wide", o.NodeWide, "let the program's probes fire for every process on the node, not only the pod's (uprobes on a shared image, tracepoints, kprobes)")
 	flags.StringVarP(&o.Selector, "selector", "l", o.Selector, "trace the pods this label selector matches (instead of TARGET)")
@@ -214,7 +215,16 @@ func (o *TraceOptions) Validate() error {
 	if err := validProgram(o.Program); err != nil {
 		return err
 	}
-	return o.Checks.compile(declaredMaps(o.Program, o.mode()))
+	for _, f := range o.Funcs {
+		if _, _, err := protocol.SplitFunc(f); err != nil {
+			return codef(ExitUsage, "%w", err)
+		}
+	}
+	o.Checks.mode = o.mode()
+	if err := o.Checks.compile(declaredMaps(o.Program, o.mode())); err != nil {
+		return err
+	}
+	return o.Checks.funcKeys(o.Funcs)
 }
 
 // mode names the native mode, "" for a bpftrace program.

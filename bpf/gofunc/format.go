@@ -114,6 +114,9 @@ type Summary struct {
 // FuncStats are one function's totals.
 type FuncStats struct {
 	Calls, Errors uint64
+	// ErrorsSeen: a failed call can be told (Func.ErrorsSeen); Errors
+	// counts nothing otherwise, and @errors leaves the function out.
+	ErrorsSeen bool
 	// Latency[i] counts calls taking [2^(i-1), 2^i) µs; Latency[0] under 1 µs.
 	Latency [40]uint64
 }
@@ -126,6 +129,7 @@ func (s *Summary) Add(c Call, errored bool) {
 	st := s.stats[c.Func.Name]
 	if st == nil {
 		st = &FuncStats{}
+		st.ErrorsSeen, _ = c.Func.ErrorsSeen()
 		s.stats[c.Func.Name] = st
 		s.order = append(s.order, c.Func.Name)
 	}
@@ -164,14 +168,17 @@ func (st *FuncStats) Buckets() []Bucket {
 }
 
 // Text renders the summary as bpftrace prints its maps: @calls, @errors
-// and the @latency_us histogram, each keyed by function.
+// and the @latency_us histogram, each keyed by function (@errors only by
+// the functions whose errors can be seen).
 func (s *Summary) Text() string {
 	d := &mapmerge.Dump{}
 	calls, errs, lat := d.Map("@calls"), d.Map("@errors"), d.Map("@latency_us")
 	for _, name := range s.order {
 		st := s.stats[name]
 		calls.Set(name, mapmerge.Value{N: int64(st.Calls)})
-		errs.Set(name, mapmerge.Value{N: int64(st.Errors)})
+		if st.ErrorsSeen {
+			errs.Set(name, mapmerge.Value{N: int64(st.Errors)})
+		}
 		var buckets []mapmerge.Bucket
 		for _, bk := range st.Buckets() {
 			buckets = append(buckets, mapmerge.Bucket{Lo: int64(bk.Min), Hi: int64(bk.Max) + 1, Count: bk.Count})

@@ -60,3 +60,31 @@ func TestSummary(t *testing.T) {
 		t.Fatalf("text summary:\n%s", text)
 	}
 }
+
+// @errors counts only where a failed call can be told: a function whose
+// last result is an error, by DWARF or as declared; the others are left
+// out of it, never counted 0.
+func TestErrorsSeen(t *testing.T) {
+	for _, c := range []struct {
+		results []string
+		seen    bool
+		why     string
+	}{
+		{[]string{"int", "error"}, true, ""},
+		{[]string{"error"}, true, ""},
+		{[]string{"int"}, false, "the last result of main.f is int, not an error"},
+		{[]string{}, false, "returns nothing"},
+		{nil, false, "--func 'main.f=TYPES'"},
+	} {
+		f := &Func{Name: "main.f", Results: c.results}
+		seen, why := f.ErrorsSeen()
+		if seen != c.seen || !strings.Contains(why, c.why) {
+			t.Errorf("%q: seen %v (%s), want %v (%s)", c.results, seen, why, c.seen, c.why)
+		}
+		var s Summary
+		s.Add(Call{Func: f}, false)
+		if text := s.Text(); strings.Contains(text, "@errors") != c.seen {
+			t.Errorf("%q: summary with @errors %v, want %v:\n%s", c.results, !c.seen, c.seen, text)
+		}
+	}
+}

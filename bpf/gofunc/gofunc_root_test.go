@@ -32,15 +32,16 @@ func TestTraceGoFunctions(t *testing.T) {
 		stripped := c.stripped
 		t.Run(c.name, func(t *testing.T) {
 			exe := buildTarget(t, stripped, c.flags...)
-			funcs, err := Resolve(exe, []string{"main.next", "main.lab*"})
+			// main.next's results declared, as a stripped binary needs.
+			funcs, err := Resolve(exe, []string{"main.next=int,error", "main.lab*"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(funcs) != 2 || funcs[0].Name != "main.next" || funcs[1].Name != "main.label" || len(funcs[0].Returns) == 0 {
 				t.Fatalf("resolved %+v", funcs)
 			}
-			if stripped != (funcs[0].Results == nil) {
-				t.Fatalf("result types %v: want DWARF types only when not stripped", funcs[0].Results)
+			if stripped != (funcs[1].Results == nil) || stripped != funcs[0].Declared || strings.Join(funcs[0].Results, ",") != "int,error" {
+				t.Fatalf("result types %v %v (declared %v): want DWARF's when not stripped, else the declared ones", funcs[0].Results, funcs[1].Results, funcs[0].Declared)
 			}
 
 			goAhead := filepath.Join(t.TempDir(), "go")
@@ -78,11 +79,7 @@ func TestTraceGoFunctions(t *testing.T) {
 				res, errored := call.Results()
 				summary.Add(call, errored)
 				if call.Func.Name == "main.next" {
-					if stripped {
-						nexts = append(nexts, strconv.FormatInt(int64(call.Regs[0]), 10))
-					} else {
-						nexts = append(nexts, strings.Join(res, " "))
-					}
+					nexts = append(nexts, strings.Join(res, " "))
 				} else {
 					labels = append(labels, strings.Join(res, " "))
 				}
@@ -93,7 +90,6 @@ func TestTraceGoFunctions(t *testing.T) {
 			wantNexts := "0 nil|10 nil|-2 non-nil|30 nil|40 nil|-5 non-nil"
 			wantLabels := `"item-0"|"item-1"|"item-2"|"item-3"|"item-4"|"item-5"`
 			if stripped {
-				wantNexts = "0|10|-2|30|40|-5"
 				wantLabels = "" // raw registers only: pointers
 			}
 			if got := strings.Join(nexts, "|"); got != wantNexts {
@@ -103,12 +99,10 @@ func TestTraceGoFunctions(t *testing.T) {
 				t.Fatalf("main.label returned %s, want %s", got, wantLabels)
 			}
 			_, stats := summary.Funcs()
-			wantErrors := uint64(2)
-			if stripped {
-				wantErrors = 0 // no types, no errors known
-			}
-			if stats["main.next"].Calls != 6 || stats["main.next"].Errors != wantErrors || !strings.Contains(summary.Text(), "@latency_us[main.next]") {
-				t.Fatalf("summary %+v\n%s", stats["main.next"], summary.Text())
+			text := summary.Text()
+			if stats["main.next"].Calls != 6 || stats["main.next"].Errors != 2 || !strings.Contains(text, "@errors[main.next]: 2") ||
+				strings.Contains(text, "@errors[main.label]") || !strings.Contains(text, "@latency_us[main.next]") {
+				t.Fatalf("summary %+v: want 2 errors of main.next, none of main.label (a string: no error to see)\n%s", stats["main.next"], text)
 			}
 		})
 	}

@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/arch/arm64/arm64asm"
 	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 )
 
 // ErrCannotProbe means a function cannot be probed safely; the error says why.
@@ -27,9 +29,11 @@ type Func struct {
 	Entry uint64
 	// Returns are the file offsets of its RET instructions.
 	Returns []uint64
-	// Results are the Go types of its results, from DWARF; nil when the
-	// binary has no DWARF (stripped).
+	// Results are the Go types of its results, from DWARF, or as the
+	// user declared them for a binary without DWARF; nil when unknown.
 	Results []string
+	// Declared is true when Results are the user's declaration.
+	Declared bool
 	// Symbol is true when the executable's symbol table names the function,
 	// so tools that look functions up by name (bpftrace) find it too.
 	Symbol bool
@@ -60,7 +64,11 @@ func Resolve(file string, patterns []string) ([]Func, error) {
 	}
 	results := dwarfResults(f)
 	var out []Func
-	for _, p := range patterns {
+	for _, spec := range patterns {
+		p, declared, err := protocol.SplitFunc(spec)
+		if err != nil {
+			return nil, err
+		}
 		matched := 0
 		for _, fn := range all {
 			if ok, _ := path.Match(p, fn.Name); !ok {
@@ -72,6 +80,9 @@ func Resolve(file string, patterns []string) ([]Func, error) {
 				return nil, err
 			}
 			located.Results = results[fn.Name]
+			if located.Results == nil && declared != nil {
+				located.Results, located.Declared = declared, true
+			}
 			out = append(out, located)
 		}
 		if matched == 0 {
@@ -79,6 +90,20 @@ func Resolve(file string, patterns []string) ([]Func, error) {
 		}
 	}
 	return out, nil
+}
+
+// ErrorsSeen reports whether a failed call can be told from the results:
+// the last one is an error; else why not.
+func (fn Func) ErrorsSeen() (bool, string) {
+	switch {
+	case fn.Results == nil:
+		return false, fmt.Sprintf("the results of %s are not known (its binary has no DWARF); declare them: --func '%s=TYPES' with its result types, such as int,error", fn.Name, fn.Name)
+	case len(fn.Results) == 0:
+		return false, fmt.Sprintf("%s returns nothing", fn.Name)
+	case fn.Results[len(fn.Results)-1] != "error":
+		return false, fmt.Sprintf("the last result of %s is %s, not an error", fn.Name, fn.Results[len(fn.Results)-1])
+	}
+	return true, ""
 }
 
 // checkABI accepts the register-based ABIInternal: amd64 from Go 1.17,

@@ -227,7 +227,8 @@ type Session struct {
 	// Syscalls runs the native syscall census instead of a bpftrace program.
 	Syscalls bool
 	// Funcs are Go function patterns (main.counterValue, main.*) for the
-	// native Go function tracer, instead of a bpftrace program.
+	// native Go function tracer, instead of a bpftrace program; each may
+	// declare its results for a binary without DWARF (see SplitFunc).
 	Funcs []string
 	// CPUHz, when set, samples the target's on-CPU stacks this many times a
 	// second on each CPU (the native CPU profile), instead of a program; at
@@ -406,4 +407,28 @@ func ParseArgs(args []string) (Session, error) {
 		return Session{}, fmt.Errorf("%w: a program on stdin needs --program-size (at most %d) and --program-sha256, and no --program", ErrUsage, MaxProgram)
 	}
 	return s, nil
+}
+
+// SplitFunc splits a --func spec, `PATTERN` or `PATTERN=T1,T2,...`, into
+// its function pattern and the Go types of the results it declares (nil
+// when it declares none): what the tracer takes a function's results to be
+// when its binary has no DWARF (stripped), so that an error result, and
+// with it @errors, can be seen.
+func SplitFunc(spec string) (pattern string, results []string, err error) {
+	pattern, decl, found := strings.Cut(spec, "=")
+	pattern = strings.TrimSpace(pattern)
+	if pattern == "" {
+		return "", nil, fmt.Errorf("read --func %q: no function", spec)
+	}
+	if !found {
+		return pattern, nil, nil
+	}
+	for _, t := range strings.Split(decl, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" || strings.ContainsAny(t, " \t=") {
+			return "", nil, fmt.Errorf("read --func %q: its results are Go types separated by commas, such as main.handle=int,error", spec)
+		}
+		results = append(results, t)
+	}
+	return pattern, results, nil
 }

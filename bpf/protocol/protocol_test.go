@@ -117,3 +117,23 @@ func TestNativeModeMaps(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitFunc(t *testing.T) {
+	for _, c := range []struct {
+		spec, pattern, results, err string
+	}{
+		{"main.handle", "main.handle", "", ""},
+		{"main.*", "main.*", "", ""},
+		{"main.handle=int,error", "main.handle", "int|error", ""},
+		{"main.load = *main.T, error", "main.load", "*main.T|error", ""},
+		{"main.x=error", "main.x", "error", ""},
+		{"=error", "", "", "no function"},
+		{"main.x=", "", "", "Go types separated by commas"},
+		{"main.x=int,,error", "", "", "Go types separated by commas"},
+	} {
+		p, r, err := SplitFunc(c.spec)
+		if p != c.pattern || strings.Join(r, "|") != c.results || (err == nil) != (c.err == "") || err != nil && !strings.Contains(err.Error(), c.err) {
+			t.Errorf("SplitFunc(%q) = %q, %q, %v; want %q, %q, %q", c.spec, p, r, err, c.pattern, c.results, c.err)
+		}
+	}
+}

@@ -39,6 +39,12 @@ func (e goFuncEngine) Start(_ context.Context, t Target) (Trace, error) {
 	names := make([]string, len(funcs))
 	for i, f := range funcs {
 		names[i] = f.Name
+		if f.Declared {
+			o.say("%s has no DWARF: its results are taken as declared, (%s)", f.Name, strings.Join(f.Results, ", "))
+		}
+		if seen, why := f.ErrorsSeen(); !seen {
+			o.say("@errors leaves out %s: %s", f.Name, why)
+		}
 	}
 	probes := tr.Probes()
 	o.announce(probes, fmt.Sprintf("Tracing %s (%d probes at entries and returns)... Hit Ctrl-C to end.", strings.Join(names, ", "), probes))
@@ -102,7 +108,10 @@ func writeGoSummary(w io.Writer, s *gofunc.Summary, asJSON bool) error {
 	calls, errs := map[string]uint64{}, map[string]uint64{}
 	hists := map[string][]gofunc.Bucket{}
 	for _, n := range names {
-		calls[n], errs[n], hists[n] = stats[n].Calls, stats[n].Errors, stats[n].Buckets()
+		calls[n], hists[n] = stats[n].Calls, stats[n].Buckets()
+		if stats[n].ErrorsSeen {
+			errs[n] = stats[n].Errors
+		}
 	}
 	if err := writeJSONMaps(w, jsonMap{"@calls", calls}, jsonMap{"@errors", errs}); err != nil {
 		return err

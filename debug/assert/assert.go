@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 
@@ -32,6 +34,11 @@ type Assertion struct {
 	Expr string
 	// Refs are the maps it reads, in the order written.
 	Refs []string
+	// Keys are the keys it reads by a string literal, by map
+	// (@calls["main.handle"]: "main.handle" under @calls); Whole says
+	// which maps it also reads otherwise (size(@calls), a key computed).
+	Keys  map[string][]string
+	Whole map[string]bool
 	prg  cel.Program
 }
 
@@ -91,7 +98,35 @@ func compile(env *cel.Env, expr string, maps Maps) (*Assertion, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrInvalid, expr, err)
 	}
-	return &Assertion{Expr: expr, Refs: refs, prg: prg}, nil
+	keys, whole := literalKeys(ast)
+	return &Assertion{Expr: expr, Refs: refs, Keys: keys, Whole: whole, prg: prg}, nil
+}
+
+// literalKeys are the string-literal keys an expression indexes maps by,
+// and the maps it reads otherwise as well.
+func literalKeys(a *cel.Ast) (keys map[string][]string, whole map[string]bool) {
+	keys, whole = map[string][]string{}, map[string]bool{}
+	indexed := map[int64]bool{} // the map identifiers read through a literal key
+	celast.PostOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if e.Kind() != celast.CallKind || e.AsCall().FunctionName() != operators.Index || len(e.AsCall().Args()) != 2 {
+			return
+		}
+		m, k := e.AsCall().Args()[0], e.AsCall().Args()[1]
+		if m.Kind() != celast.IdentKind || k.Kind() != celast.LiteralKind {
+			return
+		}
+		if s, ok := k.AsLiteral().Value().(string); ok {
+			name := mapName(m.AsIdent())
+			keys[name] = append(keys[name], s)
+			indexed[m.ID()] = true
+		}
+	}))
+	celast.PostOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if e.Kind() == celast.IdentKind && !indexed[e.ID()] {
+			whole[mapName(e.AsIdent())] = true
+		}
+	}))
+	return keys, whole
 }
 
 // issues words CEL's complaints about expr: each with its column, the

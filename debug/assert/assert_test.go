@@ -190,3 +190,19 @@ func TestRewriteKeepsColumns(t *testing.T) {
 		t.Errorf("refs %q", refs)
 	}
 }
+
+// The keys an assertion reads by a literal are known before anything runs.
+func TestLiteralKeys(t *testing.T) {
+	set, err := Compile([]string{`@calls["main.a"] > 1 && @errors["main.b"] == 0 || size(@calls) == 2 && "main.c" in @calls && @calls[@x] == 1`},
+		Maps{"@calls": mapmerge.Count, "@errors": mapmerge.Count, "@x": mapmerge.Unknown})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, whole := set.List[0].Keys, set.List[0].Whole
+	if strings.Join(got["@calls"], ",") != "main.a" || strings.Join(got["@errors"], ",") != "main.b" || len(got) != 2 {
+		t.Fatalf("keys %v, want @calls main.a and @errors main.b", got)
+	}
+	if !whole["@calls"] || whole["@errors"] || !whole["@x"] {
+		t.Fatalf("read whole: %v, want @calls and @x (size, in, a computed key), not @errors", whole)
+	}
+}

@@ -1,7 +1,9 @@
 // Command demo is the target the project traces in its demo and tests: a small
 // web server whose handler calls counterValue once per request (the seed
 // tutorial's caturday server in miniature). counterValue is kept out of line
-// so a uprobe on "main.counterValue" fires exactly once per request. With
+// so a uprobe on "main.counterValue" fires exactly once per request; so is
+// lookup, which returns an error for ?key=missing (the request then fails
+// with 404), for traces that count errors. With
 // -burn it also keeps one CPU busy, spending a known share of it in
 // main.hot (7 of every 10 rounds of the same work; main.warm does the
 // other 3): the CPU profile's target.
@@ -32,6 +34,17 @@ func counterValue() int {
 	defer mu.Unlock()
 	counter++
 	return counter
+}
+
+// lookup returns the value of key, the length of its name; there is no
+// value for "missing": an error.
+//
+//go:noinline
+func lookup(key string) (int, error) {
+	if key == "missing" {
+		return 0, fmt.Errorf("no value for key %q", key)
+	}
+	return len(key), nil
 }
 
 // work is how many steps a round of busy arithmetic takes; hot and warm
@@ -123,7 +136,12 @@ func main() {
 		fmt.Fprintf(w, "%d %d\n", rounds.Load(), threadCPU(burnThread.Load()))
 	})
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "request %d\n", counterValue())
+		n := counterValue()
+		if _, err := lookup(r.URL.Query().Get("key")); err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		fmt.Fprintf(w, "request %d\n", n)
 	})
 	log.Printf("serving on %s", *addr)
 	log.Fatal(http.ListenAndServe(*addr, nil))

@@ -196,21 +196,22 @@ func TestDryRun(t *testing.T) {
 }
 
 // TestCIExampleScript runs the README's CI script against the demo pod:
-// with 3 requests its assertions hold (exit 0, a report without failures);
-// with 2 the job fails with exit 14 and the report names the assertion.
+// with 3 good requests its assertions hold (exit 0, a report without
+// failures); with 2, or with a failed lookup among them, the job fails
+// with exit 14 and the report names the assertion.
 func TestCIExampleScript(t *testing.T) {
 	d := startDemo(t, newNamespace(t), nil)
-	for _, requests := range []int{3, 2} {
-		want := map[int]int{3: 0, 2: debug.ExitAssertFailed}[requests]
-		load := fmt.Sprintf("for i in $(seq %d); do curl -sf %s >/dev/null; done", requests, d.url())
+	for _, run := range funcRuns {
+		load := fmt.Sprintf("for i in $(seq %d); do curl -sf %s >/dev/null; done; for i in $(seq %d); do curl -s '%s?key=missing' >/dev/null; done",
+			run.requests-run.failing, d.url(), run.failing, d.url())
 		report := filepath.Join(t.TempDir(), "report.xml")
 		cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "ci-example.sh"), d.ns, d.name, "bash", "-c", load)
 		cmd.Env = append(os.Environ(), "TRACE_DEBUG="+pluginBin+" --kubeconfig "+kubeconfig, "JUNIT_REPORT="+report)
 		out, _ := cmd.CombinedOutput()
-		if code := cmd.ProcessState.ExitCode(); code != want {
-			t.Fatalf("ci-example.sh with %d requests: exit %d, want %d\n%s", requests, code, want, out)
+		if code := cmd.ProcessState.ExitCode(); code != run.code {
+			t.Fatalf("ci-example.sh, %+v: exit %d\n%s", run, code, out)
 		}
-		checkReport(t, report, want, d.name)
+		checkReport(t, report, run.failed, d.name)
 	}
 	assertNoHarm(t, d, 10*time.Second)
 }
