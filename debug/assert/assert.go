@@ -39,7 +39,7 @@ type Assertion struct {
 	// which maps it also reads otherwise (size(@calls), a key computed).
 	Keys  map[string][]string
 	Whole map[string]bool
-	prg  cel.Program
+	prg   cel.Program
 }
 
 // Set is the assertions of a session and the maps they may read.
