@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -30,8 +31,9 @@ type jsonBucket struct {
 }
 
 // ParseJSON reads the maps bpftrace printed as JSON lines ("map", "stats"
-// and "hist" objects). Other lines, and maps whose values are not numbers
-// (strings, tuples), are kept in Other.
+// and "hist" objects); a map whose values are not numbers (strings,
+// tuples, numbers past int64) is marked Unreadable. Other lines are kept
+// in Other.
 func ParseJSON(text string) *Dump {
 	d := &Dump{}
 	for _, line := range strings.Split(text, "\n") {
@@ -70,14 +72,20 @@ func parseJSONLine(d *Dump, line string) bool {
 			keys = []string{""}
 		}
 		parsed := map[string]*Value{}
+		unreadable := ""
 		for _, key := range keys {
 			v, ok := parseJSONValue(l.Type, values[key])
-			if !ok {
+			if !ok && l.Type == "map" { // a string, a tuple: the map cannot be read
+				v, unreadable = &Value{}, string(values[key])
+			} else if !ok {
 				return false
 			}
 			parsed[key] = v
 		}
 		m := d.Map(name)
+		if unreadable != "" {
+			m.unreadable(strings.Trim(unreadable, `"`), unreadable)
+		}
 		m.Keyed = keyed
 		d.raw(name, line)
 		for _, key := range keys {
@@ -122,7 +130,17 @@ func parseJSONValue(typ string, raw json.RawMessage) (*Value, bool) {
 	v := &Value{}
 	switch typ {
 	case "map":
-		return v, json.Unmarshal(raw, &v.N) == nil
+		if json.Unmarshal(raw, &v.N) == nil {
+			return v, true
+		}
+		var s string // bpftrace writes large unsigned values as strings
+		if json.Unmarshal(raw, &s) == nil {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				v.N = n
+				return v, true
+			}
+		}
+		return nil, false
 	case "stats":
 		var s jsonStats
 		if json.Unmarshal(raw, &s) != nil || s.Count == nil || s.Total == nil {

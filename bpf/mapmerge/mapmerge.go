@@ -14,8 +14,10 @@
 package mapmerge
 
 import (
+	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -117,6 +119,23 @@ type Map struct {
 	Keyed   bool
 	Keys    []string
 	Entries map[string]*Value
+	// Unreadable, when set, says why the map's values cannot be read as
+	// numbers (a string, a tuple, a number past int64): it is neither
+	// merged nor asserted on, and its lines stay as printed.
+	Unreadable string
+}
+
+// unreadable marks the map as holding value (the text of a number, or
+// shown: as printed), which this client cannot read as a number.
+func (m *Map) unreadable(value, shown string) {
+	if m.Unreadable != "" {
+		return
+	}
+	if _, err := strconv.ParseUint(value, 10, 64); err == nil {
+		m.Unreadable = fmt.Sprintf("%s is past the largest signed 64-bit number, which this client reads", value)
+		return
+	}
+	m.Unreadable = fmt.Sprintf("%s is not a number", shown)
 }
 
 // Set puts v under key (keys print in the order first set).
@@ -175,7 +194,7 @@ func Merge(dumps []*Dump, kinds map[string]Kind) (merged *Dump, perPod []string)
 	for _, d := range dumps {
 		for _, m := range d.Maps {
 			k := kinds[m.Name]
-			if !k.mergeable() {
+			if !k.mergeable() || m.Unreadable != "" {
 				if !left[m.Name] {
 					left[m.Name] = true
 					perPod = append(perPod, m.Name)

@@ -138,3 +138,56 @@ func TestAvgAsStats(t *testing.T) {
 		t.Fatalf("merged averages in JSON: %q", js.String())
 	}
 }
+
+// Stack-keyed maps (a key over several lines, as bpftrace 0.27.1 prints
+// @[ustack] and @s[comm, ustack]) are read, written back as printed, and
+// merged across pods.
+func TestStackKeys(t *testing.T) {
+	a := "@[\n        __strpbrk_sse42+23\n        0x5556870228c0\n]: 1\n@[\n        __sigsetjmp+53\n]: 2\n" +
+		"@s[sh, \n        0x55568700f165\n]: 1\n@h[\n        main.f+1\n]:\n[4, 8)                 1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\n"
+	b := "@[\n        __sigsetjmp+53\n]: 3\n"
+	kinds := Kinds(`profile:hz:99 { @[ustack(3)] = count(); @s[comm, ustack(2)] = count(); @h[ustack(1)] = hist(5); }`)
+	da, db := ParseText(a), ParseText(b)
+	if len(da.Other) > 0 || len(da.Maps) != 3 || len(da.Maps[0].Keys) != 2 || da.Maps[0].Keys[1] != "\n        __sigsetjmp+53\n" {
+		t.Fatalf("read %+v, other %q", da.Maps, da.Other)
+	}
+	var out strings.Builder
+	if err := WriteText(&out, da, kinds); err != nil || out.String() != a {
+		t.Fatalf("written back (%v):\n%s\nwant:\n%s", err, out.String(), a)
+	}
+	merged, perPod := Merge([]*Dump{da, db}, kinds)
+	m := merged.Maps[0]
+	if len(perPod) > 0 || len(m.Keys) != 2 || m.Entries["\n        __sigsetjmp+53\n"].N != 5 {
+		t.Fatalf("merged %+v (per pod %v)", m, perPod)
+	}
+}
+
+// A value that is no number (a string, a tuple, a number past int64) makes
+// its map unreadable, saying why, in text and JSON alike: never a 0, never
+// left out.
+func TestUnreadableValues(t *testing.T) {
+	for _, c := range []struct {
+		dump *Dump
+		map_ string
+		why  string
+	}{
+		{ParseText("@str[sh]: x\n"), "@str", `"x" is not a number`},
+		{ParseText("@t: (1, a)\n"), "@t", `"(1, a)" is not a number`},
+		{ParseText("@big: 18446744073709551615\n"), "@big", "past the largest signed 64-bit number"},
+		{ParseJSON(`{"type": "map", "data": {"@str": {"sh": "x"}}}`), "@str", `"x" is not a number`},
+		{ParseJSON(`{"type": "map", "data": {"@t": [1,"a"]}}`), "@t", `[1,"a"] is not a number`},
+		{ParseJSON(`{"type": "map", "data": {"@big": "18446744073709551615"}}`), "@big", "past the largest signed 64-bit number"},
+	} {
+		if len(c.dump.Maps) != 1 || c.dump.Maps[0].Name != c.map_ || !strings.Contains(c.dump.Maps[0].Unreadable, c.why) {
+			t.Errorf("%s: maps %+v, other %q; want it unreadable saying %q", c.map_, c.dump.Maps, c.dump.Other, c.why)
+			continue
+		}
+		if _, perPod := Merge([]*Dump{c.dump}, map[string]Kind{c.map_: Sum}); len(perPod) != 1 {
+			t.Errorf("%s: an unreadable map was merged", c.map_)
+		}
+	}
+	// A string that is a number is one (bpftrace's JSON writes big unsigned values so).
+	if d := ParseJSON(`{"type": "map", "data": {"@n": "42"}}`); len(d.Maps) != 1 || d.Maps[0].Unreadable != "" || d.Maps[0].Entries[""].N != 42 {
+		t.Errorf("a number in a string: %+v", d.Maps)
+	}
+}

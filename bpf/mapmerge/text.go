@@ -16,13 +16,36 @@ var (
 	bucketLine = regexp.MustCompile(`^(\S.*?)\s+(\d+) \|[@ ]*\|$`)
 )
 
+// keyOpen starts an entry whose key goes on over several lines (a stack:
+// `@[` or `@s[comm, `, then a frame a line, then `]: 5`); keyClose ends it.
+var (
+	keyOpen  = regexp.MustCompile(`^(@[A-Za-z0-9_]*)\[(.*)$`)
+	keyClose = regexp.MustCompile(`^\]:(?: (.*))?$`)
+)
+
 // ParseText reads the maps bpftrace printed as text. Lines that are not map
 // output are kept in Other.
 func ParseText(text string) *Dump {
 	d := &Dump{}
 	var hist *Value // the histogram whose buckets follow
 	histName := ""
-	for _, line := range strings.Split(text, "\n") {
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		if open := keyOpen.FindStringSubmatch(line); open != nil && !mapLine.MatchString(line) {
+			end := i + 1
+			for end < len(lines) && !keyClose.MatchString(lines[end]) {
+				end++
+			}
+			if end < len(lines) { // the key is the text between the brackets, as printed
+				key := open[2] + "\n" + strings.Join(lines[i+1:end], "\n") + "\n"
+				for _, l := range lines[i:end] {
+					d.raw(open[1], l)
+				}
+				line = open[1] + "[" + key + "]:" + strings.TrimPrefix(lines[end], "]:")
+				i = end
+			}
+		}
 		if hist != nil {
 			if b, ok := parseBucket(line); ok {
 				hist.Buckets = append(hist.Buckets, b)
@@ -37,13 +60,20 @@ func ParseText(text string) *Dump {
 		}
 		m := mapLine.FindStringSubmatch(line)
 		if m == nil {
+			m = multiLine(line)
+		}
+		if m == nil {
 			d.Other = append(d.Other, line)
 			continue
 		}
 		mp := d.Map(m[1])
 		mp.Keyed = m[2] != ""
 		v, _ := mp.entry(m[3])
-		d.raw(m[1], line)
+		if !strings.Contains(line, "\n") {
+			d.raw(m[1], line)
+		} else {
+			d.raw(m[1], line[strings.LastIndexByte(line, '\n')+1:])
+		}
 		switch value := m[4]; {
 		case value == "":
 			hist, histName = v, m[1]
@@ -52,12 +82,29 @@ func ParseText(text string) *Dump {
 			v.Count, _ = strconv.ParseInt(sv[1], 10, 64)
 			v.Total, _ = strconv.ParseInt(sv[2], 10, 64)
 		default:
-			// A string or another value is no number to merge; its line
-			// stays in Raw for the map to be shown per pod.
-			v.N, _ = strconv.ParseInt(value, 10, 64)
+			// A string or another value is no number: the map cannot be
+			// read, and its lines stay in Raw for it to be shown per pod.
+			var err error
+			if v.N, err = strconv.ParseInt(value, 10, 64); err != nil {
+				mp.unreadable(value, strconv.Quote(value))
+			}
 		}
 	}
 	return d
+}
+
+// multiLine matches an entry whose key spans lines (as ParseText joined
+// it) as mapLine matches others: name, [key], key, value.
+func multiLine(line string) []string {
+	first, _, _ := strings.Cut(line, "\n")
+	open := keyOpen.FindStringSubmatch(first)
+	close := strings.LastIndex(line, "]:")
+	if open == nil || close < len(open[1]) || first == line {
+		return nil
+	}
+	key := line[len(open[1])+1 : close]
+	value := strings.TrimPrefix(line[close+2:], " ")
+	return []string{line, open[1], "[" + key + "]", key, value}
 }
 
 // parseBucket reads one histogram line: `[4, 8)   3 |@@@   |`.

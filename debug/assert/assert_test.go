@@ -206,3 +206,23 @@ func TestLiteralKeys(t *testing.T) {
 		t.Fatalf("read whole: %v, want @calls and @x (size, in, a computed key), not @errors", whole)
 	}
 }
+
+// A stack-keyed map is read, in text and JSON alike, its keys the frames;
+// a map of strings is no number, and an assertion on it cannot be decided,
+// saying why, never reading 0.
+func TestStacksAndUnreadable(t *testing.T) {
+	text := mapmerge.ParseText("@[\n        main.f+1\n        main.main+20\n]: 3\n@[\n        main.g+4\n]: 1\n@s[sh, \n        main.f+1\n]: 2\n@str[sh]: x\n")
+	json := mapmerge.ParseJSON(`{"type": "map", "data": {"@": {"\nmain.f+1\nmain.main+20\n": 3, "\nmain.g+4\n": 1}}}` + "\n" +
+		`{"type": "map", "data": {"@s": {"sh,\nmain.f+1\n": 2}}}` + "\n" + `{"type": "map", "data": {"@str": {"sh": "x"}}}`)
+	maps := Maps{"@": mapmerge.Count, "@s": mapmerge.Count, "@str": mapmerge.Unknown}
+	for name, d := range map[string]*mapmerge.Dump{"text": text, "json": json} {
+		set, err := Compile([]string{`size(@) == 2 && @["main.f+1\nmain.main+20"] == 3`, `@s["sh, main.f+1"] == 2`, `size(@) == 0`, `@str["sh"] == "x"`}, maps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := set.Check(d, 1)
+		if !r[0].Passed || !r[1].Passed || r[2].Passed || r[3].Passed || !strings.Contains(r[3].Err, `@str cannot be read: "x" is not a number`) {
+			t.Errorf("%s: %+v", name, r)
+		}
+	}
+}

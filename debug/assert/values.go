@@ -24,6 +24,9 @@ var Percentiles = map[string]float64{"p50": 50, "p90": 90, "p99": 99}
 // histograms; a keyed map (keys that read as integers are integers); and a
 // map the trace never wrote (unwritten).
 func mapValue(name string, kind mapmerge.Kind, m *mapmerge.Map) ref.Val {
+	if m != nil && m.Unreadable != "" {
+		return types.NewErr("%s cannot be read: %s", name, m.Unreadable)
+	}
 	if m == nil || len(m.Keys) == 0 {
 		return &unwritten{name: name, kind: kind, Mapper: types.NewRefValMap(types.DefaultTypeAdapter, map[ref.Val]ref.Val{})}
 	}
@@ -43,15 +46,22 @@ func mapValue(name string, kind mapmerge.Kind, m *mapmerge.Map) ref.Val {
 
 // keyValue is a key as CEL sees it: an integer when it reads as one, else
 // a string; a key of several parts is written as bpftrace's text output
-// prints it ("x, 1").
+// prints it ("x, 1"), a stack as its frames, one a line without indent
+// ("main.f+1\nmain.main+20"), in text and JSON alike.
 func keyValue(key string) ref.Val {
 	if n, err := strconv.ParseInt(key, 10, 64); err == nil {
 		return types.Int(n)
 	}
-	if strings.Contains(key, ",") {
+	if strings.Contains(key, ",") || strings.Contains(key, "\n") {
 		parts := strings.Split(key, ",")
 		for i := range parts {
-			parts[i] = strings.TrimSpace(parts[i])
+			var lines []string
+			for _, l := range strings.Split(parts[i], "\n") {
+				if l = strings.TrimSpace(l); l != "" {
+					lines = append(lines, l)
+				}
+			}
+			parts[i] = strings.Join(lines, "\n")
 		}
 		key = strings.Join(parts, ", ")
 	}

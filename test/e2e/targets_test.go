@@ -240,11 +240,12 @@ func TestGroupAcrossNodes(t *testing.T) {
 			t.Fatalf("--per-pod: pod %s on %s counted %d, want %d\n%s", p.Name, p.Spec.NodeName, got, i+1, s.stdout)
 		}
 	}
-	// Assertions read the merged maps: a map keyed by comm and a
-	// histogram's percentile hold only for the three pods' events together.
+	// Assertions read the merged maps: a map keyed by comm, one keyed by a
+	// stack (printed over several lines) and a histogram's percentile hold
+	// only for the three pods' events together.
 	report := filepath.Join(t.TempDir(), "report.xml")
-	a := startPlugin(t, "-n", ns, "deploy/spread", "-e", ready+counterProbe+` { @[comm] = count(); @h = hist(42); }`, "--junit", report,
-		"--assert", `@["server"] == 6`, "--assert", `@h.p99 == 63 && @h.count == 6`, "--assert", `@["server"] > 6`)
+	a := startPlugin(t, "-n", ns, "deploy/spread", "-e", ready+counterProbe+` { @[comm] = count(); @h = hist(42); @st[ustack(1)] = count(); }`, "--junit", report,
+		"--assert", `@["server"] == 6`, "--assert", `@h.p99 == 63 && @h.count == 6`, "--assert", `size(@st) == 1 && @st.all(k, @st[k] == 6)`, "--assert", `@["server"] > 6`)
 	for _, p := range pods {
 		a.waitOutput(t, "["+p.Name+"] tracing\n", 90*time.Second)
 	}
@@ -252,10 +253,11 @@ func TestGroupAcrossNodes(t *testing.T) {
 	a.interrupt(t)
 	if code := a.wait(t, 90*time.Second); code != debug.ExitAssertFailed || !strings.Contains(a.stderr.String(), `assertion @["server"] == 6 held`) ||
 		!strings.Contains(a.stderr.String(), `assertion @h.p99 == 63 && @h.count == 6 held`) ||
-		!strings.Contains(a.stderr.String(), `assertion @["server"] > 6 failed; saw @ = {"server": 6}`) {
-		t.Fatalf("--assert over three pods: code %d, want %d with two held and one failed\n%s\n%s", code, debug.ExitAssertFailed, a.stdout, a.stderr)
+		!strings.Contains(a.stderr.String(), `assertion size(@st) == 1 && @st.all(k, @st[k] == 6) held`) ||
+		!strings.Contains(a.stderr.String(), `assertion @["server"] > 6 failed; saw @ = {"server": 6}`) || !regexp.MustCompile(`(?m)^@st\[\n +\S+\n\]: 6$`).MatchString(a.stdout.String()) {
+		t.Fatalf("--assert over three pods: code %d, want %d with three held and one failed, the stack-keyed map merged\n%s\n%s", code, debug.ExitAssertFailed, a.stdout, a.stderr)
 	}
-	if r := readReport(t, report); r.Tests != 4 || failed(r) != `assert @["server"] > 6` || strings.Count(r.Properties["pods"], ",") != 2 {
+	if r := readReport(t, report); r.Tests != 5 || failed(r) != `assert @["server"] > 6` || strings.Count(r.Properties["pods"], ",") != 2 {
 		t.Fatalf("--assert over three pods: report with %d cases, failed %q, pods %q", r.Tests, failed(r), r.Properties["pods"])
 	}
 	// The native engines merge the same way.
