@@ -62,6 +62,26 @@ func declaredMaps(prog, mode string) assert.Maps {
 	return maps
 }
 
+// programMaps are the maps a bpftrace program declares, with the
+// aggregation function of each ("" when it has none), as a session whose
+// program goes on stdin keeps them in its pod.
+func programMaps(prog string) map[string]string {
+	p, err := program.Parse(prog)
+	if err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, name := range p.Maps() {
+		out[name] = ""
+	}
+	for name, how := range p.Aggregations() {
+		if _, declared := out[name]; declared {
+			out[name] = how
+		}
+	}
+	return out
+}
+
 // nativeFns are the aggregation functions of mode's maps.
 func nativeFns(mode string) map[string]string {
 	fns := map[string]string{}
@@ -239,8 +259,11 @@ func since(start time.Time) time.Duration { return time.Since(start).Round(time.
 func (o *SessionRef) checks(info pods.SessionInfo, junitPath string) *Checks {
 	c := &Checks{Exprs: info.Asserts, JUnit: junitPath, mode: modeOf(info.Syscalls, info.Funcs)}
 	c.maps = declaredMaps(info.Program, c.mode)
-	if info.ProgramOnStdin { // its text is not in the pod: the maps the assertions read were checked at its start
+	if info.ProgramOnStdin { // its text is not in the pod: its maps are kept there (or, from an older client, those its assertions read)
 		c.maps = assert.MapsIn(info.Asserts)
+		if len(info.Maps) > 0 {
+			c.maps = assert.Maps(mapmerge.KindsOf(info.Maps))
+		}
 	}
 	return c
 }
@@ -254,7 +277,7 @@ func (o *SessionRef) finishChecks(c *Checks, tracers []*session.Tracer, d *mapme
 	}
 	info := tracers[0].Info
 	run := junit.Session{Name: o.Session, Target: o.target(), Namespace: tracers[0].Namespace, What: whatRan(info.Program, info.Syscalls, info.Funcs),
-		Started: info.Started, Duration: since(info.Started), Maps: mapsText(sessionMaps(info), d)}
+		Started: info.Started, Duration: since(info.Started), Maps: mapsText(group.SessionMaps(info), d)}
 	if info.Started.IsZero() {
 		run.Started, run.Duration = start, since(start)
 	}
@@ -262,11 +285,6 @@ func (o *SessionRef) finishChecks(c *Checks, tracers []*session.Tracer, d *mapme
 		run.Pods = append(run.Pods, t.Pod)
 	}
 	return c.finish(o.ErrOut, d, unread, err, run)
-}
-
-// sessionMaps says how a found session's final maps are read and shown.
-func sessionMaps(info pods.SessionInfo) group.Maps {
-	return group.Maps{Program: info.Program, Native: info.Native(), JSON: info.JSON}
 }
 
 // modeOf names a session's native mode ("" for a bpftrace program).

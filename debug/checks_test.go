@@ -131,6 +131,7 @@ func TestAssertDetachedThenStop(t *testing.T) {
 		{[]string{"pod/web", "-c", "app"}, "@calls: 3", 0},
 		{[]string{"-l", "app=web", "-c", "app"}, "@calls: 1", 0}, // four pods, merged
 		{[]string{"pod/web", "-c", "app", "--program-on-stdin"}, "@calls: 2", ExitAssertFailed},
+		{[]string{"-l", "app=web", "-c", "app", "--program-on-stdin"}, "@calls: 1", 0}, // merged: its maps' aggregations kept in the pods
 	} {
 		program := `BEGIN { @calls = count(); }`
 		if c.target[len(c.target)-1] == "--program-on-stdin" { // too large for the args: its text is not in the pod

@@ -77,7 +77,7 @@ func (o *AttachOptions) Run(ctx context.Context) error {
 	if len(tracers) == 0 {
 		return err
 	}
-	maps, d := sessionMaps(tracers[0].Info), merged
+	maps, d := group.SessionMaps(tracers[0].Info), merged
 	if one != nil {
 		one.Close()
 		if kept, found := one.Kept(); found {

@@ -74,7 +74,7 @@ func (o *StopOptions) Run(ctx context.Context) error {
 	if len(tracers) == 0 {
 		return err
 	}
-	maps := sessionMaps(tracers[0].Info)
+	maps := group.SessionMaps(tracers[0].Info)
 	checks := o.checks(tracers[0].Info, o.JUnit)
 	if !checks.active() {
 		return err

@@ -278,8 +278,12 @@ func (o *TraceOptions) request(pod string, merged bool) session.Request {
 	}
 	s := o.session(program)
 	s.Group = o.Checks.active() // the final maps are marked, for the client to check
-	return session.Request{
+	req := session.Request{
 		Pod: pod, Container: o.Container, Image: o.Image, Session: s, Program: program,
 		StartTimeout: o.StartTimeout, ClientVersion: Version(), DryRun: o.DryRun, Asserts: o.Checks.Exprs,
 	}
+	if s.ProgramSize > 0 { // its text stays out of the pod: its maps are kept for stop and attach
+		req.Maps = programMaps(program)
+	}
+	return req
 }

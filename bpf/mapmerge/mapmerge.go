@@ -15,10 +15,10 @@ package mapmerge
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
-	"strings"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/program"
 )
 
 // Kind is a map's aggregation function.
@@ -55,42 +55,19 @@ func KindsOf(fns map[string]string) map[string]Kind {
 	return kinds
 }
 
-// aggregation matches `@name[...] = fn(`; increment matches `@name[...]++`,
-// `++@name[...]` and `@name[...] +=`, which add up like a sum.
-var (
-	aggregation = regexp.MustCompile(`(@[A-Za-z0-9_]*)\s*(?:\[[^\]=]*\])?\s*=\s*(count|sum|min|max|avg|stats|hist|lhist)\s*\(`)
-	increment   = regexp.MustCompile(`(@[A-Za-z0-9_]*)\s*(?:\[[^\]=]*\])?\s*(?:\+\+|\+=)|\+\+\s*(@[A-Za-z0-9_]*)`)
-	assignment  = regexp.MustCompile(`(@[A-Za-z0-9_]*)\s*(?:\[[^\]=]*\])?\s*=[^=]`)
-)
-
 // Kinds reads, from a bpftrace program, the aggregation of each map it
-// assigns. A map assigned in two ways, or by plain assignment, is Unknown.
-func Kinds(program string) map[string]Kind {
+// writes (program.Aggregations, the lexer's one reading: maps passed into
+// macros included, strings and comments skipped). A map written in two
+// ways, or assigned plain values, is Unknown; so is every map of a program
+// that cannot be read.
+func Kinds(src string) map[string]Kind {
 	kinds := map[string]Kind{}
-	seen := map[string]bool{}
-	set := func(name string, k Kind) {
-		if prev, ok := kinds[name]; ok && prev != k {
-			k = Unknown
-		}
-		kinds[name] = k
-		seen[name] = true
+	p, err := program.Parse(src)
+	if err != nil {
+		return kinds
 	}
-	byAggregation := map[int]bool{}
-	for _, m := range aggregation.FindAllStringSubmatchIndex(program, -1) {
-		set(program[m[2]:m[3]], kindNames[program[m[4]:m[5]]])
-		byAggregation[m[0]] = true
-	}
-	for _, m := range increment.FindAllStringSubmatch(program, -1) {
-		name := m[1]
-		if name == "" {
-			name = m[2]
-		}
-		set(name, Sum)
-	}
-	for _, m := range assignment.FindAllStringSubmatchIndex(program, -1) {
-		if !byAggregation[m[0]] {
-			set(program[m[2]:m[3]], Unknown)
-		}
+	for name, how := range p.Aggregations() {
+		kinds[name] = kindNames[how]
 	}
 	return kinds
 }
@@ -288,16 +265,16 @@ func (v *Value) average() int64 {
 
 // AvgAsStats rewrites the program's avg() aggregations as stats(), which
 // keep the count and total an average needs to be merged; the merge prints
-// those maps as averages again.
-func AvgAsStats(program string) string {
-	kinds := Kinds(program)
-	return aggregation.ReplaceAllStringFunc(program, func(m string) string {
-		sub := aggregation.FindStringSubmatch(m)
-		if sub[2] != "avg" || kinds[sub[1]] != Avg {
-			return m
-		}
-		return strings.TrimSuffix(strings.TrimRight(strings.TrimSuffix(m, "("), " \t"), "avg") + "stats("
-	})
+// those maps as averages again. Only maps that are averages throughout are
+// rewritten, in the probes and in the macros they are passed to.
+func AvgAsStats(src string) string {
+	kinds := Kinds(src)
+	at := program.AggregationCalls(src, "avg", func(name string) bool { return kinds[name] == Avg })
+	sort.Sort(sort.Reverse(sort.IntSlice(at)))
+	for _, i := range at {
+		src = src[:i] + "stats" + src[i+len("avg"):]
+	}
+	return src
 }
 
 // fill returns the buckets from the first non-empty one to the last, with

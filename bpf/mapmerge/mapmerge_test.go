@@ -32,6 +32,11 @@ func TestKinds(t *testing.T) {
 		`k:f { @x = count(); } k:g { @x = sum(1); }`:         {"@x": Unknown},
 		`k:f { @v = 5; @w[1] = "s"; @t = avg(arg0); }`:       {"@v": Unknown, "@w": Unknown, "@t": Avg},
 		`k:f /@seen[tid] == 1/ { @lat = hist(nsecs - @s); }`: {"@lat": Hist},
+		// A macro's @m is its parameter: the map passed in is what it writes.
+		"macro hit(@m) { @m = count() }\nuprobe:/bin/x:f { hit(@calls); }": {"@calls": Count, "@m": Unknown},
+		"macro in(@a, $v) { @a = sum($v) }\nmacro out(@b) { in(@b, 2) }\nk:f { out(@x); @y[1] = lhist(1, 0, 10, 1); }": {"@x": Sum, "@y": Lhist, "@a": Unknown, "@b": Unknown},
+		// Strings and comments are not code.
+		`k:f { printf("@s = count(\n"); /* @c = hist(1) */ @n[comm, "]"] = max(1); }`: {"@n": Max, "@s": Unknown, "@c": Unknown},
 	} {
 		got := Kinds(program)
 		for name, k := range want {
@@ -123,6 +128,11 @@ func TestAvgAsStats(t *testing.T) {
 	program := `k:f { @lat[comm] = avg(arg0); @n = count(); @s = stats(arg1); }`
 	if got, want := AvgAsStats(program), `k:f { @lat[comm] = stats(arg0); @n = count(); @s = stats(arg1); }`; got != want {
 		t.Fatalf("AvgAsStats = %q, want %q", got, want)
+	}
+	// In a macro too, and only for maps that are averages throughout.
+	macro := "macro lat(@m, $v) { @m = avg($v) }\nk:f { lat(@a, arg0); lat(@b, arg1); } k:g { @b = count(); printf(\"avg(\"); }"
+	if got, want := AvgAsStats(macro), "macro lat(@m, $v) { @m = stats($v) }\nk:f { lat(@a, arg0); lat(@b, arg1); } k:g { @b = count(); printf(\"avg(\"); }"; got != want {
+		t.Fatalf("AvgAsStats in a macro = %q, want %q", got, want)
 	}
 	kinds := Kinds(program)
 	a := ParseText("@lat[a]: { .count = 1, .average = 10, .total = 10 }\n")

@@ -33,6 +33,7 @@ type Probe struct {
 	Body string
 
 	orig    string // the probe's text as written, emitted while unchanged
+	at      int    // where orig starts in the parsed source
 	changed bool
 }
 
@@ -46,6 +47,7 @@ type Program struct {
 type decl struct {
 	kind declKind
 	text string
+	at   int // where text starts in the parsed source
 }
 
 // declKind tells what a top-level declaration is.
@@ -86,7 +88,7 @@ func Parse(src string) (*Program, error) {
 		}
 		switch {
 		case kind >= 0:
-			p.decls = append(p.decls, decl{kind: kind, text: src[start:l.i]})
+			p.decls = append(p.decls, decl{kind: kind, text: src[start:l.i], at: start})
 		default:
 			probe, err := l.probe()
 			if err != nil {
@@ -95,7 +97,7 @@ func Parse(src string) (*Program, error) {
 			if start > keptFrom {
 				p.parts = append(p.parts, part{text: src[keptFrom:start]})
 			}
-			probe.orig = src[start:l.i]
+			probe.orig, probe.at = src[start:l.i], start
 			p.parts = append(p.parts, part{probe: probe})
 			keptFrom = l.i
 		}

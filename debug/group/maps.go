@@ -8,6 +8,7 @@ import (
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
 	"github.com/trace-debug/kubectl-trace-debug/internal/lines"
 )
 
@@ -65,6 +66,18 @@ type Maps struct {
 	// JSON is the output format; PerPod prints each pod's maps as it
 	// printed them instead of merging them.
 	JSON, PerPod bool
+	// Aggregations, when set, are the maps' aggregation functions (a
+	// program sent on stdin, whose text is not at hand).
+	Aggregations map[string]string
+}
+
+// SessionMaps says how a found session's final maps are read and shown.
+func SessionMaps(info pods.SessionInfo) Maps {
+	m := Maps{Program: info.Program, Native: info.Native(), JSON: info.JSON}
+	if info.ProgramOnStdin {
+		m.Aggregations = info.Maps
+	}
+	return m
 }
 
 // parse is how the session's final maps are read: bpftrace's in the user's
@@ -78,8 +91,11 @@ func (m Maps) parse() func(string) *mapmerge.Dump {
 
 // kinds are the aggregations of the session's maps.
 func (m Maps) kinds() map[string]mapmerge.Kind {
-	if m.Native {
+	switch {
+	case m.Native:
 		return mapmerge.KindsOf(protocol.NativeMaps)
+	case m.Aggregations != nil:
+		return mapmerge.KindsOf(m.Aggregations)
 	}
 	return mapmerge.Kinds(m.Program)
 }

@@ -116,7 +116,7 @@ func Sessions(c kube.Clients, targets pods.Targets, name, verb string, s session
 		}
 		if g == nil { // the session's program and format, the same in every pod
 			g = New(targets.What, verb, s.Out, s.ErrOut, info.JSON)
-			g.Session, g.Maps = name, Maps{Program: info.Program, Native: info.Native(), JSON: info.JSON}
+			g.Session, g.Maps = name, SessionMaps(info)
 		}
 		m := g.Add(p.Name, p.Namespace)
 		m.Tracer = session.FromPod(c, p, name, session.Streams{Out: m.Out, ErrOut: m.ErrOut})

@@ -17,6 +17,7 @@ const (
 	envUser          = "TRACE_DEBUG_USER"
 	envClientVersion = "TRACE_DEBUG_CLIENT_VERSION"
 	envAsserts       = "TRACE_DEBUG_ASSERTS"
+	envMaps          = "TRACE_DEBUG_MAPS"
 )
 
 // SessionInfo describes one tracer session, read from its pod.
@@ -40,6 +41,10 @@ type SessionInfo struct {
 	User          string          `json:"user,omitempty"`
 	ClientVersion string          `json:"clientVersion,omitempty"`
 	Asserts       []string        `json:"asserts,omitempty"`
+	// Maps are, for a program sent on stdin (whose text is not in the
+	// pod), the maps it declares and the aggregation of each ("" when it
+	// has none): what merging and checking its final maps need.
+	Maps map[string]string `json:"maps,omitempty"`
 	// ProgramOnStdin says the program was too large for the container's
 	// args: Program then describes it (its head, size and hash).
 	ProgramOnStdin bool `json:"programOnStdin,omitempty"`
@@ -77,6 +82,8 @@ func Sessions(pod *corev1.Pod) []SessionInfo {
 				s.ClientVersion = e.Value
 			case envAsserts:
 				_ = json.Unmarshal([]byte(e.Value), &s.Asserts) // the client wrote it; unreadable means none
+			case envMaps:
+				_ = json.Unmarshal([]byte(e.Value), &s.Maps)
 			}
 		}
 		st := status[ec.Name]

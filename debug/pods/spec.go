@@ -57,6 +57,9 @@ type TracerSpec struct {
 	// Asserts are the session's assertions on its final maps, kept for the
 	// client that stops a detached session (the runner never reads them).
 	Asserts []string
+	// Maps are the maps of a program sent on stdin and their
+	// aggregations, kept for the same client (see SessionInfo.Maps).
+	Maps map[string]string
 }
 
 // EphemeralContainer builds the tracer container: the runner with the
@@ -91,6 +94,10 @@ func env(s TracerSpec) []corev1.EnvVar {
 	if len(s.Asserts) > 0 {
 		b, _ := json.Marshal(s.Asserts) // a list of strings always marshals
 		vars = append(vars, corev1.EnvVar{Name: envAsserts, Value: string(b)})
+	}
+	if len(s.Maps) > 0 {
+		b, _ := json.Marshal(s.Maps) // strings always marshal
+		vars = append(vars, corev1.EnvVar{Name: envMaps, Value: string(b)})
 	}
 	return vars
 }

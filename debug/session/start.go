@@ -44,6 +44,9 @@ type Request struct {
 	// Asserts are the session's assertions, kept in the tracer container
 	// for the client that stops it.
 	Asserts []string
+	// Maps are a program's maps and their aggregations, kept there too
+	// when the program goes on stdin (see pods.SessionInfo.Maps).
+	Maps map[string]string
 	// InGroup says the session is one pod's of a group, which prints the
 	// session's name itself.
 	InGroup bool
@@ -94,7 +97,7 @@ func Start(ctx context.Context, c kube.Clients, req Request, s Streams) (*Tracer
 	session.ContainerID, session.SharedPID = containerID, pods.SharesPIDNamespace(pod)
 	session.NotAfter = time.Now().Add(session.Deadline).Truncate(time.Second) // over by then, however late it starts
 	patch, err := pods.EphemeralContainerPatch(pods.EphemeralContainer(pods.TracerSpec{
-		Name: name, Target: container, Image: req.Image, Session: session, User: user, ClientVersion: req.ClientVersion, Asserts: req.Asserts,
+		Name: name, Target: container, Image: req.Image, Session: session, User: user, ClientVersion: req.ClientVersion, Asserts: req.Asserts, Maps: req.Maps,
 	}))
 	if err != nil {
 		return nil, err
