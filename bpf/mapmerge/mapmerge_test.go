@@ -33,7 +33,7 @@ func TestKinds(t *testing.T) {
 		`k:f { @v = 5; @w[1] = "s"; @t = avg(arg0); }`:       {"@v": Unknown, "@w": Unknown, "@t": Avg},
 		`k:f /@seen[tid] == 1/ { @lat = hist(nsecs - @s); }`: {"@lat": Hist},
 		// A macro's @m is its parameter: the map passed in is what it writes.
-		"macro hit(@m) { @m = count() }\nuprobe:/bin/x:f { hit(@calls); }": {"@calls": Count, "@m": Unknown},
+		"macro hit(@m) { @m = count() }\nuprobe:/bin/x:f { hit(@calls); }":                                             {"@calls": Count, "@m": Unknown},
 		"macro in(@a, $v) { @a = sum($v) }\nmacro out(@b) { in(@b, 2) }\nk:f { out(@x); @y[1] = lhist(1, 0, 10, 1); }": {"@x": Sum, "@y": Lhist, "@a": Unknown, "@b": Unknown},
 		// Strings and comments are not code.
 		`k:f { printf("@s = count(\n"); /* @c = hist(1) */ @n[comm, "]"] = max(1); }`: {"@n": Max, "@s": Unknown, "@c": Unknown},
