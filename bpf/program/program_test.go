@@ -157,10 +157,11 @@ func TestNamesAndImports(t *testing.T) {
 			maps:   []string{"@system"},
 		},
 		{
-			name: "macros, fn bodies, config, let and #define lines count; attach points do not",
-			src:  "#define CMD system\nconfig = { max_map_keys = 9 }\nmacro m(@x) { @x = count(); signal(\"KILL\") }\nfn f(): int64 { __builtin_safe_mode; return 1; }\nlet @a = hash(2);\nuprobe:libc:system { m(@calls); }",
-			has:  []string{"CMD", "system", "signal", "__builtin_safe_mode", "max_map_keys", "hash", "m", "define"},
-			maps: []string{"@a", "@calls"},
+			name:   "macros, fn bodies, config, let and #define lines count; attach points do not",
+			src:    "#define CMD system\nconfig = { max_map_keys = 9 }\nmacro m(@x) { @x = count(); signal(\"KILL\") }\nfn f(): int64 { __builtin_safe_mode; return 1; }\nlet @a = hash(2);\nuprobe:libc:getaddrinfo { m(@calls); }",
+			has:    []string{"CMD", "system", "signal", "__builtin_safe_mode", "max_map_keys", "hash", "m", "define"},
+			hasNot: []string{"uprobe", "libc", "getaddrinfo"},
+			maps:   []string{"@a", "@calls"},
 		},
 		{
 			name: "a character literal does not hide code from Names",
