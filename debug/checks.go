@@ -131,13 +131,13 @@ func (c *Checks) funcKeys(funcs []string) error {
 
 // unseenErrors refuses, once the maps are read, an assertion on @errors
 // while some traced function's errors could not be seen: the runner leaves
-// such a function out of @errors (it said why on stderr), where it would
-// otherwise read as never failing. calls are the functions called.
+// such a function (called, in @calls) out of @errors (it said why on
+// stderr), where it would otherwise read as never failing.
 func (c *Checks) unseenErrors(d *mapmerge.Dump) error {
 	if c.set == nil || d == nil || c.mode != "func" {
 		return nil
 	}
-	calls, errs := find(d, "@calls"), find(d, "@errors")
+	calls, errs := d.Find("@calls"), d.Find("@errors")
 	var unseen []string
 	if calls != nil {
 		for _, k := range calls.Keys {
@@ -160,16 +160,6 @@ func (c *Checks) unseenErrors(d *mapmerge.Dump) error {
 		if len(reads) > 0 {
 			return codef(ExitUsage, "check --assert %q: the errors of %s cannot be seen (the runner's line above says why: its last result is not an error, or a binary without DWARF whose results were not declared), so @errors leaves it out; "+
 				"declare its results (--func 'NAME=int,error') or drop the assertion", a.Expr, strings.Join(reads, ", "))
-		}
-	}
-	return nil
-}
-
-// find is d's map named name, or nil.
-func find(d *mapmerge.Dump, name string) *mapmerge.Map {
-	for _, m := range d.Maps {
-		if m.Name == name {
-			return m
 		}
 	}
 	return nil

@@ -150,6 +150,19 @@ func (d *Dump) raw(name, line string) {
 	d.Raw[name] = append(d.Raw[name], line)
 }
 
+// Find returns the named map, or nil (also for a nil dump).
+func (d *Dump) Find(name string) *Map {
+	if d == nil {
+		return nil
+	}
+	for _, m := range d.Maps {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
 // Map returns the named map, adding it when new.
 func (d *Dump) Map(name string) *Map {
 	for _, m := range d.Maps {

@@ -233,7 +233,7 @@ func (r Result) Message() string {
 func (s *Set) Check(d *mapmerge.Dump, pods int) []Result {
 	vars := map[string]any{}
 	for name, kind := range s.maps {
-		vars[variable(name)] = mapValue(name, kind, find(d, name))
+		vars[variable(name)] = mapValue(name, kind, d.Find(name))
 		if pods > 1 && kind == mapmerge.Unknown {
 			vars[variable(name)] = types.NewErr("%s is no aggregation (count, sum, min, max, avg, stats, hist, lhist), so it cannot be merged across %d pods: assert it on one pod", name, pods)
 		}
@@ -269,17 +269,4 @@ func Failed(results []Result) int {
 		}
 	}
 	return n
-}
-
-// find is d's map named name, or nil.
-func find(d *mapmerge.Dump, name string) *mapmerge.Map {
-	if d == nil {
-		return nil
-	}
-	for _, m := range d.Maps {
-		if m.Name == name {
-			return m
-		}
-	}
-	return nil
 }

@@ -87,13 +87,13 @@ func (g *Group) Run(ctx context.Context, interrupts <-chan os.Signal, do func(ct
 	o := Outcome{What: g.What, Session: g.Session, Verb: g.Verb, Errs: errs}
 	var kept []string
 	var found []bool
-	for _, m := range g.members {
+	for i, m := range g.members {
 		m.errOut.Flush()
 		o.Pods = append(o.Pods, m.Pod)
 		m.out.Close()
 		k, f := m.out.Kept()
 		kept, found = append(kept, k), append(found, f)
-		if !f && errs[len(found)-1] == nil {
+		if !f && errs[i] == nil { // ended well, yet its maps never came
 			o.Unread = append(o.Unread, m.Pod)
 		}
 	}
