@@ -48,12 +48,19 @@ func verdict(t *testing.T, src string) string {
 // where PID 1 (the test) stands for the target.
 func composeHere(t *testing.T, src string) Composition {
 	t.Helper()
+	return composeHereFor(t, src, false)
+}
+
+// composeHereFor is composeHere for a session whose client reads the
+// final maps (group: the maps line is added to the END probe).
+func composeHereFor(t *testing.T, src string, group bool) Composition {
+	t.Helper()
 	scope, err := scopeOf(Target{PID: 1, ProcRoot: "/proc"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := Options{Tracer: tracer()}
-	c, err := o.compose(src, ComposeOptions{Features: features(t), Scope: &scope, Marker: "M", Files: TargetFiles{ProcRoot: "/proc", PID: 1}}, nil)
+	c, err := o.compose(src, ComposeOptions{Features: features(t), Scope: &scope, Marker: "M", Group: group, Files: TargetFiles{ProcRoot: "/proc", PID: 1}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +69,9 @@ func composeHere(t *testing.T, src string) Composition {
 
 // Every tool bpftrace's package ships fares, composed by the runner, as it
 // does as written: accepted or refused alike (the kernel here has no
-// kprobes, so some are refused either way), with the same error.
+// kprobes, so some are refused either way), with the same error; composed
+// for a client that reads the final maps (--assert, several pods: the
+// maps line ends the END probe) too.
 func TestToolsFareAsWritten(t *testing.T) {
 	if !features(t).SignalProbes {
 		t.Skipf("bpftrace %s has no --dry-run (0.22)", features(t).Version)
@@ -85,6 +94,9 @@ func TestToolsFareAsWritten(t *testing.T) {
 			got := verdict(t, composeHere(t, string(b)).Program)
 			if got != want {
 				t.Fatalf("composed: %s\nas written: %s", got, want)
+			}
+			if grouped := verdict(t, composeHereFor(t, string(b), true).Program); grouped != want {
+				t.Fatalf("composed with the maps line: %s\nas written: %s", grouped, want)
 			}
 			if got == "ok" {
 				accepted++
