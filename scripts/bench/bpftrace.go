@@ -51,13 +51,13 @@ func imagesSideBySide(client kubernetes.Interface, plugin, kubeconfig string, ru
 		}
 	}
 	fmt.Printf("\ntime to first event on a fresh pod, median of %d (program %q):\n", runs, program)
-	for _, img := range images {
-		fmt.Printf("  %-11s %v\n", img.name+":", median(ttfe[img.name]).Round(time.Millisecond))
+	for i, img := range images {
+		fmt.Printf("  %-11s %s\n", img.name+":", fig([]string{"fresh.new", "fresh.017"}[i], secs(median(ttfe[img.name]))))
 	}
-	fmt.Printf("  ratio new / 0.17: %.2fx\n", float64(median(ttfe["new image"]))/float64(median(ttfe["0.17 image"])))
+	fmt.Printf("  ratio new / 0.17: %s\n", fig("fresh.ratio", times(float64(median(ttfe["new image"]))/float64(median(ttfe["0.17 image"])))))
 	busy := busyPodTTFE(client, plugin, kubeconfig, runs)
-	fmt.Printf("  new image, back to back on a pod holding 20 earlier sessions: %v (%.2fx the fresh pod)\n",
-		busy.Round(time.Millisecond), float64(busy)/float64(median(ttfe["new image"])))
+	fmt.Printf("  new image, back to back on a pod holding 20 earlier sessions: %s (%s the fresh pod)\n",
+		fig("fresh.busy", secs(busy)), fig("fresh.busy-ratio", times(float64(busy)/float64(median(ttfe["new image"])))))
 
 	fmt.Println("\nthe seed's tracepoint:syscalls:sys_enter_* with --duration 3s (demo pod), command start to exit:")
 	var took [2]time.Duration
@@ -67,9 +67,11 @@ func imagesSideBySide(client kubernetes.Interface, plugin, kubeconfig string, ru
 			fail(fmt.Errorf("%s: %w", img.name, err))
 		}
 		took[i], peak[img.name] = d, kb
-		fmt.Printf("  %-11s %v (probes attached after %v; bpftrace peak memory %d kB)\n", img.name+":", d.Round(10*time.Millisecond), attached.Round(10*time.Millisecond), kb)
+		key := []string{"seed3s.new", "seed3s.017"}[i]
+		fmt.Printf("  %-11s %s (probes attached after %s; bpftrace peak memory %s)\n", img.name+":", fig(key+".exit", fmt.Sprintf("%.1f s", d.Seconds())),
+			fig(key+".attached", secs(attached)), fig(key+".peak", mb(int64(kb))))
 	}
-	fmt.Printf("  ratio 0.17 / new: %.1fx\n", float64(took[1])/float64(took[0]))
+	fmt.Printf("  ratio 0.17 / new: %s\n", fig("seed3s.ratio", fmt.Sprintf("%.1f×", float64(took[1])/float64(took[0]))))
 }
 
 // busyPodTTFE gives a fresh pod 20 short sessions, then measures the time

@@ -23,10 +23,10 @@ func censusVersusWildcard(plugin, kubeconfig, pod string) {
 	if err != nil {
 		fail(fmt.Errorf("sys_enter_*: %w", err))
 	}
-	fmt.Printf("  time to probes attached: --syscalls %v, sys_enter_* %v (%.0fx)\n",
-		native.attach.Round(time.Millisecond), wildcard.attach.Round(time.Millisecond), float64(wildcard.attach)/float64(native.attach))
-	fmt.Printf("  peak memory in the pod:  --syscalls %d kB, bpftrace %d kB (%.1fx)\n",
-		native.peakKB, wildcard.peakKB, float64(wildcard.peakKB)/float64(native.peakKB))
+	fmt.Printf("  time to probes attached: --syscalls %s, sys_enter_* %s (%s)\n",
+		fig("census.attach", secs(native.attach)), fig("census.wildcard-attach", secs(wildcard.attach)), fig("census.attach-ratio", times(float64(wildcard.attach)/float64(native.attach))))
+	fmt.Printf("  peak memory in the pod:  --syscalls %s, bpftrace %s (%s)\n",
+		fig("census.peak", mb(int64(native.peakKB))), fig("census.wildcard-peak", mb(int64(wildcard.peakKB))), fig("census.peak-ratio", fmt.Sprintf("%.0f×", float64(wildcard.peakKB)/float64(native.peakKB))))
 }
 
 type attachResult struct {

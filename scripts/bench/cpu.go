@@ -76,10 +76,12 @@ func cpuSideBySide(client kubernetes.Interface, plugin, kubeconfig string) {
 	}
 	base, baseCPU := medianFloat(wall("none")), medianFloat(cpu("none"))
 	lo, hi := slices.Min(wall("none")), slices.Max(wall("none"))
-	fmt.Printf("  without a profiler: %.0f rounds/s of wall time (windows ranged %.0f to %.0f: this node's noise), %.0f rounds/s of the burner's CPU time\n", base, lo, hi, baseCPU)
+	fmt.Printf("  without a profiler: %.0f rounds/s of wall time (windows ranged %.0f to %.0f: %s, this node's noise), %.0f rounds/s of the burner's CPU time\n",
+		base, lo, hi, fig("cpu.unprofiled-range", fmt.Sprintf("%.1f%%", 100*(hi-lo)/base)), baseCPU)
 	for _, hz := range []string{"99", "999"} {
-		fmt.Printf("  with --cpu --hz %-4s %.3f of that per CPU second, %.3f per wall second (medians of 3 alternated %v windows); runner peak %d kB\n",
-			hz+":", medianFloat(cpu(hz))/baseCPU, medianFloat(wall(hz))/base, window, peaks[hz])
+		fmt.Printf("  with --cpu --hz %-4s %s of that per CPU second, %s per wall second (medians of 3 alternated %v windows); runner peak %s\n",
+			hz+":", fig("cpu.hz"+hz+".per-cpu", fmt.Sprintf("%.3f", medianFloat(cpu(hz))/baseCPU)), fig("cpu.hz"+hz+".per-wall", fmt.Sprintf("%.3f", medianFloat(wall(hz))/base)),
+			window, fig("cpu.hz"+hz+".peak", mb(int64(peaks[hz]))))
 	}
 	ours, err := attachRun(plugin, kubeconfig, "burner", "--cpu", "--duration", "2s")
 	if err != nil {
@@ -89,9 +91,10 @@ func cpuSideBySide(client kubernetes.Interface, plugin, kubeconfig string) {
 	if err != nil {
 		fail(fmt.Errorf("bpftrace profile: %w", err))
 	}
-	fmt.Printf("  first sample (probes attached): --cpu %v, bpftrace profile:hz:99 %v (%.1fx)\n",
-		ours.attach.Round(time.Millisecond), theirs.attach.Round(time.Millisecond), float64(theirs.attach)/float64(ours.attach))
-	fmt.Printf("  peak memory in the pod:         --cpu %d kB, bpftrace %d kB (%.1fx)\n", ours.peakKB, theirs.peakKB, float64(theirs.peakKB)/float64(ours.peakKB))
+	fmt.Printf("  first sample (probes attached): --cpu %s, bpftrace profile:hz:99 %s (%s)\n",
+		fig("cpu.first-sample", secs(ours.attach)), fig("cpu.bpftrace-first-sample", secs(theirs.attach)), fig("cpu.first-sample-ratio", fmt.Sprintf("%.1f×", float64(theirs.attach)/float64(ours.attach))))
+	fmt.Printf("  peak memory in the pod:         --cpu %s, bpftrace %s (%s)\n", fig("cpu.profile-peak", mb(int64(ours.peakKB))), fig("cpu.bpftrace-peak", mb(int64(theirs.peakKB))),
+		fig("cpu.peak-ratio", fmt.Sprintf("%.1f×", float64(theirs.peakKB)/float64(ours.peakKB))))
 	named, total, err := ourNamedFrames(plugin, kubeconfig)
 	if err != nil {
 		fail(err)
@@ -100,8 +103,9 @@ func cpuSideBySide(client kubernetes.Interface, plugin, kubeconfig string) {
 	if err != nil {
 		fail(err)
 	}
-	fmt.Printf("  user frames named on the stripped binary: --cpu %d of %d (%.0f%%), bpftrace %d of %d (%.0f%%)\n",
-		named, total, 100*float64(named)/float64(max(total, 1)), bNamed, bTotal, 100*float64(bNamed)/float64(max(bTotal, 1)))
+	fmt.Printf("  user frames named on the stripped binary: --cpu %d of %d (%s), bpftrace %d of %d (%s)\n",
+		named, total, fig("cpu.named", fmt.Sprintf("%.0f%%", 100*float64(named)/float64(max(total, 1)))),
+		bNamed, bTotal, fig("cpu.bpftrace-named", fmt.Sprintf("%.0f%%", 100*float64(bNamed)/float64(max(bTotal, 1)))))
 }
 
 // burnerPod starts the CPU-bound target in namespace default and waits

@@ -32,9 +32,9 @@ func floorSideBySide(client kubernetes.Interface, plugin, kubectl, kubeconfig st
 	}
 	mo, mh := median(ours), median(byHand)
 	fmt.Printf("\ntime to first event on a fresh pod, median of %d (program %q):\n", runs, program)
-	fmt.Printf("  trace-debug:                              %v\n", mo.Round(time.Millisecond))
-	fmt.Printf("  by hand (kubectl debug, same bpftrace):   %v\n", mh.Round(time.Millisecond))
-	fmt.Printf("  ratio: trace-debug takes %.2fx the by-hand floor\n\n", float64(mo)/float64(mh))
+	fmt.Printf("  trace-debug:                              %s\n", fig("floor.trace-debug", secs(mo)))
+	fmt.Printf("  by hand (kubectl debug, same bpftrace):   %s\n", fig("floor.by-hand", secs(mh)))
+	fmt.Printf("  ratio: trace-debug takes %s the by-hand floor\n\n", fig("floor.ratio", times(float64(mo)/float64(mh))))
 }
 
 // byHandProgram is program without its exit(): `kubectl debug -i` shows

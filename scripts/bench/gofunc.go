@@ -60,9 +60,11 @@ func perCallCost() {
 	rewritten := rewrittenUretprobeCost(exe)
 	fmt.Println("\nper-call cost of a Go function, tight loop of 1,000,000 calls:")
 	fmt.Printf("  no probe:                        %8.1f ns/call\n", none)
-	fmt.Printf("  one bare uprobe:                 %8.1f ns/call (%.0fx)\n", bare, bare/none)
-	fmt.Printf("  --func (entry + RETs):           %8.1f ns/call (%.0fx; %.1fx a bare uprobe)\n", full, full/none, full/bare)
-	fmt.Printf("  rewritten uretprobe (bpftrace):  %8.1f ns/call (%.0fx; %.1fx a bare uprobe, %.2fx --func)\n", rewritten, rewritten/none, rewritten/bare, rewritten/full)
+	us := func(ns float64) string { return fmt.Sprintf("%.1f µs", ns/1000) }
+	fmt.Printf("  one bare uprobe:                 %8.1f ns/call (%.0fx) %s\n", bare, bare/none, fig("call.bare", us(bare)))
+	fmt.Printf("  --func (entry + RETs):           %8.1f ns/call (%.0fx; %.1fx a bare uprobe) %s\n", full, full/none, full/bare, fig("call.func", us(full)))
+	fmt.Printf("  rewritten uretprobe (bpftrace):  %8.1f ns/call (%.0fx; %.1fx a bare uprobe, %s --func) %s\n", rewritten, rewritten/none, rewritten/bare,
+		fig("call.rewritten-ratio", times(rewritten/full)), fig("call.rewritten", us(rewritten)))
 }
 
 // loopRun runs the loop with funcs' probes attached and returns ns per call.

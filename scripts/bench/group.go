@@ -73,8 +73,9 @@ func groupSideBySide(client kubernetes.Interface, plugin, kubeconfig string, run
 	}
 	mo, mg := median(ones), median(groups)
 	fmt.Printf("\none session over the %d pods of a Deployment (-l) against one pod, median of %d (program %q):\n", groupPods, runs, program)
-	fmt.Printf("  time until every pod printed its first event: %d pods %v, one pod %v (%.2fx)\n", groupPods, mg.Round(time.Millisecond), mo.Round(time.Millisecond), float64(mg)/float64(mo))
-	fmt.Printf("  the client's peak memory: %d pods %d kB, one pod %d kB\n", groupPods, groupKB, oneKB)
+	fmt.Printf("  time until every pod printed its first event: %d pods %s, one pod %s (%s)\n", groupPods, fig("group.all", secs(mg)), fig("group.one", secs(mo)),
+		fig("group.ratio", fmt.Sprintf("%.1f×", float64(mg)/float64(mo))))
+	fmt.Printf("  the client's peak memory: %d pods %s, one pod %s\n", groupPods, fig("group.client-peak", mb(int64(groupKB))), fig("group.client-peak-one", mb(int64(oneKB))))
 }
 
 // everyFirstEvent runs the plugin and returns the time until n event lines

@@ -63,6 +63,13 @@ func main() {
 	kubectl := flag.String("kubectl", "kubectl", "kubectl, for the by-hand floor")
 	only := flag.String("only", "", "run one comparison only: floor, wildcard or cpu (developers' reruns)")
 	flag.Parse()
+	defer func() { // the results file: after every comparison (deferred first, run last)
+		path, err := results.write(*only != "")
+		if err != nil {
+			fail(fmt.Errorf("write the results: %w", err))
+		}
+		fmt.Printf("\nresults written to %s: README quotes them (readme_test.go checks)\n", path)
+	}()
 	switch *only {
 	case "cpu":
 		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
@@ -82,6 +89,7 @@ func main() {
 		floorSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubectl, *kubeconfig, 7)
 		return
 	}
+	defer imageSizes("_output/images")
 	defer perCallCost()
 	defer func() {
 		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
@@ -115,9 +123,9 @@ func main() {
 	}
 	mp, mj := median(plugins), median(jobs)
 	fmt.Printf("\ntime to first event, median of %d (program %q):\n", *runs, program)
-	fmt.Printf("  trace-debug (ephemeral container): %v\n", mp.Round(time.Millisecond))
-	fmt.Printf("  a Job on the node (same runner):   %v\n", mj.Round(time.Millisecond))
-	fmt.Printf("  ratio job / trace-debug:           %.2fx\n", float64(mj)/float64(mp))
+	fmt.Printf("  trace-debug (ephemeral container): %s\n", fig("ttfe.trace-debug", secs(mp)))
+	fmt.Printf("  a Job on the node (same runner):   %s\n", fig("ttfe.job", secs(mj)))
+	fmt.Printf("  ratio job / trace-debug:           %s\n", fig("ttfe.job-ratio", times(float64(mj)/float64(mp))))
 }
 
 // viaPlugin runs the plugin and returns the time until the event's line.
@@ -251,6 +259,7 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
+// fail reports err and ends the run; no results are written.
 func fail(err error) {
 	fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 	os.Exit(1)

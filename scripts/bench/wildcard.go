@@ -33,7 +33,7 @@ func wildcardSideBySide(plugin, kubeconfig string) {
 	}
 	res := map[string]result{}
 	fmt.Printf("\nsyscall wildcard with --duration 3s (demo pod), median of %d alternated runs:\n", runs)
-	for _, w := range ways {
+	for i, w := range ways {
 		var took, attached []time.Duration
 		kb := 0
 		for _, r := range all[w.name] {
@@ -41,10 +41,14 @@ func wildcardSideBySide(plugin, kubeconfig string) {
 		}
 		r := result{median(took), median(attached), kb}
 		res[w.name] = r
-		fmt.Printf("  %-33s attached after %v, exit after %v, bpftrace peak %d kB (the most of the runs)\n", w.name+":", r.attached.Round(10*time.Millisecond), r.took.Round(10*time.Millisecond), r.kb)
+		key := "wildcard." + []string{"rewritten", "original", "one-probe"}[i]
+		fmt.Printf("  %-33s attached after %s, exit after %s, bpftrace peak %s (the most of the runs)\n", w.name+":",
+			fig(key+".attached", secs(r.attached)), fig(key+".exit", secs(r.took)), fig(key+".peak", mb(int64(r.kb))))
 	}
 	rw, orig, one := res[ways[0].name], res[ways[1].name], res[ways[2].name]
-	fmt.Printf("  rewritten against one probe: attach %.2fx, memory %.2fx\n", float64(rw.attached)/float64(one.attached), float64(rw.kb)/float64(one.kb))
-	fmt.Printf("  original form against rewritten: attach %.2fx, exit %.2fx, memory %.2fx\n\n",
-		float64(orig.attached)/float64(rw.attached), float64(orig.took)/float64(rw.took), float64(orig.kb)/float64(rw.kb))
+	fmt.Printf("  rewritten against one probe: attach %s, memory %s\n", fig("wildcard.rewritten-attach-ratio", times(float64(rw.attached)/float64(one.attached))),
+		fig("wildcard.rewritten-peak-ratio", times(float64(rw.kb)/float64(one.kb))))
+	fmt.Printf("  original form against rewritten: attach %s, exit %.2fx, memory %s\n\n",
+		fig("wildcard.original-attach-ratio", times(float64(orig.attached)/float64(rw.attached))), float64(orig.took)/float64(rw.took),
+		fig("wildcard.original-peak-ratio", times(float64(orig.kb)/float64(rw.kb))))
 }
