@@ -37,15 +37,16 @@ demo: build
 # detector. The runner's tests run twice: with Debian 12's bpftrace 0.17 (an
 # older user image) and with the runner image's own (Debian sid's, from the
 # cached root filesystem), whose tools (/usr/sbin/*.bt) are the corpus the
-# runner's composition is checked against. The flame graph is driven in
-# headless Chromium (tag browser). The client's packages must keep 75% of
-# their statements covered by unit tests (scripts/client-coverage.sh).
+# runner's composition is checked against. Tests that drive Debian's
+# packages (tag external) run too: the flame graph in headless Chromium, the
+# JUnit reports read by python3-junitparser. The client's packages must keep
+# 75% of their statements covered by unit tests (scripts/client-coverage.sh).
 unit-test:
 	go vet ./...
 	go vet -tags root ./...
-	go vet -tags browser ./bpf/stacks
+	go vet -tags external ./bpf/stacks ./debug/junit
 	go test -race -count=1 -tags root ./...
-	go test -count=1 -tags browser ./bpf/stacks
+	go test -count=1 -tags external ./bpf/stacks ./debug/junit
 	TRACE_DEBUG_BPFTRACE=$(CURDIR)/scripts/bpftrace-sid TRACE_DEBUG_BPFTRACE_TOOLS=$$(scripts/images/bpftrace-root.sh)/usr/sbin \
 	  go test -race -count=1 -tags root ./bpf/runner
 	scripts/client-coverage.sh
