@@ -1,6 +1,7 @@
 package program
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -146,11 +147,13 @@ type argMap struct {
 	name string
 }
 
-// macro is a macro definition: its parameters and what its body writes.
+// macro is a macro definition: its parameters and what its body writes;
+// at is where its text starts in the parsed source.
 type macro struct {
 	params []string
 	writes []write
 	calls  []macroCall
+	at     int
 }
 
 // parseMacro reads `macro NAME(PARAMS) { BODY }`.
@@ -179,49 +182,13 @@ func parseMacro(text string) (string, *macro) {
 // writes that parameter (through nested macros too): a macro's @name is its
 // parameter, never a map of its own.
 func (p *Program) Aggregations() map[string]string {
-	macros := p.macros()
 	out := map[string]string{}
-	set := func(name, how string) {
+	p.walkWrites(func(name, how string, _ int) {
 		if prev, ok := out[name]; ok && prev != how {
 			how = Mixed
 		}
 		out[name] = how
-	}
-	var visit func(ws []write, calls []macroCall, bind map[string]string, depth int)
-	visit = func(ws []write, calls []macroCall, bind map[string]string, depth int) {
-		for _, w := range ws {
-			if name, ok := bind[w.name]; ok || bind == nil {
-				if bind == nil {
-					name = w.name
-				}
-				set(name, w.how)
-			}
-		}
-		for _, c := range calls {
-			m := macros[c.name]
-			if m == nil || depth > 16 {
-				continue
-			}
-			inner := map[string]string{}
-			for _, a := range c.maps {
-				name := a.name
-				if bind != nil {
-					var ok bool
-					if name, ok = bind[a.name]; !ok {
-						continue
-					}
-				}
-				if a.pos < len(m.params) {
-					inner[m.params[a.pos]] = name
-				}
-			}
-			visit(m.writes, m.calls, inner, depth+1)
-		}
-	}
-	for _, src := range p.code() {
-		ws, calls := writes(tokens(src))
-		visit(ws, calls, nil, 0)
-	}
+	})
 	return out
 }
 
@@ -234,25 +201,30 @@ func AggregationCalls(src, fn string, keep func(name string) bool) []int {
 		return nil
 	}
 	var at []int
-	macros := p.macros()
-	offsets := map[*macro]int{} // where each macro's text starts in src
-	for _, d := range p.decls {
-		if d.kind == declMacro {
-			name, _ := parseMacro(d.text)
-			if m := macros[name]; m != nil {
-				offsets[m] = d.at
-			}
+	p.walkWrites(func(name, how string, fnAt int) {
+		if how == fn && keep(name) && !slices.Contains(at, fnAt) {
+			at = append(at, fnAt)
 		}
-	}
+	})
+	return at
+}
+
+// walkWrites calls f for every write of a map the program makes, in its
+// probes and functions and in the macros the maps are passed to (each
+// macro's map parameters bound to the maps of the call, nested macros
+// too): the map, how it is written, and where the aggregation function's
+// name stands in the parsed source.
+func (p *Program) walkWrites(f func(name, how string, fnAt int)) {
+	macros := p.macros()
 	var visit func(ws []write, calls []macroCall, bind map[string]string, base, depth int)
 	visit = func(ws []write, calls []macroCall, bind map[string]string, base, depth int) {
 		for _, w := range ws {
 			name := w.name
 			if bind != nil {
-				name = bind[w.name]
+				name = bind[w.name] // a macro's own @name that is no parameter is no map
 			}
-			if w.how == fn && name != "" && keep(name) && !containsInt(at, base+w.fnAt) {
-				at = append(at, base+w.fnAt)
+			if name != "" {
+				f(name, w.how, base+w.fnAt)
 			}
 		}
 		for _, c := range calls {
@@ -270,26 +242,21 @@ func AggregationCalls(src, fn string, keep func(name string) bool) []int {
 					inner[m.params[a.pos]] = name
 				}
 			}
-			visit(m.writes, m.calls, inner, offsets[m], depth+1)
+			visit(m.writes, m.calls, inner, m.at, depth+1)
 		}
 	}
 	for _, pt := range p.parts {
-		if pt.probe == nil {
-			continue
-		}
-		ws, calls := writes(tokens(pt.probe.orig))
-		visit(ws, calls, nil, pt.probe.at, 0)
-	}
-	return at
-}
-
-func containsInt(xs []int, x int) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
+		if pt.probe != nil {
+			ws, calls := writes(tokens(pt.probe.orig))
+			visit(ws, calls, nil, pt.probe.at, 0)
 		}
 	}
-	return false
+	for _, d := range p.decls {
+		if d.kind == declFunc {
+			ws, calls := writes(tokens(d.text))
+			visit(ws, calls, nil, d.at, 0)
+		}
+	}
 }
 
 // macros are the program's macro definitions, by name.
@@ -298,25 +265,9 @@ func (p *Program) macros() map[string]*macro {
 	for _, d := range p.decls {
 		if d.kind == declMacro {
 			if name, m := parseMacro(d.text); m != nil {
+				m.at = d.at
 				out[name] = m
 			}
-		}
-	}
-	return out
-}
-
-// code is the program's code outside macros, where maps are written:
-// probes' predicates and bodies, and function bodies.
-func (p *Program) code() []string {
-	var out []string
-	for _, pt := range p.parts {
-		if pt.probe != nil {
-			out = append(out, pt.probe.Predicate, pt.probe.Body)
-		}
-	}
-	for _, d := range p.decls {
-		if d.kind == declFunc {
-			out = append(out, d.text)
 		}
 	}
 	return out
