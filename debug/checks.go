@@ -31,19 +31,19 @@ type Checks struct {
 	set *assert.Set
 	// maps are, for a found session, the maps it declares.
 	maps assert.Maps
-	// mode is the session's native mode ("" for a bpftrace program).
-	mode string
+	// engine is what the session runs.
+	engine protocol.Engine
 }
 
 // active reports whether the session's end is checked or reported.
 func (c *Checks) active() bool { return len(c.Exprs) > 0 || c.JUnit != "" }
 
-// declaredMaps are the maps a session declares: the native mode's own, or
-// those its bpftrace program uses, with their aggregations.
-func declaredMaps(prog, mode string) assert.Maps {
+// declaredMaps are the maps a session declares: its native engine's own,
+// or those its bpftrace program uses, with their aggregations.
+func declaredMaps(prog string, engine protocol.Engine) assert.Maps {
 	maps := assert.Maps{}
-	if mode != "" {
-		kinds := mapmerge.KindsOf(nativeFns(mode))
+	if _, native := protocol.NativeModeMaps[engine]; native {
+		kinds := mapmerge.KindsOf(nativeFns(engine))
 		for name, k := range kinds {
 			maps[name] = k
 		}
@@ -82,10 +82,10 @@ func programMaps(prog string) map[string]string {
 	return out
 }
 
-// nativeFns are the aggregation functions of mode's maps.
-func nativeFns(mode string) map[string]string {
+// nativeFns are the aggregation functions of engine's maps.
+func nativeFns(engine protocol.Engine) map[string]string {
 	fns := map[string]string{}
-	for _, name := range protocol.NativeModeMaps[mode] {
+	for _, name := range protocol.NativeModeMaps[engine] {
 		fns[name] = protocol.NativeMaps[name]
 	}
 	return fns
@@ -118,7 +118,7 @@ func (c *Checks) funcKeys(funcs []string) error {
 		patterns = append(patterns, p)
 	}
 	for _, a := range c.set.List {
-		for _, m := range protocol.NativeModeMaps["func"] {
+		for _, m := range protocol.NativeModeMaps[protocol.EngineFunc] {
 			for _, key := range a.Keys[m] {
 				if !slices.ContainsFunc(patterns, func(p string) bool { ok, _ := path.Match(p, key); return ok }) {
 					return codef(ExitUsage, "check --assert %q: %s[%q] can never be written: --func traces %s, and its maps are keyed by those functions; check the name", a.Expr, m, key, strings.Join(patterns, ", "))
@@ -134,7 +134,7 @@ func (c *Checks) funcKeys(funcs []string) error {
 // such a function (called, in @calls) out of @errors (it said why on
 // stderr), where it would otherwise read as never failing.
 func (c *Checks) unseenErrors(d *mapmerge.Dump) error {
-	if c.set == nil || d == nil || c.mode != "func" {
+	if c.set == nil || d == nil || c.engine != protocol.EngineFunc {
 		return nil
 	}
 	calls, errs := d.Find("@calls"), d.Find("@errors")
@@ -247,8 +247,8 @@ func since(start time.Time) time.Duration { return time.Since(start).Round(time.
 // subcommand's report path; their compiling cannot fail but for a session
 // written by another client version, which is then reported.
 func (o *SessionRef) checks(info pods.SessionInfo, junitPath string) *Checks {
-	c := &Checks{Exprs: info.Asserts, JUnit: junitPath, mode: modeOf(info.Syscalls, info.Funcs)}
-	c.maps = declaredMaps(info.Program, c.mode)
+	c := &Checks{Exprs: info.Asserts, JUnit: junitPath, engine: info.Engine()}
+	c.maps = declaredMaps(info.Program, c.engine)
 	if info.ProgramOnStdin { // its text is not in the pod: its maps are kept there (or, from an older client, those its assertions read)
 		c.maps = assert.MapsIn(info.Asserts)
 		if len(info.Maps) > 0 {
@@ -266,7 +266,7 @@ func (o *SessionRef) finishChecks(c *Checks, tracers []*session.Tracer, d *mapme
 		return cerr
 	}
 	info := tracers[0].Info
-	run := junit.Session{Name: o.Session, Target: o.target(), Namespace: tracers[0].Namespace, What: whatRan(info.Program, info.Syscalls, info.Funcs),
+	run := junit.Session{Name: o.Session, Target: o.target(), Namespace: tracers[0].Namespace, What: whatRan(info.Session, info.Program),
 		Started: info.Started, Duration: since(info.Started), Maps: mapsText(group.SessionMaps(info), d)}
 	if info.Started.IsZero() {
 		run.Started, run.Duration = start, since(start)
@@ -277,25 +277,16 @@ func (o *SessionRef) finishChecks(c *Checks, tracers []*session.Tracer, d *mapme
 	return c.finish(o.ErrOut, d, unread, err, run)
 }
 
-// modeOf names a session's native mode ("" for a bpftrace program).
-func modeOf(syscalls bool, funcs []string) string {
-	switch {
-	case syscalls:
-		return "syscalls"
-	case len(funcs) > 0:
-		return "func"
-	}
-	return ""
-}
-
-// whatRan says what a session ran, for its report: the program, or the
-// native mode.
-func whatRan(program string, syscalls bool, funcs []string) string {
-	switch modeOf(syscalls, funcs) {
-	case "syscalls":
+// whatRan says what a session ran, for its report: its program (as
+// given), or the flags that chose its native engine.
+func whatRan(s protocol.Session, program string) string {
+	switch s.Engine() {
+	case protocol.EngineSyscalls:
 		return "--syscalls"
-	case "func":
-		return "--func " + strings.Join(funcs, " --func ")
+	case protocol.EngineFunc:
+		return "--func " + strings.Join(s.Funcs, " --func ")
+	case protocol.EngineCPU:
+		return fmt.Sprintf("--cpu --hz %d", s.CPUHz)
 	}
 	return program
 }

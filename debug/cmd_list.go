@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/yaml"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
 )
@@ -164,14 +165,13 @@ func printSessions(w io.Writer, sessions []pods.SessionInfo, format string, with
 // programLine is what a session runs, in one line for the table: its mode
 // as the flag that chose it, or its program's first non-empty line.
 func programLine(s pods.SessionInfo) string {
-	if s.Syscalls {
+	switch s.Engine() {
+	case protocol.EngineSyscalls:
 		return "--syscalls (native census)"
-	}
-	if len(s.Funcs) > 0 {
-		return "--func " + strings.Join(s.Funcs, " --func ")
-	}
-	if s.CPUHz > 0 {
-		return fmt.Sprintf("--cpu --hz %d (CPU profile)", s.CPUHz)
+	case protocol.EngineFunc:
+		return "--func " + strings.Join(s.Session.Funcs, " --func ")
+	case protocol.EngineCPU:
+		return fmt.Sprintf("--cpu --hz %d (CPU profile)", s.Session.CPUHz)
 	}
 	for _, l := range strings.Split(s.Program, "\n") {
 		if l = strings.TrimSpace(l); l != "" {

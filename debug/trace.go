@@ -220,15 +220,12 @@ func (o *TraceOptions) Validate() error {
 			return codef(ExitUsage, "%w", err)
 		}
 	}
-	o.Checks.mode = o.mode()
-	if err := o.Checks.compile(declaredMaps(o.Program, o.mode())); err != nil {
+	o.Checks.engine = o.session(o.Program).Engine()
+	if err := o.Checks.compile(declaredMaps(o.Program, o.Checks.engine)); err != nil {
 		return err
 	}
 	return o.Checks.funcKeys(o.Funcs)
 }
-
-// mode names the native mode, "" for a bpftrace program.
-func (o *TraceOptions) mode() string { return modeOf(o.Syscalls, o.Funcs) }
 
 // validProgram refuses, before anything is sent, a program the runner could
 // not take: over protocol.MaxProgram, with NUL bytes, or not UTF-8.

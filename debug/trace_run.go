@@ -126,12 +126,12 @@ func (o *TraceOptions) report(start time.Time) junit.Session {
 	case o.Selector != "":
 		target = "-l " + o.Selector
 	}
-	return junit.Session{Target: target, Namespace: o.Clients.Namespace, What: whatRan(o.Program, o.Syscalls, o.Funcs), Started: start, Duration: since(start)}
+	return junit.Session{Target: target, Namespace: o.Clients.Namespace, What: whatRan(o.session(o.Program), o.Program), Started: start, Duration: since(start)}
 }
 
 // groupMaps says how the session's final maps are read and shown.
 func (o *TraceOptions) groupMaps() group.Maps {
-	return group.Maps{Program: o.Program, Native: o.Syscalls || len(o.Funcs) > 0, JSON: o.OutputFormat == "json", PerPod: o.PerPod}
+	return group.Maps{Program: o.Program, Native: o.session(o.Program).Native(), JSON: o.OutputFormat == "json", PerPod: o.PerPod}
 }
 
 // streams are the session's streams: the command's, the user's signals,

@@ -64,11 +64,11 @@ var NativeMaps = map[string]string{
 	"@calls": "count", "@errors": "count", "@latency_us": "hist",
 }
 
-// NativeModeMaps are the maps of NativeMaps each native mode prints, by
-// mode ("syscalls", "func"): what a session of that mode declares.
-var NativeModeMaps = map[string][]string{
-	"syscalls": {"@syscalls", "@syscalls_by_thread"},
-	"func":     {"@calls", "@errors", "@latency_us"},
+// NativeModeMaps are the maps of NativeMaps each native engine prints, by
+// engine: what a session of that engine declares.
+var NativeModeMaps = map[Engine][]string{
+	EngineSyscalls: {"@syscalls", "@syscalls_by_thread"},
+	EngineFunc:     {"@calls", "@errors", "@latency_us"},
 }
 
 // RunnerPrefix starts every line the runner writes itself (on stderr);

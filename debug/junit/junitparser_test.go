@@ -50,7 +50,9 @@ func TestReportsAsJunitparserReadsThem(t *testing.T) {
 		{"failed", func(s *Session) {
 			s.Assertions, s.Evaluated, s.ExitCode = []assert.Result{{Expr: s.Exprs[0], Seen: []string{`@errors = {"main.lookup": 1}`}}, {Expr: s.Exprs[1], Passed: true}}, true, 14
 		}, "tests=3 failures=1 errors=0 skipped=0|exit-code=14|assert @errors[\"main.lookup\"] == 0: Failure"},
-		{"not evaluated", func(s *Session) { s.NotEvaluated, s.ExitCode = "the trace printed no final maps the client could read (pod web)", 14 },
+		{"not evaluated", func(s *Session) {
+			s.NotEvaluated, s.ExitCode = "the trace printed no final maps the client could read (pod web)", 14
+		},
 			"tests=3 failures=0 errors=2 skipped=0|assert @errors[\"main.lookup\"] == 0: Error|assert @calls[\"main.lookup\"] >= 3: Error"},
 		{"trace failed", func(s *Session) { s.Err, s.ExitCode, s.Maps = errors.New("tracer refused the program"), 8, "" },
 			"tests=3 failures=1 errors=0 skipped=2|exit-code=8|trace pod/web: Failure|assert @calls[\"main.lookup\"] >= 3: Skipped"},

@@ -48,10 +48,16 @@ type SessionInfo struct {
 	// ProgramOnStdin says the program was too large for the container's
 	// args: Program then describes it (its head, size and hash).
 	ProgramOnStdin bool `json:"programOnStdin,omitempty"`
+	// Session is the session as its runner reads it from the container's
+	// args: every question about what it runs is answered from it.
+	Session protocol.Session `json:"-"`
 }
 
+// Engine is what the session runs.
+func (s SessionInfo) Engine() protocol.Engine { return s.Session.Engine() }
+
 // Native reports whether the session runs a native engine (no bpftrace).
-func (s SessionInfo) Native() bool { return s.Syscalls || len(s.Funcs) > 0 || s.CPUHz > 0 }
+func (s SessionInfo) Native() bool { return s.Session.Native() }
 
 // Sessions lists the tracer sessions of pod: its ephemeral containers that
 // run the runner, in the order they were added.
@@ -67,6 +73,7 @@ func Sessions(pod *corev1.Pod) []SessionInfo {
 		}
 		s := SessionInfo{Namespace: pod.Namespace, Pod: pod.Name, Name: ec.Name, Target: ec.TargetContainerName, Image: ec.Image}
 		if sess, err := protocol.ParseArgs(ec.Args); err == nil {
+			s.Session = sess
 			s.Program, s.Detached, s.Syscalls, s.Funcs, s.JSON, s.CPUHz = sess.Program, !sess.Attached, sess.Syscalls, sess.Funcs, sess.JSON, sess.CPUHz
 			if sess.ProgramSize > 0 {
 				s.ProgramOnStdin = true

@@ -39,6 +39,9 @@ func TestSessions(t *testing.T) {
 		{Namespace: "ns", Pod: "web", Name: "trace-debug-c", Target: "app", Image: "i", Program: sess.Program, State: "Pending",
 			Deadline: metav1.Duration{Duration: time.Hour}, ClientVersion: "v1"},
 	}
+	for i, s := range []protocol.Session{sess, detached, sess} { // as the runner reads it
+		want[i].Session = s
+	}
 	got := Sessions(p)
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("sessions (-want +got):\n%s", d)
