@@ -270,17 +270,36 @@ func (o ComposeOptions) scope(pr *program.Probe) {
 
 // markFinalMaps makes the program print protocol.MapsLine right before
 // the maps it prints at its end, however it ends: on the dump signal, at
-// SIGINT, or by its own exit(). The line is the last thing its END probe
-// does (the user's, of which bpftrace 0.17 allows only one, or one
+// SIGINT, or by its own exit(). The line is the last thing its last END
+// probe does (the user's, of which bpftrace 0.17 allows only one, or one
 // the runner adds; on the dump signal too, where END runs before the dump
-// probe). It returns how many attach points it added.
+// probe). An END that shares its body with other attach points
+// (`END, interval:s:1 { ... }`) is split off first, so the line is printed
+// at the end only. It returns how many attach points it added.
 func (o ComposeOptions) markFinalMaps(p *program.Program) int {
 	mark := fmt.Sprintf("printf(\"%s\\n\");", protocol.MapsLine)
+	var last *program.Probe
 	for _, pr := range p.Probes() {
 		if endProbes(pr.Points) > 0 {
-			pr.AppendStatement(mark)
-			return 0
+			last = pr
 		}
+	}
+	if last != nil {
+		var end, others []string
+		for _, pt := range last.Points {
+			if program.Provider(pt) == "end" || pt == "self:signal:SIGUSR1" {
+				end = append(end, pt)
+			} else {
+				others = append(others, pt)
+			}
+		}
+		if len(others) > 0 {
+			endOnly := last.Copy(end)
+			p.Replace(last, last.Copy(others), endOnly)
+			last = endOnly
+		}
+		last.AppendStatement(mark)
+		return 0
 	}
 	end := &program.Probe{Points: []string{"END"}, Body: "{ " + mark + " }"}
 	if o.Features.SignalProbes {

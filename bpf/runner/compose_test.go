@@ -59,6 +59,20 @@ func TestCompose(t *testing.T) {
 				" // done\n" + `self:signal:SIGUSR1 { printf("M\n"); exit(); }`,
 		},
 		{
+			name: "an END that shares its body is split off, so the maps line comes at the end only",
+			src:  `END, interval:s:1 { printf("tick\n"); }`,
+			opts: ComposeOptions{Features: newest, Marker: "M", Group: true},
+			want: `interval:s:1 { printf("tick\n"); }` + "\n" + `END, self:signal:SIGUSR1 { printf("tick\n"); ` + "\nprintf(\"" + protocol.MapsLine + "\\n\");\n}" +
+				"\n" + `self:signal:SIGUSR1 { printf("M\n"); exit(); }`,
+		},
+		{
+			name: "of two END probes (0.27), the last prints the maps line",
+			src:  "END { printf(\"a\\n\"); }\nEND { printf(\"b\\n\"); }",
+			opts: ComposeOptions{Features: newest, Marker: "M", Group: true},
+			want: "END, self:signal:SIGUSR1 { printf(\"a\\n\"); }\nEND, self:signal:SIGUSR1 { printf(\"b\\n\"); \nprintf(\"" + protocol.MapsLine + "\\n\");\n}" +
+				"\n" + `self:signal:SIGUSR1 { printf("M\n"); exit(); }`,
+		},
+		{
 			name: "0.17 (one END, no signal probes) marks the maps it prints at exit",
 			src:  `uprobe:/bin/x:f { @calls = count(); }`,
 			opts: ComposeOptions{Features: FeaturesOf("0.17.0"), Scope: scope, Group: true},

@@ -276,6 +276,7 @@ func TestMapsLineHoweverItEnds(t *testing.T) {
 		{"stopped, with an END", ticking + ` END { printf("bye\n"); }`, true},
 		{"ends itself", `BEGIN { @ticks = count(); printf("started\n"); } interval:ms:200 { exit(); }`, false},
 		{"ends itself, with an END", `BEGIN { @ticks = count(); printf("started\n"); } interval:ms:200 { exit(); } END { printf("bye\n") } // the end`, false},
+		{"ends itself, its END shared with a timer", `BEGIN { @ticks = count(); printf("started\n"); } END, interval:ms:50 { @n = count(); } interval:ms:300 { exit(); }`, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := startRunner(t, context.Background(), session(c.program, func(s *protocol.Session) { s.Group = true }))
