@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,6 +18,15 @@ const module = "github.com/trace-debug/kubectl-trace-debug"
 
 // clientLayers are the client's packages, highest first.
 var clientLayers = []string{"debug", "debug/group", "debug/session", "debug/kube", "debug/pods", "debug/exit"}
+
+// sharedBpf are bpf/'s packages that both programs use: the contract, the
+// reader of a program, the maps and the stacks; they link no eBPF and no
+// Kubernetes code. Every other package under bpf/ is podOnly: it runs in
+// the runner, and the client links none of it.
+var (
+	sharedBpf = []string{"bpf/protocol", "bpf/program", "bpf/mapmerge", "bpf/stacks"}
+	podOnly   = []string{"bpf/runner", "bpf/gofunc", "bpf/symbols", "bpf/cpuprofile", "bpf/syscalls", "bpf/pidns", "bpf/cmd"}
+)
 
 // pureClient are the client's packages of logic alone, which the command
 // layer uses.
@@ -38,9 +49,13 @@ type rule struct {
 // client layer's.
 func rules() []rule {
 	kubetest := module + "/debug/kube/kubetest"
-	rs := []rule{
-		{pkg: ".", trees: []string{"github.com/cilium/ebpf", module + "/bpf/runner", kubetest}},
-		{pkg: "./bpf/cmd/trace-debug-runner", trees: []string{"k8s.io", module + "/debug"}},
+	client := rule{pkg: ".", trees: []string{"github.com/cilium/ebpf", kubetest}}
+	for _, p := range podOnly {
+		client.trees = append(client.trees, module+"/"+p)
+	}
+	rs := []rule{client, {pkg: "./bpf/cmd/trace-debug-runner", trees: []string{"k8s.io", module + "/debug"}}}
+	for _, s := range sharedBpf {
+		rs = append(rs, rule{pkg: "./" + s, trees: []string{"github.com/cilium/ebpf", "k8s.io", module + "/debug"}})
 	}
 	for i, layer := range clientLayers {
 		r := rule{pkg: "./" + layer, trees: []string{kubetest}}
@@ -158,6 +173,12 @@ func TestBoundaryRules(t *testing.T) {
 		{"./debug", module + "/debug/group", true, false},
 		{"./debug", "github.com/spf13/cobra", true, false},
 		{"./debug/kube", "k8s.io/cli-runtime/pkg/resource", true, false},
+		{".", module + "/bpf/gofunc", false, true},
+		{".", module + "/bpf/symbols", false, true},
+		{".", module + "/bpf/mapmerge", false, false},
+		{"./bpf/mapmerge", "github.com/cilium/ebpf", false, true},
+		{"./bpf/stacks", "k8s.io/api/core/v1", false, true},
+		{"./bpf/program", module + "/debug/pods", false, true},
 	} {
 		var imports []string
 		if c.own {
@@ -165,6 +186,39 @@ func TestBoundaryRules(t *testing.T) {
 		}
 		if got := len(violations(rs[c.pkg], []string{c.dep}, imports)) > 0; got != c.bad {
 			t.Errorf("%s with %s: forbidden %v, want %v", c.pkg, c.dep, got, c.bad)
+		}
+	}
+}
+
+// Every package under bpf/ is either shared or pod-only: a new one is
+// placed on one side, in the lists above and in its package doc.
+func TestBpfPackagesAreSharedOrPodOnly(t *testing.T) {
+	for _, pkg := range goList(t, "./bpf/...") {
+		rel := strings.TrimPrefix(pkg, module+"/")
+		shared := false
+		for _, s := range sharedBpf {
+			shared = shared || rel == s
+		}
+		pod := false
+		for _, p := range podOnly {
+			pod = pod || under(rel, p)
+		}
+		if shared == pod {
+			t.Errorf("%s is neither shared nor pod-only (or both): add it to sharedBpf or podOnly, and say which in its package doc", rel)
+		}
+		if pkg == module+"/bpf/cmd/trace-debug-runner" {
+			continue // the runner binary: pod-only by what it is
+		}
+		says := map[bool]string{true: "// Shared: ", false: "// Pod-only: "}[shared]
+		dir := goList(t, "-f", "{{.Dir}}", pkg)[0]
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		found := false
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			found = found || strings.Contains(string(b), says)
+		}
+		if !found {
+			t.Errorf("%s's package doc does not say %q", rel, says)
 		}
 	}
 }

@@ -7,6 +7,9 @@
 //
 // Functions are found in the ELF symbol table, or in a stripped binary's
 // .gopclntab (its text start taken from runtime.text or the module data).
+//
+// Pod-only: it runs in the runner, in the tracer container; the client
+// links none of it (boundary_test.go keeps it so).
 package gofunc
 
 //go:generate go tool bpf2go -tags linux -cc clang -strip llvm-strip -target amd64,arm64 -type event gofunc gofunc.c -- -I/usr/include/x86_64-linux-gnu -I/usr/include

@@ -11,6 +11,9 @@
 // avg maps as stats (AvgAsStats) and the merge prints them as averages.
 // Maps whose aggregation is unknown or mixed cannot be merged; they are
 // left to be printed per pod.
+//
+// Shared: the client (debug/) and the runner both use it; it links no eBPF
+// and no Kubernetes code (boundary_test.go keeps it so).
 package mapmerge
 
 import (

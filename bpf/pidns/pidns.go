@@ -2,6 +2,9 @@
 // only the processes of one PID namespace (the target container's): it
 // reads the namespace's identity, sets it, and the engine's other settings,
 // on the program before load, and explains a verifier rejection.
+//
+// Pod-only: it runs in the runner, in the tracer container; the client
+// links none of it (boundary_test.go keeps it so).
 package pidns
 
 import (

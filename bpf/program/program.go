@@ -7,6 +7,9 @@
 // It does not parse expressions: it finds where things start and end, the way
 // bpftrace's own lexer does (strings, character literals, comments, balanced
 // braces), and leaves everything else as written.
+//
+// Shared: the client (debug/) and the runner both use it; it links no eBPF
+// and no Kubernetes code (boundary_test.go keeps it so).
 package program
 
 import (

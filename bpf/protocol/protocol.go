@@ -3,6 +3,9 @@
 // command line, the control lines the client sends on the container's stdin,
 // and the runner's own exit codes. It has no dependencies so both sides can
 // import it without importing each other.
+//
+// Shared: the client (debug/) and the runner both use it; it links no eBPF
+// and no Kubernetes code (boundary_test.go keeps it so).
 package protocol
 
 import (

@@ -5,4 +5,7 @@
 // makes sure the tracer never outlives its session: it stops the tracer the
 // Ctrl-C way (so maps are printed) on request, when the client goes away, at
 // the session's duration, and at its deadline.
+//
+// Pod-only: it runs in the runner, in the tracer container; the client
+// links none of it (boundary_test.go keeps it so).
 package runner

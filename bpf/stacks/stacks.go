@@ -5,6 +5,9 @@
 // the client reads them back, merges the pods' profiles and writes them as
 // a pprof profile (github.com/google/pprof/profile), folded lines, a top
 // table or JSON. It is pure: no eBPF, no Kubernetes.
+//
+// Shared: the client (debug/) and the runner both use it; it links no eBPF
+// and no Kubernetes code (boundary_test.go keeps it so).
 package stacks
 
 import (
