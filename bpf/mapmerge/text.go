@@ -32,20 +32,6 @@ func ParseText(text string) *Dump {
 	lines := strings.Split(text, "\n")
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
-		if open := keyOpen.FindStringSubmatch(line); open != nil && !mapLine.MatchString(line) {
-			end := i + 1
-			for end < len(lines) && !keyClose.MatchString(lines[end]) {
-				end++
-			}
-			if end < len(lines) { // the key is the text between the brackets, as printed
-				key := open[2] + "\n" + strings.Join(lines[i+1:end], "\n") + "\n"
-				for _, l := range lines[i:end] {
-					d.raw(open[1], l)
-				}
-				line = open[1] + "[" + key + "]:" + strings.TrimPrefix(lines[end], "]:")
-				i = end
-			}
-		}
 		if hist != nil {
 			if b, ok := parseBucket(line); ok {
 				hist.Buckets = append(hist.Buckets, b)
@@ -58,22 +44,18 @@ func ParseText(text string) *Dump {
 		if line == "" {
 			continue
 		}
-		m := mapLine.FindStringSubmatch(line)
-		if m == nil {
-			m = multiLine(line)
-		}
+		m, took := entryAt(lines, i)
 		if m == nil {
 			d.Other = append(d.Other, line)
 			continue
 		}
+		for _, l := range lines[i : i+took] {
+			d.raw(m[1], l)
+		}
+		i += took - 1
 		mp := d.Map(m[1])
 		mp.Keyed = m[2] != ""
 		v, _ := mp.entry(m[3])
-		if !strings.Contains(line, "\n") {
-			d.raw(m[1], line)
-		} else {
-			d.raw(m[1], line[strings.LastIndexByte(line, '\n')+1:])
-		}
 		switch value := m[4]; {
 		case value == "":
 			hist, histName = v, m[1]
@@ -93,18 +75,26 @@ func ParseText(text string) *Dump {
 	return d
 }
 
-// multiLine matches an entry whose key spans lines (as ParseText joined
-// it) as mapLine matches others: name, [key], key, value.
-func multiLine(line string) []string {
-	first, _, _ := strings.Cut(line, "\n")
-	open := keyOpen.FindStringSubmatch(first)
-	close := strings.LastIndex(line, "]:")
-	if open == nil || close < len(open[1]) || first == line {
-		return nil
+// entryAt reads the map entry that starts at lines[i]: a line mapLine
+// matches, or an entry whose key goes on over several lines (keyOpen, a
+// frame a line, keyClose), its key the text between the brackets as
+// printed. It returns mapLine's groups (the entry, name, [key], key,
+// value) and how many lines the entry took; nil when no entry starts there.
+func entryAt(lines []string, i int) ([]string, int) {
+	if m := mapLine.FindStringSubmatch(lines[i]); m != nil {
+		return m, 1
 	}
-	key := line[len(open[1])+1 : close]
-	value := strings.TrimPrefix(line[close+2:], " ")
-	return []string{line, open[1], "[" + key + "]", key, value}
+	open := keyOpen.FindStringSubmatch(lines[i])
+	if open == nil {
+		return nil, 0
+	}
+	for end := i + 1; end < len(lines); end++ {
+		if c := keyClose.FindStringSubmatch(lines[end]); c != nil {
+			key := open[2] + "\n" + strings.Join(lines[i+1:end], "\n") + "\n"
+			return []string{strings.Join(lines[i:end+1], "\n"), open[1], "[" + key + "]", key, c[1]}, end - i + 1
+		}
+	}
+	return nil, 0
 }
 
 // parseBucket reads one histogram line: `[4, 8)   3 |@@@   |`.
