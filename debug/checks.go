@@ -16,7 +16,6 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/debug/junit"
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
-	"github.com/trace-debug/kubectl-trace-debug/debug/session"
 )
 
 // Checks are a session's --assert expressions and its --junit report:
@@ -243,38 +242,57 @@ func mapsText(m group.Maps, d *mapmerge.Dump) string {
 // since is how long ago start was, to the millisecond.
 func since(start time.Time) time.Duration { return time.Since(start).Round(time.Millisecond) }
 
-// checks are a found session's assertions (kept in its pod) and the
-// subcommand's report path; their compiling cannot fail but for a session
-// written by another client version, which is then reported.
-func (o *SessionRef) checks(info pods.SessionInfo, junitPath string) *Checks {
-	c := &Checks{Exprs: info.Asserts, JUnit: junitPath, engine: info.Engine()}
-	c.maps = declaredMaps(info.Program, c.engine)
+// finish is the end of a found session (stop, attach): its outcome, and
+// the assertions it keeps checked on the final maps its end read, with
+// report the path of its report ("" for none). Their compiling cannot
+// fail but for a session written by another client version, which is
+// then reported.
+func (o *SessionRef) finish(outcome group.Outcome, report string, start time.Time) error {
+	info := outcome.Tracers[0].Info // found: every pod holds the session
+	c := &Checks{Exprs: info.Asserts, JUnit: report, engine: info.Engine()}
+	maps := declaredMaps(info.Program, c.engine)
 	if info.ProgramOnStdin { // its text is not in the pod: its maps are kept there (or, from an older client, those its assertions read)
-		c.maps = assert.MapsIn(info.Asserts)
+		maps = assert.MapsIn(info.Asserts)
 		if len(info.Maps) > 0 {
-			c.maps = assert.Maps(mapmerge.KindsOf(info.Maps))
+			maps = assert.Maps(mapmerge.KindsOf(info.Maps))
 		}
 	}
-	return c
+	if err := c.compile(maps); err != nil {
+		return err
+	}
+	return finish(o.ErrOut, c, group.SessionMaps(info), outcome, o.foundRun(info, start))
 }
 
-// finishChecks checks a found session's assertions on its final maps d
-// (unread: the pods whose maps were not read) and writes its report: what
-// `stop` and `attach` do at its end.
-func (o *SessionRef) finishChecks(c *Checks, tracers []*session.Tracer, d *mapmerge.Dump, unread []string, err error, start time.Time) error {
-	if cerr := c.compile(c.maps); cerr != nil {
-		return cerr
-	}
-	info := tracers[0].Info
-	run := junit.Session{Name: o.Session, Target: o.target(), Namespace: tracers[0].Namespace, What: whatRan(info.Session, info.Program),
-		Started: info.Started, Duration: since(info.Started), Maps: mapsText(group.SessionMaps(info), d)}
+// foundRun is what a found session's report says of it, before its end
+// (start: when the subcommand began, for a session that does not say
+// when it started).
+func (o *SessionRef) foundRun(info pods.SessionInfo, start time.Time) junit.Session {
+	run := junit.Session{Target: o.target(), Namespace: info.Namespace, What: whatRan(info.Session, info.Program), Started: info.Started, Duration: since(info.Started)}
 	if info.Started.IsZero() {
 		run.Started, run.Duration = start, since(start)
 	}
-	for _, t := range tracers {
-		run.Pods = append(run.Pods, t.Pod)
+	return run
+}
+
+// finish is where every session ends in the command layer, whatever
+// command ends it, over one pod or several, whatever it ran: the
+// outcome's result and, when the session is checked (c, nil for none),
+// its assertions on the final maps its end read, and its report (run
+// says what ran; maps how its maps are written as text).
+func finish(errOut io.Writer, c *Checks, maps group.Maps, outcome group.Outcome, run junit.Session) error {
+	err := outcome.Result()
+	if c == nil || !c.active() {
+		return err
 	}
-	return c.finish(o.ErrOut, d, unread, err, run)
+	run.Name, run.Pods = outcome.Session, outcome.Pods
+	for _, t := range outcome.Tracers {
+		if t != nil {
+			run.Namespace = t.Namespace
+			break
+		}
+	}
+	run.Maps = mapsText(maps, outcome.Maps)
+	return c.finish(errOut, outcome.Maps, outcome.Unread, err, run)
 }
 
 // whatRan says what a session ran, for its report: its program (as

@@ -3,7 +3,7 @@ package debug
 import (
 	"context"
 	"errors"
-	"sync"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
 	"github.com/trace-debug/kubectl-trace-debug/debug/group"
+	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
 	"github.com/trace-debug/kubectl-trace-debug/debug/session"
 )
 
@@ -51,20 +52,10 @@ func newCmdAttach(ref SessionRef) *cobra.Command {
 // the session's assertions checked on them.
 func (o *AttachOptions) Run(ctx context.Context) error {
 	start := time.Now()
-	var mu sync.Mutex
-	var tracers []*session.Tracer
-	var one *group.Final // one pod's final maps, kept to be shown as the trace shows them
-	merged, unread, err := o.each(ctx, "followed", true, func(ctx context.Context, t *session.Tracer) error {
-		mu.Lock()
-		tracers = append(tracers, t)
-		mu.Unlock()
-		out := t.Out
-		if !o.group() {
-			one = &group.Final{Live: printableWriter{t.Out}}
-			out = one
-		}
+	outcome, err := o.each(ctx, "followed", true, showMaps, func(ctx context.Context, m *group.Member) error {
+		t := m.Tracer
 		err := t.Interact(ctx, o.NoStop, func() { go t.SendStop(ctx) }, func(ctx context.Context) error {
-			return t.Logs(ctx, &corev1.PodLogOptions{Follow: true}, printableWriter{out})
+			return t.Logs(ctx, &corev1.PodLogOptions{Follow: true}, printableWriter{m.Out})
 		})
 		if errors.Is(err, session.ErrLeft) {
 			return exit.Fixf(exit.Interrupted, exit.Fix{Command: exit.Resume, Pod: t.Pod, Session: t.Name}, "%w", session.ErrLeft)
@@ -74,24 +65,15 @@ func (o *AttachOptions) Run(ctx context.Context) error {
 		}
 		return t.Finish(ctx)
 	})
-	if len(tracers) == 0 {
+	if err != nil {
 		return err
 	}
-	maps, d := group.SessionMaps(tracers[0].Info), merged
-	if one != nil {
-		one.Close()
-		if kept, found := one.Kept(); found {
-			var serr error
-			if d, serr = maps.ShowOne(o.Out, kept); err == nil && serr != nil {
-				err = codef(ExitInternal, "write the final maps: %w", serr)
-			}
-		} else {
-			unread = []string{tracers[0].Pod}
-		}
+	if slices.ContainsFunc(outcome.Errs, func(err error) bool { return errors.Is(err, session.ErrLeft) }) {
+		return outcome.Result() // the user left: the session goes on, its end is to come
 	}
-	checks := o.checks(tracers[0].Info, o.JUnit)
-	if !checks.active() || errors.Is(err, session.ErrLeft) {
-		return err
-	}
-	return o.finishChecks(checks, tracers, d, unread, err, start)
+	return o.finish(outcome, o.JUnit, start)
 }
+
+// showMaps is the end of a found session whose output is shown: its
+// final maps, as the trace shows them.
+func showMaps(info pods.SessionInfo) group.Ending { return group.SessionMaps(info) }

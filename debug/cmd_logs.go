@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/trace-debug/kubectl-trace-debug/debug/session"
+	"github.com/trace-debug/kubectl-trace-debug/debug/group"
 )
 
 // LogsOptions are the inputs of `kubectl trace-debug logs`.
@@ -36,11 +36,15 @@ func newCmdLogs(ref SessionRef) *cobra.Command {
 }
 
 // Run prints the session's output (of every pod it spans, each line
-// marked with its pod); a followed one ends with the session's result line
-// (the output is then complete).
+// marked with its pod), its final maps shown as the trace shows them; a
+// followed one ends with the session's result line (the output is then
+// complete).
 func (o *LogsOptions) Run(ctx context.Context) error {
-	_, _, err := o.each(ctx, "read", false, func(ctx context.Context, t *session.Tracer) error {
-		return t.Logs(ctx, &corev1.PodLogOptions{Follow: o.Follow}, printableWriter{t.Out})
+	outcome, err := o.each(ctx, "read", false, showMaps, func(ctx context.Context, m *group.Member) error {
+		return m.Tracer.Logs(ctx, &corev1.PodLogOptions{Follow: o.Follow}, printableWriter{m.Out})
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return outcome.Result()
 }

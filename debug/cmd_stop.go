@@ -3,14 +3,11 @@ package debug
 import (
 	"context"
 	"errors"
-	"io"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/spf13/cobra"
-	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
 	"github.com/trace-debug/kubectl-trace-debug/debug/group"
 
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
@@ -47,61 +44,45 @@ func newCmdStop(ref SessionRef) *cobra.Command {
 }
 
 // Run stops the session (in every pod it spans) and waits until its
-// output is complete.
+// output is complete; a session with assertions (or --junit) has its
+// final maps read from its log and checked.
 func (o *StopOptions) Run(ctx context.Context) error {
 	start := time.Now()
-	var mu sync.Mutex
-	var tracers []*session.Tracer
-	_, _, err := o.each(ctx, "stopped", false, func(ctx context.Context, t *session.Tracer) error {
-		mu.Lock()
-		tracers = append(tracers, t)
-		mu.Unlock()
-		if t.State.Running == nil {
-			kube.Progressf(t.ErrOut, "session %s is not running (%s); nothing to stop", t.Name, pods.StateName(t.State))
+	checked := func(info pods.SessionInfo) bool { return len(info.Asserts) > 0 || o.JUnit != "" }
+	readMaps := func(info pods.SessionInfo) group.Ending {
+		if !checked(info) {
 			return nil
 		}
-		e, err := t.Stop(ctx)
-		if errors.Is(err, session.ErrEnded) {
-			kube.Progressf(t.ErrOut, "session %s is not running (it ended with exit code %d); nothing to stop", t.Name, e.ExitCode())
-			return nil
-		}
-		if err != nil {
+		m := group.SessionMaps(info)
+		m.Quiet = true // the output is the log's to show
+		return m
+	}
+	outcome, err := o.each(ctx, "stopped", false, readMaps, func(ctx context.Context, m *group.Member) error {
+		if err := stop(ctx, m.Tracer); err != nil || !checked(m.Tracer.Info) {
 			return err
 		}
-		kube.Progressf(t.ErrOut, "session %s stopped (exit code %d); its output: kubectl trace-debug logs pod/%s %s", t.Name, e.ExitCode(), t.Pod, t.Name)
-		return nil
+		return m.Tracer.Logs(ctx, &corev1.PodLogOptions{}, m.Muted())
 	})
-	if len(tracers) == 0 {
+	if err != nil {
 		return err
 	}
-	maps := group.SessionMaps(tracers[0].Info)
-	checks := o.checks(tracers[0].Info, o.JUnit)
-	if !checks.active() {
-		return err
-	}
-	d, unread, rerr := finalMaps(ctx, maps, tracers)
-	if err == nil {
-		err = rerr
-	}
-	return o.finishChecks(checks, tracers, d, unread, err, start)
+	return o.finish(outcome, o.JUnit, start)
 }
 
-// finalMaps reads the final maps each tracer printed into its log and
-// merges them (nil when none printed them); unread are the pods whose log
-// has none.
-func finalMaps(ctx context.Context, maps group.Maps, tracers []*session.Tracer) (d *mapmerge.Dump, unread []string, err error) {
-	var kept []string
-	for _, t := range tracers {
-		f := &group.Final{Live: io.Discard}
-		if err := t.Logs(ctx, &corev1.PodLogOptions{}, f); err != nil {
-			return nil, nil, err
-		}
-		f.Close()
-		if k, found := f.Kept(); found {
-			kept = append(kept, k)
-		} else {
-			unread = append(unread, t.Pod)
-		}
+// stop stops t's session, unless it is not running, saying which.
+func stop(ctx context.Context, t *session.Tracer) error {
+	if t.State.Running == nil {
+		kube.Progressf(t.ErrOut, "session %s is not running (%s); nothing to stop", t.Name, pods.StateName(t.State))
+		return nil
 	}
-	return maps.Read(kept), unread, nil
+	e, err := t.Stop(ctx)
+	if errors.Is(err, session.ErrEnded) {
+		kube.Progressf(t.ErrOut, "session %s is not running (it ended with exit code %d); nothing to stop", t.Name, e.ExitCode())
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	kube.Progressf(t.ErrOut, "session %s stopped (exit code %d); its output: kubectl trace-debug logs pod/%s %s", t.Name, e.ExitCode(), t.Pod, t.Name)
+	return nil
 }

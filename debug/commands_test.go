@@ -81,7 +81,7 @@ func TestTraceCommand(t *testing.T) {
 	name := strings.TrimSpace(r.stdout)
 	b, _ := os.ReadFile(ready)
 	if r.code != 0 || !strings.HasPrefix(name, "trace-debug-") || strings.TrimSpace(string(b)) != name ||
-		!strings.Contains(r.stderr, "or for --duration 10s") || !strings.Contains(r.stderr, "`kubectl trace-debug stop pod/web "+name+"`") {
+		!strings.Contains(r.stderr, "or the end of its --duration 10s") || !strings.Contains(r.stderr, "`kubectl trace-debug stop pod/web "+name+"`") {
 		t.Fatalf("detach: exit %d (%v), ready file %q\n%s\n%s", r.code, r.err, b, r.stdout, r.stderr)
 	}
 
@@ -180,7 +180,7 @@ func TestFixWords(t *testing.T) {
 		{exit.Fix{Setting: exit.Credentials}, "--kubeconfig"},
 		{exit.Fix{Command: exit.List, Pod: "web"}, "`kubectl trace-debug list pod/web`"},
 		{exit.Fix{Command: exit.List}, "`kubectl trace-debug list`"},
-		{exit.Fix{Command: exit.Stop, Pod: "web", Session: "s", Detached: true, Deadline: time.Hour, Duration: time.Minute}, "at its deadline (1h0m0s) or after its --duration 1m0s, or with `kubectl trace-debug stop pod/web s`"},
+		{exit.Fix{Command: exit.Stop, Pod: "web", Session: "s", Detached: true, Deadline: time.Hour, Duration: time.Minute}, "at its deadline (1h0m0s) or the end of its --duration 1m0s, or with `kubectl trace-debug stop pod/web s`"},
 		{exit.Fix{Command: exit.Resume, Pod: "web", Session: "s"}, "`kubectl trace-debug attach pod/web s`"},
 	} {
 		err := explain(exit.Fixf(exit.Usage, c.fix, "cause"))

@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
+	"github.com/trace-debug/kubectl-trace-debug/debug/group"
 )
 
 // defaultCPUDuration is how long --cpu samples unless --duration says.
@@ -49,35 +52,42 @@ func (o *TraceOptions) checkProfileOutput() error {
 	return nil
 }
 
-// showProfile reads the profile each pod's runner printed after the maps
-// line, merges them (each stack keeps its pod) and writes them as -o says.
-// A pod whose profile did not come is left out (its error is its own).
-// container, when known, labels the pprof samples.
-func (o *TraceOptions) showProfile(podNames, kept []string, found []bool, container string) error {
-	var names []string
+// profileEnding is how --cpu ends: the profile each pod's runner printed
+// after the maps line, merged (each stack keeps its pod) and written as
+// -o says. A pod whose profile did not come is left out (its error is its
+// own).
+type profileEnding struct{ o *TraceOptions }
+
+// End draws the pods' profile; a profile has no maps.
+func (e *profileEnding) End(ends group.Ends) (*mapmerge.Dump, error) {
+	o := e.o
+	var names, containers []string
 	var profiles []*stacks.Profile
-	for i, k := range kept {
-		if !found[i] {
+	for _, pe := range ends.Pods {
+		if !pe.Found {
 			continue
 		}
-		p, err := stacks.Read(k)
+		p, err := stacks.Read(pe.Kept)
 		if err != nil {
-			return codef(ExitInternal, "pod %s: %w", podNames[i], err)
+			return nil, codef(ExitInternal, "pod %s: %w", pe.Pod, err)
 		}
-		names, profiles = append(names, podNames[i]), append(profiles, p)
+		names, profiles = append(names, pe.Pod), append(profiles, p)
+		if !slices.Contains(containers, pe.Target) {
+			containers = append(containers, pe.Target)
+		}
 	}
 	if len(profiles) == 0 {
-		return nil
+		return nil, nil
 	}
 	p := stacks.Merge(names, profiles)
-	if len(names) > 1 {
-		o.progress("profiles of %d pods merged (%s)", len(names), strings.Join(names, ", "))
+	if len(names) > 1 { // one pod's runner said its samples itself
+		o.progress("profiles of %d pods merged (%s): %d samples in %d distinct stacks%s", len(names), strings.Join(names, ", "), p.Samples(), len(p.Stacks), p.Lost.Note())
 	}
-	if l := p.Lost; l.UserStacks+l.KernelStacks+l.Samples+l.Unnamed > 0 {
-		o.progress("of %d samples: %d user and %d kernel stacks not recorded, %d samples dropped, %d of processes that exited before they could be named",
-			p.Samples(), l.UserStacks, l.KernelStacks, l.Samples, l.Unnamed)
+	container := ""
+	if len(containers) == 1 {
+		container = containers[0]
 	}
-	return o.writeProfile(o.Out, p, strings.Join(names, ", "), container)
+	return nil, o.writeProfile(o.Out, p, strings.Join(names, ", "), container)
 }
 
 // writeProfile writes p to w in the -o format.

@@ -3,6 +3,7 @@ package debug
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
 )
@@ -73,7 +74,7 @@ func fixWords(f exit.Fix) string {
 		}
 	case exit.Stop:
 		if f.Detached {
-			words = append(words, "it ends at its deadline ("+f.Deadline.String()+")"+durationNote(f)+", or with "+stopCommand(f.Pod, f.Session))
+			words = append(words, "it ends at its deadline ("+f.Deadline.String()+")"+durationNote(f.Duration)+", or with "+stopCommand(f.Pod, f.Session))
 		} else {
 			words = append(words, "end it with "+stopCommand(f.Pod, f.Session))
 		}
@@ -83,10 +84,11 @@ func fixWords(f exit.Fix) string {
 	return strings.Join(words, "; ")
 }
 
-// durationNote names the session's --duration, when it has one.
-func durationNote(f exit.Fix) string {
-	if f.Duration > 0 {
-		return fmt.Sprintf(" or after its --duration %v", f.Duration)
+// durationNote names a detached session's --duration d, when it has one,
+// as the other end of its run beside its deadline.
+func durationNote(d time.Duration) string {
+	if d > 0 {
+		return fmt.Sprintf(" or the end of its --duration %v", d)
 	}
 	return ""
 }
@@ -98,8 +100,13 @@ func stopCommand(target, session string) string {
 
 // goesOnNote tells how to come back to a session left running in target.
 func goesOnNote(target, session string) string {
-	return fmt.Sprintf("it goes on (follow it with `kubectl trace-debug attach %s %s`, end it with `kubectl trace-debug stop %s %s`)",
-		target, session, target, session)
+	return "it goes on (" + comeBack(target, session) + ")"
+}
+
+// comeBack says how to follow a session left running in target, and how
+// to end it.
+func comeBack(target, session string) string {
+	return fmt.Sprintf("follow it with `kubectl trace-debug attach %s %s`, end it with %s", target, session, stopCommand(target, session))
 }
 
 // podArg is a pod name as TARGET ("pod/NAME"); other targets unchanged.

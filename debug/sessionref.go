@@ -8,7 +8,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
 	"github.com/trace-debug/kubectl-trace-debug/debug/group"
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
@@ -104,37 +103,47 @@ func (o *SessionRef) streams() session.Streams {
 	return session.Streams{Out: o.Out, ErrOut: o.ErrOut, Interrupts: o.Interrupts}
 }
 
-// each runs do for the session in its pod; for a session over several
-// pods, for the session in each pod that holds it, at once, with lines
-// marked by pod, final maps merged (and returned, with the pods that ended
-// well but printed none), and one outcome: a failing pod is
-// reported and makes the command exit 13 (every pod failing alike exits
-// with their code). verb says what was done to a pod. With signals (a
-// subcommand that reads the user's signals itself), each pod's session
-// gets its own copy of every signal.
-func (o *SessionRef) each(ctx context.Context, verb string, signals bool, do func(ctx context.Context, t *session.Tracer) error) (*mapmerge.Dump, []string, error) {
-	if !o.group() {
-		t, err := session.Find(ctx, o.Clients, o.PodName, o.Session, o.streams())
-		if err != nil {
-			return nil, nil, err
-		}
-		return nil, nil, do(ctx, t)
-	}
-	targets, err := o.targets(ctx)
+// each runs do for the session in each pod that holds it: the one pod
+// TARGET names (a group of one, whose lines are its own), or every pod of
+// a workload or selector that holds it, at once, with lines marked by pod,
+// each with its own copy of every signal when signals is set (a
+// subcommand that reads the user's signals itself). end, when set, gives
+// the session's end from the session as its pods describe it. verb says
+// what was done to a pod. Each pod's outcome is reported (see
+// group.Outcome): a failing pod makes a command over several exit 13
+// (every pod failing alike exits with their code).
+func (o *SessionRef) each(ctx context.Context, verb string, signals bool, end func(pods.SessionInfo) group.Ending, do func(ctx context.Context, m *group.Member) error) (group.Outcome, error) {
+	g, err := o.found(ctx, verb)
 	if err != nil {
-		return nil, nil, err
+		return group.Outcome{}, err
 	}
-	g, err := group.Sessions(o.Clients, targets, o.Session, verb, o.streams())
-	if err != nil {
-		return nil, nil, err
+	if end != nil {
+		g.End = end(g.Members()[0].Tracer.Info)
 	}
 	var interrupts <-chan os.Signal
 	if signals {
 		interrupts = o.Interrupts
 	}
-	outcome := g.Run(ctx, interrupts, func(ctx context.Context, m *group.Member) error { return do(ctx, m.Tracer) })
+	outcome := g.Run(ctx, interrupts, do)
 	outcome.Report(o.ErrOut, "", explain)
-	return outcome.Maps, outcome.Unread, outcome.Result()
+	return outcome, nil
+}
+
+// found finds the session in the pod TARGET names, or in every running
+// pod of the workload or selector that holds it.
+func (o *SessionRef) found(ctx context.Context, verb string) (*group.Group, error) {
+	if !o.group() {
+		t, err := session.Find(ctx, o.Clients, o.PodName, o.Session, o.streams())
+		if err != nil {
+			return nil, err
+		}
+		return group.Found(t, verb, o.streams()), nil
+	}
+	targets, err := o.targets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return group.Sessions(o.Clients, targets, o.Session, verb, o.streams())
 }
 
 // runE runs a subcommand with its context. Unless the subcommand reads the

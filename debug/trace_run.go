@@ -3,10 +3,10 @@ package debug
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
-	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
 	"github.com/trace-debug/kubectl-trace-debug/debug/group"
 	"github.com/trace-debug/kubectl-trace-debug/debug/junit"
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
@@ -38,83 +38,56 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		}
 		f.Close()
 	}
-	c, pod := o.Clients, o.PodName
-	var skipped pods.Targets
-	if pod == "" {
-		targets, err := o.resolve(ctx)
-		if err != nil {
-			return err
-		}
-		if len(targets.Running) > 1 {
-			return o.runGroup(ctx, targets)
-		}
-		pod, c, skipped = targets.Running[0].Name, c.In(targets.Running[0].Namespace), targets
+	targets, err := o.targets(ctx)
+	if err != nil {
+		return err
 	}
+	if o.DryRun && len(targets.Running) > 1 {
+		return codef(ExitUsage, "--dry-run takes one pod for now; %s has %d running pods: try one with pod/NAME", targets.What, len(targets.Running))
+	}
+	end, live := o.ending()
 	streams := o.streams()
-	var final *group.Final
-	switch {
-	case o.CPU: // the profile comes after the maps line; what precedes it is the runner's talk
-		final = &group.Final{Live: o.ErrOut}
-		streams.Out = final
-	case o.Checks.active() && !o.Detach && !o.DryRun: // the final maps come after the maps line, to be checked
-		final = &group.Final{Live: o.Out}
-		streams.Out = final
-	}
+	streams.Out = live
+	cfg := group.TraceConfig{Request: o.request("", len(targets.Running) > 1 && !o.PerPod), End: end, OnReady: o.onReady}
 	start := time.Now()
-	t, err := session.Trace(ctx, c, o.request(pod, false), streams)
-	if o.Checks.active() && !o.Detach && !o.DryRun {
-		return o.finishOne(t, final, err, start, skipped)
+	outcome, err := group.Trace(ctx, o.Clients, targets, cfg, streams)
+	if err != nil {
+		return err
 	}
-	if o.CPU && t != nil {
-		final.Close()
-		kept, found := final.Kept()
-		if rerr := o.showProfile([]string{t.Pod}, []string{kept}, []bool{found}, t.Target); err == nil {
-			err = rerr
-		}
+	ok := "traced, exit code 0"
+	if o.Detach {
+		ok = "probes attached, running detached"
 	}
-	if err == nil && t.Detached() {
-		o.progress("tracer %s runs detached until its deadline (%v)%s; follow it with `kubectl trace-debug attach pod/%s %s`, end it with %s%s",
-			t.Name, o.Deadline, o.durationNote(), t.Pod, t.Name, stopCommand(t.Pod, t.Name), o.assertNote())
+	outcome.Report(o.ErrOut, ok, explain)
+	if detached(outcome) {
+		o.progress("%s", o.detachedNote(outcome, targets))
 	}
-	if err == nil {
-		return partial(skipped)
+	checks := &o.Checks
+	if o.Detach { // its assertions are kept in its pods, for stop
+		checks = nil
 	}
-	return err
+	return finish(o.ErrOut, checks, o.maps(), outcome, o.report(start))
 }
 
-// partial is the result of a trace of the one running pod of several.
-func partial(skipped pods.Targets) error {
-	if len(skipped.Skipped) == 0 {
-		return nil
+// targets are the pods to trace: the pod the user named (read when its
+// tracer starts), or the running pods of the workload or selector.
+func (o *TraceOptions) targets(ctx context.Context) (pods.Targets, error) {
+	if o.PodName != "" {
+		return pods.Named(o.Clients.Namespace, o.PodName), nil
 	}
-	return codef(ExitPartial, "traced 1 pod; %d not traced: %s", len(skipped.Skipped), skipped.SkippedList())
+	return o.resolve(ctx)
 }
 
-// finishOne shows one pod's final maps as it printed them, checks them
-// and writes the report; a trace that failed keeps its own exit code.
-func (o *TraceOptions) finishOne(t *session.Tracer, final *group.Final, err error, start time.Time, skipped pods.Targets) error {
-	final.Close()
-	maps := o.groupMaps()
-	var d *mapmerge.Dump
-	var unread []string
-	if kept, found := final.Kept(); found {
-		var serr error
-		d, serr = maps.ShowOne(o.Out, kept)
-		if err == nil && serr != nil {
-			err = codef(ExitInternal, "write the final maps: %w", serr)
-		}
-	} else if t != nil {
-		unread = []string{t.Pod}
+// ending is how the trace ends, and where its live output goes: a profile
+// drawn (--cpu; the runners' talk goes to stderr, stdout is the
+// profile's), or its final maps shown. A new mode's end goes here.
+func (o *TraceOptions) ending() (group.Ending, io.Writer) {
+	if o.CPU {
+		return &profileEnding{o}, o.ErrOut
 	}
-	if err == nil {
-		err = partial(skipped)
-	}
-	run := o.report(start)
-	if t != nil {
-		run.Name, run.Pods, run.Namespace = t.Name, []string{t.Pod}, t.Namespace
-	}
-	run.Maps = mapsText(maps, d)
-	return o.Checks.finish(o.ErrOut, d, unread, err, run)
+	m := o.maps()
+	m.Merged = func(n int) { o.progress("maps merged across %d pods (--per-pod prints each pod's)", n) }
+	return m, o.Out
 }
 
 // report is what the JUnit report says of this trace, before its end.
@@ -129,8 +102,8 @@ func (o *TraceOptions) report(start time.Time) junit.Session {
 	return junit.Session{Target: target, Namespace: o.Clients.Namespace, What: whatRan(o.session(o.Program), o.Program), Started: start, Duration: since(start)}
 }
 
-// groupMaps says how the session's final maps are read and shown.
-func (o *TraceOptions) groupMaps() group.Maps {
+// maps says how the session's final maps are read and shown.
+func (o *TraceOptions) maps() group.Maps {
 	return group.Maps{Program: o.Program, Native: o.session(o.Program).Native(), JSON: o.OutputFormat == "json", PerPod: o.PerPod}
 }
 
@@ -172,46 +145,25 @@ func (o *TraceOptions) resolve(ctx context.Context) (pods.Targets, error) {
 	return targets, nil
 }
 
-// runGroup traces several pods in one session (see group.Trace) and
-// reports each pod's outcome.
-func (o *TraceOptions) runGroup(ctx context.Context, targets pods.Targets) error {
-	if o.DryRun {
-		return codef(ExitUsage, "--dry-run takes one pod for now; %s has %d running pods: try one with pod/NAME", targets.What, len(targets.Running))
+// detached reports whether the session runs detached in every pod, its
+// probes attached.
+func detached(outcome group.Outcome) bool {
+	for _, t := range outcome.Tracers {
+		if !t.Detached() {
+			return false
+		}
 	}
-	cfg := group.TraceConfig{
-		Request: o.request("", !o.PerPod),
-		Maps:    o.groupMaps(),
-		Merged:  func(n int) { o.progress("maps merged across %d pods (--per-pod prints each pod's)", n) },
-		OnReady: o.onReady,
+	return outcome.Result() == nil
+}
+
+// detachedNote says where a detached session runs, until when, and how
+// to come back to it.
+func (o *TraceOptions) detachedNote(outcome group.Outcome, targets pods.Targets) string {
+	where, target := fmt.Sprintf("session %s runs detached in %d pods", outcome.Session, len(outcome.Pods)), o.targetArg(targets)
+	if outcome.One {
+		where, target = "tracer "+outcome.Session+" runs detached", "pod/"+outcome.Pods[0]
 	}
-	streams := o.streams()
-	start := time.Now()
-	if o.CPU { // stdout is the profile's; the runners' talk goes to stderr
-		cfg.Finals = func(pods, kept []string, found []bool) error { return o.showProfile(pods, kept, found, o.Container) }
-		streams.Out = o.ErrOut
-	}
-	outcome, err := group.Trace(ctx, o.Clients, targets, cfg, streams)
-	if err != nil {
-		return err
-	}
-	ok := "traced, exit code 0"
-	if o.Detach {
-		ok = "probes attached, running detached"
-	}
-	outcome.Report(o.ErrOut, ok, explain)
-	err = outcome.Result()
-	if o.Checks.active() && !o.Detach {
-		run := o.report(start)
-		run.Name, run.Pods, run.Namespace = outcome.Session, outcome.Pods, targets.Running[0].Namespace
-		run.Maps = mapsText(cfg.Maps, outcome.Maps)
-		return o.Checks.finish(o.ErrOut, outcome.Maps, outcome.Unread, err, run)
-	}
-	if o.Detach && err == nil {
-		target := o.targetArg(targets)
-		o.progress("session %s runs detached in %d pods until its deadline (%v)%s; follow it with `kubectl trace-debug attach %s %s`, end it with `kubectl trace-debug stop %s %s`%s",
-			outcome.Session, len(targets.Running), o.Deadline, o.durationNote(), target, outcome.Session, target, outcome.Session, o.assertNote())
-	}
-	return err
+	return fmt.Sprintf("%s until its deadline (%v)%s; %s%s", where, o.Deadline, durationNote(o.Duration), comeBack(target, outcome.Session), o.assertNote())
 }
 
 // targetArg is how the subcommands name this trace's pods.
@@ -232,14 +184,6 @@ func (o *TraceOptions) assertNote() string {
 		return ""
 	}
 	return fmt.Sprintf(", which checks its %d --assert expressions (exit 14 when one fails; add --junit FILE for a report)", len(o.Checks.Exprs))
-}
-
-// durationNote names --duration in the detached messages, when set.
-func (o *TraceOptions) durationNote() string {
-	if o.Duration > 0 {
-		return fmt.Sprintf(" or for --duration %v", o.Duration)
-	}
-	return ""
 }
 
 // progress prints a line about what the command is doing to stderr.

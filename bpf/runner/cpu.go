@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/cpuprofile"
@@ -53,30 +52,8 @@ func (e cpuEngine) Start(_ context.Context, t Target) (Trace, error) {
 			o.say("write the profile: %v", err)
 			return 1
 		}
-		o.say("%d samples in %d distinct stacks%s", p.Samples(), len(p.Stacks), lostNote(p.Lost))
+		o.say("%d samples in %d distinct stacks%s", p.Samples(), len(p.Stacks), p.Lost.Note())
 		o.say("peak memory of the runner: %s", peakMemory())
 		return 0
 	}), nil
-}
-
-// lostNote says what the profile could not record or name, if anything.
-func lostNote(l stacks.Lost) string {
-	var parts []string
-	for _, c := range []struct {
-		n    uint64
-		what string
-	}{
-		{l.UserStacks, "user stacks not recorded (the stack map was full)"},
-		{l.KernelStacks, "kernel stacks not recorded"},
-		{l.Samples, "samples dropped (the counts map was full)"},
-		{l.Unnamed, "samples of processes that exited before they could be named"},
-	} {
-		if c.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
-		}
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "; " + strings.Join(parts, ", ")
 }

@@ -49,6 +49,30 @@ type Lost struct {
 	Unnamed uint64 `json:"unnamed"`
 }
 
+// Note says what a profile could not record or name, after "; " (""
+// when nothing was lost): the one wording of it, the runner's for one pod
+// and the client's for several pods' merged.
+func (l Lost) Note() string {
+	var parts []string
+	for _, c := range []struct {
+		n    uint64
+		what string
+	}{
+		{l.UserStacks, "user stacks not recorded (the stack map was full)"},
+		{l.KernelStacks, "kernel stacks not recorded"},
+		{l.Samples, "samples dropped (the counts map was full)"},
+		{l.Unnamed, "samples of processes that exited before they could be named"},
+	} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, ", ")
+}
+
 // Profile is a CPU profile.
 type Profile struct {
 	// Hz is the sampling rate on each CPU, CPUs how many were sampled.

@@ -3,6 +3,7 @@ package group
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube/kubetest"
@@ -99,7 +101,7 @@ func TestFanOutAndReady(t *testing.T) {
 		}
 	}
 	calls := 0
-	r := readyCount{want: 3, done: func() { calls++ }}
+	r := readyCount{want: 3, done: func(string) { calls++ }}
 	for i := 0; i < 3; i++ {
 		r.hook("s")
 		if want := map[bool]int{true: 1, false: 0}[i == 2]; calls != want {
@@ -138,8 +140,7 @@ func TestTraceOnePodFails(t *testing.T) {
 	merged := 0
 	cfg := TraceConfig{
 		Request: session.Request{Image: "runner:1", Session: s, StartTimeout: 10 * time.Second},
-		Maps:    Maps{Program: s.Program},
-		Merged:  func(n int) { merged = n },
+		End:     Maps{Program: s.Program, Merged: func(n int) { merged = n }},
 	}
 	o, err := Trace(context.Background(), cl.Clients("ns"), targets, cfg, session.Streams{Out: &stdout, ErrOut: &stderr})
 	if err != nil {
@@ -224,15 +225,64 @@ func TestSessionsOnePodFails(t *testing.T) {
 
 // One pod's final maps are shown as it printed them: a native summary as
 // text, with the runner's lines that follow it in a session's log.
-func TestShowOne(t *testing.T) {
+func TestMapsEndOfOne(t *testing.T) {
 	kept := `{"type": "map", "data": {"@calls": {"main.f": 3}}}` + "\ntrace-debug-runner: trace ended, exit code 0\n"
 	var b strings.Builder
-	d, err := Maps{Native: true}.ShowOne(&b, kept)
+	one := func(m Maps) (*mapmerge.Dump, error) {
+		return m.End(Ends{Out: &b, One: true, Pods: []PodEnd{{Pod: "web", Kept: kept, Found: true, Lines: &b}}})
+	}
+	d, err := one(Maps{Native: true})
 	if err != nil || len(d.Maps) != 1 || !strings.Contains(b.String(), "@calls[main.f]: 3\n") || !strings.Contains(b.String(), "trace ended, exit code 0") {
 		t.Fatalf("native: %v\n%s", err, b.String())
 	}
 	b.Reset()
-	if _, err := (Maps{Native: true, JSON: true}).ShowOne(&b, kept); err != nil || b.String() != kept {
+	if _, err := one(Maps{Native: true, JSON: true}); err != nil || b.String() != kept {
 		t.Fatalf("native as JSON: want it as printed, got %q (%v)", b.String(), err)
+	}
+	b.Reset()
+	if d, err := one(Maps{Native: true, Quiet: true}); err != nil || b.Len() != 0 || len(d.Maps) != 1 {
+		t.Fatalf("quiet: want the maps read and nothing shown, got %q (%v)", b.String(), err)
+	}
+}
+
+// tally is a test double of a new mode's ending: it counts what each pod
+// printed after the maps line.
+type tally struct{ got map[string]string }
+
+func (e *tally) End(ends Ends) (*mapmerge.Dump, error) {
+	e.got = map[string]string{}
+	for _, p := range ends.Pods {
+		if p.Found {
+			e.got[p.Pod] = p.Kept
+		}
+	}
+	fmt.Fprintf(ends.Out, "%d pods ended\n", len(e.got))
+	return nil, nil
+}
+
+// A new mode's end is an Ending and nothing else: the group hands it each
+// pod's end, over one pod and several, and the outcome is the pods' own.
+func TestNewModeEnding(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		cl, targets := three(func(pod string) kubetest.Script {
+			return kubetest.Script{Lines: []kubetest.Line{kubetest.Err(protocol.ReadyLine(1)), kubetest.Out("talk of " + pod),
+				kubetest.Out(protocol.MapsLine), kubetest.Out("end of " + pod), result0}, ExitAfterLines: true}
+		})
+		targets.Running = targets.Running[:n]
+		s := protocol.DefaultSession()
+		s.Program, s.Attached = `BEGIN { }`, true
+		var stdout, stderr syncbuf.Buffer
+		e := &tally{}
+		o, err := Trace(context.Background(), cl.Clients("ns"), targets, TraceConfig{Request: session.Request{Image: "runner:1", Session: s, StartTimeout: 10 * time.Second}, End: e},
+			session.Streams{Out: &stdout, ErrOut: &stderr})
+		if err != nil || o.Result() != nil || o.One != (n == 1) || len(o.Tracers) != n || o.Tracers[0] == nil {
+			t.Fatalf("%d pods: %v, %v (one %v, %d tracers)", n, err, o.Result(), o.One, len(o.Tracers))
+		}
+		if len(e.got) != n || e.got["a"] != "end of a\n" || !strings.Contains(stdout.String(), fmt.Sprintf("%d pods ended", n)) || strings.Contains(stdout.String(), "end of") {
+			t.Fatalf("%d pods: the ending got %q\n%s", n, e.got, stdout.String())
+		}
+		if want := map[bool]string{true: "talk of a\n", false: "[a] talk of a\n"}[n == 1]; !strings.Contains(stdout.String(), want) {
+			t.Fatalf("%d pods: want %q in\n%s", n, want, stdout.String())
+		}
 	}
 }

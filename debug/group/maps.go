@@ -1,7 +1,6 @@
 package group
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -9,54 +8,12 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
-	"github.com/trace-debug/kubectl-trace-debug/internal/lines"
 )
 
-// Final is a session's stdout split at the runner's protocol.MapsLine: the
-// lines before it go to Live at once; what the runner prints at the end,
-// after it (the final maps, a profile), is kept.
-type Final struct {
-	Live      io.Writer
-	capturing bool
-	buf       lines.Buffer
-	final     bytes.Buffer
-}
-
-// Kept is what came after the maps line, and whether the maps line came.
-func (p *Final) Kept() (string, bool) { return p.final.String(), p.capturing }
-
-// Close passes on or keeps an unfinished last line.
-func (p *Final) Close() {
-	if rest := p.buf.Rest(); p.capturing {
-		p.final.Write(rest)
-	} else if len(rest) > 0 {
-		_, _ = p.Live.Write(append(rest, '\n'))
-	}
-}
-
-// Write passes lines on until the maps line, and keeps what follows it.
-func (p *Final) Write(b []byte) (int, error) {
-	err := p.buf.Lines(b, func(line []byte) error {
-		switch {
-		case p.capturing:
-			p.final.Write(line)
-			p.final.WriteByte('\n')
-		case bytes.Contains(line, []byte(protocol.MapsLine)):
-			p.capturing = true
-		default:
-			_, err := p.Live.Write(append(line, '\n'))
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	return len(b), nil
-}
-
-// Maps says how a session's final maps are read and shown: its program
-// (its maps' aggregations), its engine and format.
+// Maps is the ending of a session that prints maps (a bpftrace program,
+// --syscalls, --func): its final maps, read as its program (its maps'
+// aggregations), engine and format say, and shown: one pod's as it
+// printed them, several pods' merged (or each pod's, PerPod).
 type Maps struct {
 	// Program is the session's bpftrace program ("" for a native engine).
 	Program string
@@ -69,6 +26,12 @@ type Maps struct {
 	// Aggregations, when set, are the maps' aggregation functions (a
 	// program sent on stdin, whose text is not at hand).
 	Aggregations map[string]string
+	// Quiet reads the maps and shows nothing (stop: the session's output
+	// is its log's).
+	Quiet bool
+	// Merged, when set, is told how many pods' maps are merged, before
+	// they are printed.
+	Merged func(pods int)
 }
 
 // SessionMaps says how a found session's final maps are read and shown.
@@ -100,92 +63,69 @@ func (m Maps) kinds() map[string]mapmerge.Kind {
 	return mapmerge.Kinds(m.Program)
 }
 
-// Read merges what pods printed after the maps line (kept) into one set
-// of maps, as one tracer that saw every pod's events would have printed
-// them (nil when no pod printed the maps line).
-func (m Maps) Read(kept []string) *mapmerge.Dump {
-	var dumps []*mapmerge.Dump
-	for _, k := range kept {
-		dumps = append(dumps, m.parse()(k))
-	}
-	if len(dumps) == 0 {
-		return nil
-	}
-	all, _ := mapmerge.Merge(dumps, m.kinds())
-	return all
-}
-
-// ShowOne prints one pod's final maps (what it printed after the maps
-// line) to out as the pod printed them, a native engine's summary as text
-// unless the format is JSON (the lines that are no maps after it), and
-// returns them read.
-func (m Maps) ShowOne(out io.Writer, kept string) (*mapmerge.Dump, error) {
-	d := m.parse()(kept)
-	if m.Native && !m.JSON {
-		if err := mapmerge.WriteText(out, d, m.kinds()); err != nil {
-			return d, err
-		}
-		for _, line := range d.Other { // a session log's runner lines, after the summary
-			if _, err := fmt.Fprintln(out, line); err != nil {
-				return d, err
-			}
-		}
-		return d, nil
-	}
-	_, err := io.WriteString(out, kept)
-	return d, err
-}
-
 // WriteText writes d as bpftrace's text output prints it.
 func (m Maps) WriteText(w io.Writer, d *mapmerge.Dump) error {
 	return mapmerge.WriteText(w, d, m.kinds())
 }
 
-// show prints the maps the members printed at the end to out: merged
-// into one set (as one tracer that saw every pod's events would print
-// them), the maps that cannot be merged and any other line per pod; with
-// PerPod, each pod's as it printed them. merged is told how many pods'
-// maps are merged, before they are printed. It returns the merged maps
-// (nil when no pod printed them).
-func (m Maps) show(out io.Writer, members []*Member, merged func(pods int)) (*mapmerge.Dump, error) {
-	write := mapmerge.WriteText
-	if m.JSON {
-		write = mapmerge.WriteJSON
+// End reads the maps the pods printed at the end and shows them: one
+// pod's as it printed it (a native summary as text unless the format is
+// JSON); several pods' merged into one set, as one tracer that saw every
+// pod's events would print them, with the maps that cannot be merged and
+// any other line shown per pod (with PerPod, each pod's as it printed
+// them). It returns the maps read: one pod's as they are, several pods'
+// merged (nil when no pod printed the maps line).
+func (m Maps) End(e Ends) (*mapmerge.Dump, error) {
+	d, err := m.end(e)
+	if err != nil {
+		return d, fmt.Errorf("write the final maps: %w", err)
 	}
+	return d, nil
+}
+
+// end is End, but for its error's wording.
+func (m Maps) end(e Ends) (*mapmerge.Dump, error) {
 	kinds := m.kinds()
-	dumps := make([]*mapmerge.Dump, len(members))
-	captured := 0
-	for i, mb := range members {
-		kept, found := mb.out.Kept()
-		dumps[i] = m.parse()(kept)
-		if found {
-			captured++
+	dumps := make([]*mapmerge.Dump, len(e.Pods))
+	found := 0
+	for i, p := range e.Pods {
+		dumps[i] = m.parse()(p.Kept)
+		if p.Found {
+			found++
 		}
 	}
-	if captured == 0 {
+	switch {
+	case found == 0:
 		return nil, nil
+	case e.One && !m.Quiet:
+		return dumps[0], m.asPrinted(e.Pods[0].Lines, dumps[0], e.Pods[0].Kept)
+	case e.One:
+		return dumps[0], nil
 	}
 	all, perPod := mapmerge.Merge(dumps, kinds)
-	if m.PerPod {
-		for _, mb := range members {
-			kept, _ := mb.out.Kept()
-			if m.Native && !m.JSON {
-				_ = mapmerge.WriteText(mb.live, mapmerge.ParseJSON(kept), kinds)
-			} else {
-				_, _ = io.WriteString(mb.live, kept)
+	switch {
+	case m.Quiet:
+		return all, nil
+	case m.PerPod:
+		for i, p := range e.Pods {
+			if err := m.asPrinted(p.Lines, dumps[i], p.Kept); err != nil {
+				return all, err
 			}
-			mb.live.Flush()
 		}
 		return all, nil
 	}
 	if len(all.Maps) > 0 {
-		if merged != nil {
-			merged(captured)
+		if m.Merged != nil {
+			m.Merged(found)
 		}
 		if !m.JSON {
-			fmt.Fprintln(out)
+			fmt.Fprintln(e.Out)
 		}
-		if err := write(out, all, kinds); err != nil {
+		write := mapmerge.WriteText
+		if m.JSON {
+			write = mapmerge.WriteJSON
+		}
+		if err := write(e.Out, all, kinds); err != nil {
 			return all, err
 		}
 	}
@@ -196,9 +136,29 @@ func (m Maps) show(out io.Writer, members []*Member, merged func(pods int)) (*ma
 		}
 		rest = append(rest, d.Other...)
 		if len(rest) > 0 {
-			_, _ = members[i].live.Write([]byte(strings.Join(rest, "\n") + "\n"))
-			members[i].live.Flush()
+			if _, err := io.WriteString(e.Pods[i].Lines, strings.Join(rest, "\n")+"\n"); err != nil {
+				return all, err
+			}
 		}
 	}
 	return all, nil
+}
+
+// asPrinted shows one pod's final maps d (kept, as it printed them) to w:
+// a native engine's summary as text unless the format is JSON, the lines
+// that are no maps after it.
+func (m Maps) asPrinted(w io.Writer, d *mapmerge.Dump, kept string) error {
+	if !m.Native || m.JSON {
+		_, err := io.WriteString(w, kept)
+		return err
+	}
+	if err := mapmerge.WriteText(w, d, m.kinds()); err != nil {
+		return err
+	}
+	for _, line := range d.Other { // a session log's runner lines, after the summary
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
 }

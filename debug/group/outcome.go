@@ -7,17 +7,23 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
+	"github.com/trace-debug/kubectl-trace-debug/debug/session"
 )
 
-// Outcome is what a command over several pods came to: each pod's result,
-// the pods that were not reached, and the one rule every command exits by.
+// Outcome is what a command over a session's pods came to: each pod's
+// result, the pods that were not reached, the session's end, and the one
+// rule every command exits by.
 type Outcome struct {
 	// What names the pods; Session is the session's name; Verb says what
 	// was done to a pod ("traced", "stopped").
 	What, Session, Verb string
-	// Pods are the members' pods, Errs their results in the same order.
-	Pods []string
-	Errs []error
+	// Pods are the members' pods, Errs their results and Tracers their
+	// sessions (nil where none was started or found) in the same order.
+	Pods    []string
+	Errs    []error
+	Tracers []*session.Tracer
+	// One says the group was one pod: the outcome is the pod's own.
+	One bool
 	// Skipped are the pods the target matched that were not reached.
 	Skipped []pods.Skipped
 	// Err is an error of the group itself (its final maps could not be
@@ -43,8 +49,12 @@ func (o Outcome) Failed() int {
 
 // Report prints each pod's outcome to w as a progress line: its error
 // (through explain, which words its fix), or ok (none when ok is ""); then
-// the skipped pods.
+// the skipped pods. One pod's outcome is the command's own: it prints
+// nothing.
 func (o Outcome) Report(w io.Writer, ok string, explain func(error) error) {
+	if o.One {
+		return
+	}
 	for i, err := range o.Errs {
 		if err != nil {
 			kube.Progressf(w, "[%s] session %s: %v", o.Pods[i], o.Session, explain(err))
@@ -61,8 +71,19 @@ func (o Outcome) Report(w io.Writer, ok string, explain func(error) error) {
 
 // Result is the command's result: nil when every pod succeeded and none
 // was skipped; the pods' common exit code when all failed alike; else
-// exit.Partial.
+// exit.Partial. One pod's is its own, then the end's.
 func (o Outcome) Result() error {
+	if o.One {
+		switch {
+		case o.Errs[0] != nil:
+			return o.Errs[0]
+		case o.Err != nil:
+			return o.Err
+		case len(o.Skipped) > 0:
+			return exit.Codef(exit.Partial, "%s 1 pod; %d not %s: %s", o.Verb, len(o.Skipped), o.Verb, pods.Targets{Skipped: o.Skipped}.SkippedList())
+		}
+		return nil
+	}
 	if o.Err != nil {
 		return o.Err
 	}

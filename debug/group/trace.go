@@ -11,52 +11,61 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/debug/session"
 )
 
-// TraceConfig is a trace over several pods: the request each pod's session
-// is made from (its pod, name, user and checks are the group's), how the
-// final maps are shown, and hooks for the command.
+// TraceConfig is a trace over a target's pods: the request each pod's
+// session is made from (its pod, and over several pods its name, user and
+// checks, are the group's), the session's end, and a hook for the command.
 type TraceConfig struct {
 	Request session.Request
-	Maps    Maps
-	// Merged is told how many pods' maps are merged, before they are printed.
-	Merged func(pods int)
+	// End makes the session's end (see Group.End).
+	End Ending
 	// OnReady runs once every pod's probes are attached.
 	OnReady func(session string)
-	// Finals, when set, takes what the pods printed at the end instead of
-	// their maps being shown (see Group.Finals).
-	Finals func(pods, kept []string, found []bool) error
 }
 
 // Trace traces the running pods of targets in one session: the same program
 // goes into each as its own tracer, all at once, under one session name.
 // Each tracer runs as a single-pod trace does, with its own Ctrl-C state
 // machine fed every signal the user sends, so the first Ctrl-C (or the
-// duration, the deadline, the client going away) stops them all. Output
-// lines carry their pod; the final maps are merged. Preflight runs once per
-// namespace, before any tracer is injected.
+// duration, the deadline, the client going away) stops them all. Over
+// several pods, output lines carry their pod, preflight runs once per
+// namespace before any tracer is injected, and the session's final maps
+// are marked for the end to merge; one pod is a group of one (see New),
+// its session started as ever (preflight, its name, its user).
 func Trace(ctx context.Context, c kube.Clients, targets pods.Targets, cfg TraceConfig, s session.Streams) (Outcome, error) {
-	user, err := preflight(ctx, c, targets, s)
-	if err != nil {
-		return Outcome{}, err
+	one := len(targets.Running) == 1
+	req := cfg.Request
+	if !one {
+		user, err := preflight(ctx, c, targets, s)
+		if err != nil {
+			return Outcome{}, err
+		}
+		req.Name, req.User, req.Checked = pods.SessionName(targets.Pointers()...), user, true
+		req.Session.Group, req.InGroup = true, true
+		if !req.Session.Attached {
+			fmt.Fprintln(s.Out, req.Name) // the session's name, at once, as for one pod
+		}
 	}
-	name := pods.SessionName(targets.Pointers()...)
-	if !cfg.Request.Session.Attached {
-		fmt.Fprintln(s.Out, name) // the session's name, at once, as for one pod
-	}
-	g := New(targets.What, "traced", s.Out, s.ErrOut, cfg.Request.Session.JSON)
-	g.Session, g.Maps, g.Merged, g.Finals = name, cfg.Maps, cfg.Merged, cfg.Finals
+	g := New(targets.What, "traced", s.Out, s.ErrOut, req.Session.JSON, one)
+	g.Session, g.End = req.Name, cfg.End
 	for _, p := range targets.Running {
 		g.Add(p.Name, p.Namespace)
 	}
-	ready := readyCount{want: len(targets.Running), done: func() {
+	ready := readyCount{want: len(targets.Running), done: func(name string) {
 		if cfg.OnReady != nil {
 			cfg.OnReady(name)
 		}
 	}}
+	var mu sync.Mutex
 	o := g.Run(ctx, s.Interrupts, func(ctx context.Context, m *Member) error {
-		req := cfg.Request
-		req.Pod, req.Name, req.User, req.Checked = m.Pod, name, user, true
-		req.Session.Group, req.InGroup = true, true
-		_, err := session.Trace(ctx, c.In(m.Namespace), req, session.Streams{Out: m.Out, ErrOut: m.ErrOut, Interrupts: m.Interrupts, OnReady: ready.hook})
+		req := req
+		req.Pod = m.Pod
+		t, err := session.Trace(ctx, c.In(m.Namespace), req, session.Streams{Out: m.Out, ErrOut: m.ErrOut, Interrupts: m.Interrupts, OnReady: ready.hook})
+		mu.Lock()
+		m.Tracer = t
+		if g.Session == "" && t != nil {
+			g.Session = t.Name // one pod's, named as it started
+		}
+		mu.Unlock()
 		return err
 	})
 	o.Skipped = targets.Skipped
@@ -89,23 +98,22 @@ type readyCount struct {
 	mu   sync.Mutex
 	n    int
 	want int
-	done func()
+	done func(session string)
 }
 
 // hook is a pod's ready hook: the last pod to be ready runs done.
-func (r *readyCount) hook(string) {
+func (r *readyCount) hook(session string) {
 	r.mu.Lock()
 	r.n++
 	last := r.n == r.want
 	r.mu.Unlock()
 	if last {
-		r.done()
+		r.done(session)
 	}
 }
 
 // Sessions finds session name in every running pod of targets and returns
-// a group with a member (and its Tracer) for each pod that holds it; the
-// maps are shown as the session's program and format say.
+// a group with a member (and its Tracer) for each pod that holds it.
 func Sessions(c kube.Clients, targets pods.Targets, name, verb string, s session.Streams) (*Group, error) {
 	var g *Group
 	for i := range targets.Running {
@@ -115,8 +123,8 @@ func Sessions(c kube.Clients, targets pods.Targets, name, verb string, s session
 			continue
 		}
 		if g == nil { // the session's program and format, the same in every pod
-			g = New(targets.What, verb, s.Out, s.ErrOut, info.JSON)
-			g.Session, g.Maps = name, SessionMaps(info)
+			g = New(targets.What, verb, s.Out, s.ErrOut, info.JSON, false)
+			g.Session = name
 		}
 		m := g.Add(p.Name, p.Namespace)
 		m.Tracer = session.FromPod(c, p, name, session.Streams{Out: m.Out, ErrOut: m.ErrOut})
@@ -125,4 +133,13 @@ func Sessions(c kube.Clients, targets pods.Targets, name, verb string, s session
 		return nil, exit.Fixf(exit.TargetNotFound, exit.Fix{Command: exit.List}, "find session: none of the %d running pods of %s holds session %q", len(targets.Running), targets.What, name)
 	}
 	return g, nil
+}
+
+// Found is the group of one found session, t: its lines are its own.
+func Found(t *session.Tracer, verb string, s session.Streams) *Group {
+	g := New("pod/"+t.Pod, verb, s.Out, s.ErrOut, t.Info.JSON, true)
+	g.Session = t.Name
+	m := g.Add(t.Pod, t.Namespace)
+	m.Tracer, t.Out, t.ErrOut = t, m.Out, m.ErrOut
+	return g
 }

@@ -127,3 +127,9 @@ func Selector(kind string, obj runtime.Object) (string, labels.Selector, error) 
 	}
 	return meta.Namespace, selector, nil
 }
+
+// Named is the one pod the user named as pod/NAME, in namespace: a target
+// of one, not yet read from the API (its tracer's start reads it).
+func Named(namespace, name string) Targets {
+	return Targets{What: "pod/" + name, Running: []corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}}}
+}
