@@ -12,12 +12,13 @@ import (
 // boundary: the client never links eBPF loading code, the runner never links
 // Kubernetes client code. Both may share bpf/protocol. Inside the client,
 // the layers import one way: commands (debug) → group → session → kube →
-// pods, with exit beneath them all; only the command layer uses cobra,
+// pods, with exit and progress (the client's voice on stderr) beneath them
+// all; only the command layer uses cobra,
 // pflag and kubectl's flag types, and pods links no client-go.
 const module = "github.com/trace-debug/kubectl-trace-debug"
 
 // clientLayers are the client's packages, highest first.
-var clientLayers = []string{"debug", "debug/group", "debug/session", "debug/kube", "debug/pods", "debug/exit"}
+var clientLayers = []string{"debug", "debug/group", "debug/session", "debug/kube", "debug/pods", "debug/exit", "debug/progress"}
 
 // sharedBpf are bpf/'s packages that both programs use: the contract, the
 // reader of a program, the maps and the stacks; they link no eBPF and no
@@ -68,7 +69,7 @@ func rules() []rule {
 		switch layer {
 		case "debug/pods":
 			r.trees = append(r.trees, "k8s.io/client-go", "k8s.io/cli-runtime")
-		case "debug/exit":
+		case "debug/exit", "debug/progress":
 			r.trees = append(r.trees, "k8s.io")
 		}
 		rs = append(rs, r)
@@ -158,6 +159,9 @@ func TestBoundaryRules(t *testing.T) {
 		{"./debug/session", "k8s.io/cli-runtime/pkg/genericclioptions", true, true},
 		{"./debug/pods", "k8s.io/client-go/kubernetes", false, true},
 		{"./debug/exit", "k8s.io/api/core/v1", false, true},
+		{"./debug/progress", module + "/debug/kube", false, true},
+		{"./debug/progress", "k8s.io/api/core/v1", false, true},
+		{"./debug/kube", module + "/debug/progress", false, false},
 		{".", module + "/debug/kube/kubetest", false, true},
 		{"./debug/session", module + "/debug/kube/kubetest", false, true},
 		{"./bpf/cmd/trace-debug-runner", module + "/debug/exit", false, true},
@@ -186,6 +190,22 @@ func TestBoundaryRules(t *testing.T) {
 		}
 		if got := len(violations(rs[c.pkg], []string{c.dep}, imports)) > 0; got != c.bad {
 			t.Errorf("%s with %s: forbidden %v, want %v", c.pkg, c.dep, got, c.bad)
+		}
+	}
+}
+
+// Every package of the client is a layer or a pure package in the lists
+// above (or the test fake): a new one is given its place in the rules.
+func TestDebugPackagesArePlaced(t *testing.T) {
+	placed := append(append([]string{"debug/kube/kubetest"}, clientLayers...), pureClient...)
+	for _, pkg := range goList(t, "./debug/...") {
+		rel := strings.TrimPrefix(pkg, module+"/")
+		found := false
+		for _, p := range placed {
+			found = found || p == rel
+		}
+		if !found {
+			t.Errorf("%s is in no layer of the client and not pure: place it in clientLayers or pureClient", rel)
 		}
 	}
 }

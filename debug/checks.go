@@ -14,8 +14,8 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/debug/assert"
 	"github.com/trace-debug/kubectl-trace-debug/debug/group"
 	"github.com/trace-debug/kubectl-trace-debug/debug/junit"
-	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
+	"github.com/trace-debug/kubectl-trace-debug/debug/progress"
 )
 
 // Checks are a session's --assert expressions and its --junit report:
@@ -172,7 +172,7 @@ func (c *Checks) unseenErrors(d *mapmerge.Dump) error {
 // returns the command's error: the trace's own when it failed (traceErr);
 // else exit 14 when an assertion did not hold, or when the maps were not
 // read: a verdict is only given on maps that were read.
-func (c *Checks) finish(errOut io.Writer, d *mapmerge.Dump, unread []string, traceErr error, run junit.Session) error {
+func (c *Checks) finish(errOut io.Writer, d *mapmerge.Dump, unread []string, traceErr error, run junit.Run) error {
 	run.Exprs, run.Err, run.ExitCode = c.Exprs, traceErr, ExitCode(traceErr)
 	var results []assert.Result
 	read := d != nil && len(unread) == 0
@@ -185,12 +185,12 @@ func (c *Checks) finish(errOut io.Writer, d *mapmerge.Dump, unread []string, tra
 		results = c.set.Check(d, len(run.Pods))
 		run.Assertions, run.Evaluated = results, true
 		for _, r := range results {
-			kube.Progressf(errOut, "%s", r.Message())
+			progress.Printf(errOut, "%s", r.Message())
 		}
 	case traceErr == nil:
 		run.NotEvaluated = notRead(unread)
 		for _, e := range c.Exprs {
-			kube.Progressf(errOut, "assertion %s not evaluated: %s", e, run.NotEvaluated)
+			progress.Printf(errOut, "assertion %s not evaluated: %s", e, run.NotEvaluated)
 		}
 	}
 	failed := assert.Failed(results)
@@ -208,12 +208,12 @@ func (c *Checks) finish(errOut io.Writer, d *mapmerge.Dump, unread []string, tra
 	}
 	if c.JUnit != "" {
 		if werr := junit.WriteFile(c.JUnit, run); werr != nil {
-			kube.Progressf(errOut, "%v", werr)
+			progress.Printf(errOut, "%v", werr)
 			if err == nil {
 				err = codef(ExitUsage, "%w: check the --junit path", werr)
 			}
 		} else {
-			kube.Progressf(errOut, "JUnit report written to %s", c.JUnit)
+			progress.Printf(errOut, "JUnit report written to %s", c.JUnit)
 		}
 	}
 	return err
@@ -247,7 +247,7 @@ func since(start time.Time) time.Duration { return time.Since(start).Round(time.
 // report the path of its report ("" for none). Their compiling cannot
 // fail but for a session written by another client version, which is
 // then reported.
-func (o *SessionRef) finish(outcome group.Outcome, report string, start time.Time) error {
+func (o *SubcommandOptions) finish(outcome group.Outcome, report string, start time.Time) error {
 	info := outcome.Tracers[0].Info // found: every pod holds the session
 	c := &Checks{Exprs: info.Asserts, JUnit: report, engine: info.Engine()}
 	maps := declaredMaps(info.Program, c.engine)
@@ -266,8 +266,8 @@ func (o *SessionRef) finish(outcome group.Outcome, report string, start time.Tim
 // foundRun is what a found session's report says of it, before its end
 // (start: when the subcommand began, for a session that does not say
 // when it started).
-func (o *SessionRef) foundRun(info pods.SessionInfo, start time.Time) junit.Session {
-	run := junit.Session{Target: o.target(), Namespace: info.Namespace, What: whatRan(info.Session, info.Program), Started: info.Started, Duration: since(info.Started)}
+func (o *SubcommandOptions) foundRun(info pods.SessionInfo, start time.Time) junit.Run {
+	run := junit.Run{Target: o.target(), Namespace: info.Namespace, What: whatRan(info.Session, info.Program), Started: info.Started, Duration: since(info.Started)}
 	if info.Started.IsZero() {
 		run.Started, run.Duration = start, since(start)
 	}
@@ -279,7 +279,7 @@ func (o *SessionRef) foundRun(info pods.SessionInfo, start time.Time) junit.Sess
 // outcome's result and, when the session is checked (c, nil for none),
 // its assertions on the final maps its end read, and its report (run
 // says what ran; maps how its maps are written as text).
-func finish(errOut io.Writer, c *Checks, maps group.Maps, outcome group.Outcome, run junit.Session) error {
+func finish(errOut io.Writer, c *Checks, maps group.Maps, outcome group.Outcome, run junit.Run) error {
 	err := outcome.Result()
 	if c == nil || !c.active() {
 		return err

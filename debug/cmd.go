@@ -112,7 +112,7 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 	addVerbosity(cmd)
 	o.AddFlags(cmd.Flags())
 	registerCompletions(cmd, o)
-	s := SessionRef{IOStreams: streams, ConfigFlags: o.ConfigFlags, Interrupts: interrupts}
+	s := SubcommandOptions{IOStreams: streams, ConfigFlags: o.ConfigFlags, Interrupts: interrupts}
 	cmd.AddCommand(newCmdList(s), newCmdLogs(s), newCmdStop(s), newCmdAttach(s), newCmdDoctor(s))
 	explainErrors(cmd)
 	return cmd

@@ -17,7 +17,7 @@ import (
 
 // AttachOptions are the inputs of `kubectl trace-debug attach`.
 type AttachOptions struct {
-	SessionRef
+	SubcommandOptions
 	// NoStop makes Ctrl-C leave the session running instead of stopping it.
 	NoStop bool
 	// JUnit is where the session's JUnit report goes ("" for none).
@@ -25,8 +25,8 @@ type AttachOptions struct {
 }
 
 // newCmdAttach returns `kubectl trace-debug attach`.
-func newCmdAttach(ref SessionRef) *cobra.Command {
-	o := &AttachOptions{SessionRef: ref}
+func newCmdAttach(ref SubcommandOptions) *cobra.Command {
+	o := &AttachOptions{SubcommandOptions: ref}
 	cmd := &cobra.Command{
 		Use:   "attach TARGET SESSION",
 		Short: "Replay a session's output so far and follow it; Ctrl-C stops the session",

@@ -27,7 +27,7 @@ type check struct {
 
 // DoctorOptions are the inputs of `kubectl trace-debug doctor`.
 type DoctorOptions struct {
-	SessionRef
+	SubcommandOptions
 	// Container is the target container (-c); empty picks the default.
 	Container string
 	// Image is the runner image the trace would use.
@@ -35,8 +35,8 @@ type DoctorOptions struct {
 }
 
 // newCmdDoctor returns `kubectl trace-debug doctor`.
-func newCmdDoctor(ref SessionRef) *cobra.Command {
-	o := &DoctorOptions{SessionRef: ref}
+func newCmdDoctor(ref SubcommandOptions) *cobra.Command {
+	o := &DoctorOptions{SubcommandOptions: ref}
 	cmd := &cobra.Command{
 		Use:   "doctor TARGET [-c CONTAINER]",
 		Short: "Check, without changing anything, whether TARGET can be traced, and why not",

@@ -23,7 +23,7 @@ import (
 
 // ListOptions are the inputs of `kubectl trace-debug list`.
 type ListOptions struct {
-	SessionRef
+	SubcommandOptions
 	// AllNamespaces lists the sessions of every namespace.
 	AllNamespaces bool
 	// Output is the format: "" (a table), wide, json or yaml.
@@ -31,8 +31,8 @@ type ListOptions struct {
 }
 
 // newCmdList returns `kubectl trace-debug list`.
-func newCmdList(ref SessionRef) *cobra.Command {
-	o := &ListOptions{SessionRef: ref}
+func newCmdList(ref SubcommandOptions) *cobra.Command {
+	o := &ListOptions{SubcommandOptions: ref}
 	cmd := &cobra.Command{
 		Use:   "list [TARGET] [-A] [-o json|yaml|wide]",
 		Short: "List trace sessions, running and finished, read from the pods themselves",

@@ -11,14 +11,14 @@ import (
 
 // LogsOptions are the inputs of `kubectl trace-debug logs`.
 type LogsOptions struct {
-	SessionRef
+	SubcommandOptions
 	// Follow follows the output until the session ends.
 	Follow bool
 }
 
 // newCmdLogs returns `kubectl trace-debug logs`.
-func newCmdLogs(ref SessionRef) *cobra.Command {
-	o := &LogsOptions{SessionRef: ref}
+func newCmdLogs(ref SubcommandOptions) *cobra.Command {
+	o := &LogsOptions{SubcommandOptions: ref}
 	cmd := &cobra.Command{
 		Use:     "logs TARGET SESSION [-f]",
 		Short:   "Print the output of a running or finished trace session",

@@ -10,21 +10,21 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/trace-debug/kubectl-trace-debug/debug/group"
 
-	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
+	"github.com/trace-debug/kubectl-trace-debug/debug/progress"
 	"github.com/trace-debug/kubectl-trace-debug/debug/session"
 )
 
 // StopOptions are the inputs of `kubectl trace-debug stop`.
 type StopOptions struct {
-	SessionRef
+	SubcommandOptions
 	// JUnit is where the session's JUnit report goes ("" for none).
 	JUnit string
 }
 
 // newCmdStop returns `kubectl trace-debug stop`.
-func newCmdStop(ref SessionRef) *cobra.Command {
-	o := &StopOptions{SessionRef: ref}
+func newCmdStop(ref SubcommandOptions) *cobra.Command {
+	o := &StopOptions{SubcommandOptions: ref}
 	cmd := &cobra.Command{
 		Use:   "stop TARGET SESSION",
 		Short: "End a trace session the Ctrl-C way: its maps are printed into its output",
@@ -72,17 +72,17 @@ func (o *StopOptions) Run(ctx context.Context) error {
 // stop stops t's session, unless it is not running, saying which.
 func stop(ctx context.Context, t *session.Tracer) error {
 	if t.State.Running == nil {
-		kube.Progressf(t.ErrOut, "session %s is not running (%s); nothing to stop", t.Name, pods.StateName(t.State))
+		progress.Printf(t.ErrOut, "session %s is not running (%s); nothing to stop", t.Name, pods.StateName(t.State))
 		return nil
 	}
 	e, err := t.Stop(ctx)
 	if errors.Is(err, session.ErrEnded) {
-		kube.Progressf(t.ErrOut, "session %s is not running (it ended with exit code %d); nothing to stop", t.Name, e.ExitCode())
+		progress.Printf(t.ErrOut, "session %s is not running (it ended with exit code %d); nothing to stop", t.Name, e.ExitCode())
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	kube.Progressf(t.ErrOut, "session %s stopped (exit code %d); its output: kubectl trace-debug logs pod/%s %s", t.Name, e.ExitCode(), t.Pod, t.Name)
+	progress.Printf(t.ErrOut, "session %s stopped (exit code %d); its output: kubectl trace-debug logs pod/%s %s", t.Name, e.ExitCode(), t.Pod, t.Name)
 	return nil
 }

@@ -255,7 +255,7 @@ func TestDoctor(t *testing.T) {
 	node.Status.Images = []corev1.ContainerImage{{Names: []string{"runner:1"}}}
 	_, _ = cl.Client.CoreV1().Pods("ns").Update(context.Background(), p, metav1.UpdateOptions{})
 	_, _ = cl.Client.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{})
-	o := &DoctorOptions{SessionRef: SessionRef{PodName: "a", Clients: cl.Clients("ns")}, Image: "runner:1"}
+	o := &DoctorOptions{SubcommandOptions: SubcommandOptions{PodName: "a", Clients: cl.Clients("ns")}, Image: "runner:1"}
 	results := map[string]string{}
 	for _, c := range o.doctor(context.Background()) {
 		results[c.Name] = c.Result

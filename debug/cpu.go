@@ -29,21 +29,25 @@ func (o *TraceOptions) validateCPU() error {
 	if o.Detach {
 		return codef(ExitUsage, "--cpu needs an attached session: the client names and draws the profile as it ends; bound it with --duration instead of --detach")
 	}
-	if o.OutputFormat == "text" {
-		o.OutputFormat = "top"
-	}
-	for _, f := range profileFormats {
-		if o.OutputFormat == f {
-			return nil
-		}
+	if slices.Contains(profileFormats, o.profileFormat()) {
+		return nil
 	}
 	return codef(ExitUsage, "with --cpu, --output must be one of %s, not %q", strings.Join(profileFormats, ", "), o.OutputFormat)
+}
+
+// profileFormat is the profile's -o: top unless another was given (the
+// default, text, is bpftrace's).
+func (o *TraceOptions) profileFormat() string {
+	if o.OutputFormat == "text" {
+		return "top"
+	}
+	return o.OutputFormat
 }
 
 // checkProfileOutput refuses a binary profile to a terminal, before
 // anything is injected.
 func (o *TraceOptions) checkProfileOutput() error {
-	if o.OutputFormat != "pprof" || o.OutputFile != "" {
+	if o.profileFormat() != "pprof" || o.OutputFile != "" {
 		return nil
 	}
 	if f, ok := o.Out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -56,7 +60,11 @@ func (o *TraceOptions) checkProfileOutput() error {
 // after the maps line, merged (each stack keeps its pod) and written as
 // -o says. A pod whose profile did not come is left out (its error is its
 // own).
-type profileEnding struct{ o *TraceOptions }
+type profileEnding struct {
+	o *TraceOptions
+	// out is where the profile goes (stdout, or --output-file).
+	out io.Writer
+}
 
 // End draws the pods' profile; a profile has no maps.
 func (e *profileEnding) End(ends group.Ends) (*mapmerge.Dump, error) {
@@ -87,13 +95,13 @@ func (e *profileEnding) End(ends group.Ends) (*mapmerge.Dump, error) {
 	if len(containers) == 1 {
 		container = containers[0]
 	}
-	return nil, o.writeProfile(o.Out, p, strings.Join(names, ", "), container)
+	return nil, o.writeProfile(e.out, p, strings.Join(names, ", "), container)
 }
 
 // writeProfile writes p to w in the -o format.
 func (o *TraceOptions) writeProfile(w io.Writer, p *stacks.Profile, pods, container string) error {
 	var err error
-	switch o.OutputFormat {
+	switch o.profileFormat() {
 	case "svg":
 		err = p.WriteSVG(w, fmt.Sprintf("CPU of %s: %d samples at %d Hz over %v", pods, p.Samples(), p.Hz, p.Duration.Round(time.Second)), o.PerPod)
 	case "pprof":
@@ -113,7 +121,7 @@ func (o *TraceOptions) writeProfile(w io.Writer, p *stacks.Profile, pods, contai
 		return codef(ExitInternal, "write the profile: %w", err)
 	}
 	if o.OutputFile != "" {
-		o.progress("%s profile of %d samples written to %s", o.OutputFormat, p.Samples(), o.OutputFile)
+		o.progress("%s profile of %d samples written to %s", o.profileFormat(), p.Samples(), o.OutputFile)
 	}
 	return nil
 }

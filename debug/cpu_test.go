@@ -31,8 +31,8 @@ func TestValidateCPU(t *testing.T) {
 			o.CPU = true
 			c.mutate(o)
 			err := o.Validate()
-			if c.msg == "" && (err != nil || o.OutputFormat != c.format) || c.msg != "" && (ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), c.msg)) {
-				t.Fatalf("Validate = %v (format %q), want %q", err, o.OutputFormat, c.msg+c.format)
+			if c.msg == "" && (err != nil || o.profileFormat() != c.format) || c.msg != "" && (ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), c.msg)) {
+				t.Fatalf("Validate = %v (format %q), want %q", err, o.profileFormat(), c.msg+c.format)
 			}
 		})
 	}

@@ -274,7 +274,7 @@ func (o *TraceOptions) request(pod string, merged bool) session.Request {
 		program = mapmerge.AvgAsStats(program)
 	}
 	s := o.session(program)
-	s.Group = o.Checks.active() // the final maps are marked, for the client to check
+	s.MarkMaps = o.Checks.active() // the final maps are marked, for the client to check
 	req := session.Request{
 		Pod: pod, Container: o.Container, Image: o.Image, Session: s, Program: program,
 		StartTimeout: o.StartTimeout, ClientVersion: Version(), DryRun: o.DryRun, Asserts: o.Checks.Exprs,

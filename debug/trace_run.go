@@ -9,8 +9,8 @@ import (
 
 	"github.com/trace-debug/kubectl-trace-debug/debug/group"
 	"github.com/trace-debug/kubectl-trace-debug/debug/junit"
-	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
+	"github.com/trace-debug/kubectl-trace-debug/debug/progress"
 	"github.com/trace-debug/kubectl-trace-debug/debug/session"
 )
 
@@ -18,13 +18,14 @@ import (
 // selector), streams its output and returns its exit code as an error
 // (nil when the tracer exited 0).
 func (o *TraceOptions) Run(ctx context.Context) error {
+	out := o.Out
 	if o.OutputFile != "" {
 		f, err := os.Create(o.OutputFile)
 		if err != nil {
 			return codef(ExitUsage, "open --output-file: %w", err)
 		}
 		defer f.Close()
-		o.Out = f
+		out = f
 	}
 	if o.CPU {
 		if err := o.checkProfileOutput(); err != nil {
@@ -45,9 +46,8 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 	if o.DryRun && len(targets.Running) > 1 {
 		return codef(ExitUsage, "--dry-run takes one pod for now; %s has %d running pods: try one with pod/NAME", targets.What, len(targets.Running))
 	}
-	end, live := o.ending()
-	streams := o.streams()
-	streams.Out = live
+	end, live := o.ending(out)
+	streams := session.Streams{Out: live, ErrOut: o.ErrOut, Interrupts: o.Interrupts, OnReady: o.onReady}
 	cfg := group.TraceConfig{Request: o.request("", len(targets.Running) > 1 && !o.PerPod), End: end, OnReady: o.onReady}
 	start := time.Now()
 	outcome, err := group.Trace(ctx, o.Clients, targets, cfg, streams)
@@ -78,20 +78,21 @@ func (o *TraceOptions) targets(ctx context.Context) (pods.Targets, error) {
 	return o.resolve(ctx)
 }
 
-// ending is how the trace ends, and where its live output goes: a profile
-// drawn (--cpu; the runners' talk goes to stderr, stdout is the
-// profile's), or its final maps shown. A new mode's end goes here.
-func (o *TraceOptions) ending() (group.Ending, io.Writer) {
+// ending is how the trace ends, and where its live output goes, with out
+// the trace's output (stdout, or --output-file): a profile drawn (--cpu;
+// the runners' talk goes to stderr, out is the profile's), or its final
+// maps shown. A new mode's end goes here.
+func (o *TraceOptions) ending(out io.Writer) (group.Ending, io.Writer) {
 	if o.CPU {
-		return &profileEnding{o}, o.ErrOut
+		return &profileEnding{o, out}, o.ErrOut
 	}
 	m := o.maps()
 	m.Merged = func(n int) { o.progress("maps merged across %d pods (--per-pod prints each pod's)", n) }
-	return m, o.Out
+	return m, out
 }
 
 // report is what the JUnit report says of this trace, before its end.
-func (o *TraceOptions) report(start time.Time) junit.Session {
+func (o *TraceOptions) report(start time.Time) junit.Run {
 	target := o.Workload
 	switch {
 	case o.PodName != "":
@@ -99,18 +100,12 @@ func (o *TraceOptions) report(start time.Time) junit.Session {
 	case o.Selector != "":
 		target = "-l " + o.Selector
 	}
-	return junit.Session{Target: target, Namespace: o.Clients.Namespace, What: whatRan(o.session(o.Program), o.Program), Started: start, Duration: since(start)}
+	return junit.Run{Target: target, Namespace: o.Clients.Namespace, What: whatRan(o.session(o.Program), o.Program), Started: start, Duration: since(start)}
 }
 
 // maps says how the session's final maps are read and shown.
 func (o *TraceOptions) maps() group.Maps {
 	return group.Maps{Program: o.Program, Native: o.session(o.Program).Native(), JSON: o.OutputFormat == "json", PerPod: o.PerPod}
-}
-
-// streams are the session's streams: the command's, the user's signals,
-// and the ready file written once the probes are attached.
-func (o *TraceOptions) streams() session.Streams {
-	return session.Streams{Out: o.Out, ErrOut: o.ErrOut, Interrupts: o.Interrupts, OnReady: o.onReady}
 }
 
 // onReady writes the ready file (--ready-file), once the probes are attached.
@@ -187,7 +182,7 @@ func (o *TraceOptions) assertNote() string {
 }
 
 // progress prints a line about what the command is doing to stderr.
-func (o *TraceOptions) progress(format string, a ...any) { kube.Progressf(o.ErrOut, format, a...) }
+func (o *TraceOptions) progress(format string, a ...any) { progress.Printf(o.ErrOut, format, a...) }
 
 // selectorWhat names a selector's pods as the user gave them (-l SELECTOR)
 // in messages; a workload keeps its name.

@@ -222,11 +222,12 @@ type Session struct {
 	// IgnoreMemoryLimit starts the tracer even when its expected peak memory
 	// does not fit under the pod's memory limit.
 	IgnoreMemoryLimit bool
-	// Group says the client reads the final maps: the session spans
-	// several pods, whose maps it merges, or has assertions to check. The
-	// runner prints MapsLine before the maps it prints at the end (a native
-	// engine's summary then as JSON).
-	Group bool
+	// MarkMaps says the client reads the final maps (to merge a group's,
+	// to check assertions): the runner prints MapsLine before the maps it
+	// prints at the end (a native engine's summary then as JSON). Its flag
+	// keeps its first name, --group, which runners of earlier versions
+	// read.
+	MarkMaps bool
 	// Syscalls runs the native syscall census instead of a bpftrace program.
 	Syscalls bool
 	// Funcs are Go function patterns (main.counterValue, main.*) for the
@@ -344,8 +345,8 @@ func (s Session) Args() []string {
 	if s.IgnoreMemoryLimit {
 		args = append(args, "--ignore-memory-limit")
 	}
-	if s.Group {
-		args = append(args, "--group")
+	if s.MarkMaps {
+		args = append(args, "--group") // the flag's name of earlier versions, kept
 	}
 	if s.Syscalls {
 		args = append(args, "--syscalls")
@@ -378,7 +379,7 @@ func ParseArgs(args []string) (Session, error) {
 	fs.BoolVar(&s.JSON, "json", false, "tracer output as JSON lines")
 	fs.BoolVar(&s.UnsafeUretprobe, "unsafe-uretprobe", false, "allow uretprobes on Go executables")
 	fs.BoolVar(&s.NodeWide, "node-wide", false, "probes fire for every process on the node")
-	fs.BoolVar(&s.Group, "group", false, "the session spans several pods: mark the final maps with the maps line")
+	fs.BoolVar(&s.MarkMaps, "group", false, "the client reads the final maps (a group's, to merge; assertions, to check): mark them with the maps line")
 	fs.BoolVar(&s.IgnoreMemoryLimit, "ignore-memory-limit", false, "start even if the tracer may not fit under the memory limit")
 	fs.BoolVar(&s.Syscalls, "syscalls", false, "run the native syscall census")
 	fs.Func("func", "trace this Go function (repeatable)", func(v string) error { s.Funcs = append(s.Funcs, v); return nil })

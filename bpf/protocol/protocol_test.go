@@ -22,7 +22,7 @@ func TestArgsRoundTrip(t *testing.T) {
 	full.UnsafeUretprobe = true
 	full.NodeWide = true
 	full.IgnoreMemoryLimit = true
-	full.Group = true
+	full.MarkMaps = true
 	minimal := DefaultSession()
 	minimal.Program = "BEGIN {}"
 	census := DefaultSession()

@@ -101,7 +101,7 @@ func (e *bpftraceEngine) Start(_ context.Context, t Target) (Trace, error) {
 	o := e.o
 	f := <-e.features
 	fmt.Fprintln(o.Stderr, f.versionNote(o.Tracer))
-	opts := ComposeOptions{Features: f, UnsafeUretprobe: o.Session.UnsafeUretprobe, JSON: o.Session.JSON, Marker: newMarker(), Group: o.Session.Group,
+	opts := ComposeOptions{Features: f, UnsafeUretprobe: o.Session.UnsafeUretprobe, JSON: o.Session.JSON, Marker: newMarker(), MarkMaps: o.Session.MarkMaps,
 		Files: TargetFiles{ProcRoot: t.ProcRoot, PID: t.PID}, TraceableFunctions: o.Kernel.TraceableFunctions}
 	if o.Session.NodeWide {
 		o.say("tracing node-wide (--node-wide): probes fire for every process on the node, not only the pod's")

@@ -40,10 +40,10 @@ func (e censusEngine) Start(_ context.Context, t Target) (Trace, error) {
 			o.say("%v", err)
 			return 1
 		}
-		if o.Session.Group { // the client merges a group's censuses: JSON, after the maps line
+		if o.Session.MarkMaps { // the client merges a group's censuses: JSON, after the maps line
 			fmt.Fprintln(o.Stdout, protocol.MapsLine)
 		}
-		if err := writeCensus(o.Stdout, counts, o.Session.JSON || o.Session.Group); err != nil {
+		if err := writeCensus(o.Stdout, counts, o.Session.JSON || o.Session.MarkMaps); err != nil {
 			o.say("write the summary: %v", err)
 			return 1
 		}

@@ -84,9 +84,9 @@ type ComposeOptions struct {
 	JSON bool
 	// Marker is the line the dump probe prints after the maps.
 	Marker string
-	// Group prints protocol.MapsLine before the maps printed at the end,
-	// whichever way the program ends (see markFinalMaps).
-	Group bool
+	// MarkMaps prints protocol.MapsLine before the maps printed at the
+	// end, whichever way the program ends (see markFinalMaps).
+	MarkMaps bool
 	// OmitMaps are maps the dump probe does not print: bpftrace finds them
 	// undefined when it drops the probes that use them (missing_probes =
 	// ignore), see withoutUndefinedMaps.
@@ -161,7 +161,7 @@ func Compose(src string, o ComposeOptions, bins Binaries) (Composition, error) {
 				"Probe an executable with symbols, drop those parts, or use --func", ErrUnsafeRide, strings.Join(why, "; "))
 		}
 	}
-	if o.Group {
+	if o.MarkMaps {
 		c.Added += o.markFinalMaps(p)
 	}
 	if o.Features.SignalProbes {

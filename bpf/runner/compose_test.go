@@ -46,7 +46,7 @@ func TestCompose(t *testing.T) {
 		{
 			name: "a group's session marks the final maps",
 			src:  `uprobe:/bin/x:f { @calls = count(); }`,
-			opts: ComposeOptions{Features: newest, Scope: scope, Marker: "M", Group: true},
+			opts: ComposeOptions{Features: newest, Scope: scope, Marker: "M", MarkMaps: true},
 			want: `uprobe:/bin/x:f /` + pred + `/ { @calls = count(); }` +
 				"\n" + `END, self:signal:SIGUSR1 { printf("` + protocol.MapsLine + `\n"); }` +
 				"\n" + `self:signal:SIGUSR1 { printf("\n\n"); print(@calls); printf("M\n"); exit(); }`,
@@ -54,28 +54,28 @@ func TestCompose(t *testing.T) {
 		{
 			name: "a group's program that ends itself marks its final maps at its own END",
 			src:  "interval:s:1 { exit(); }\nEND { printf(\"bye\\n\") } // done",
-			opts: ComposeOptions{Features: newest, Scope: scope, Marker: "M", Group: true},
+			opts: ComposeOptions{Features: newest, Scope: scope, Marker: "M", MarkMaps: true},
 			want: "interval:s:1 { exit(); }\nEND, self:signal:SIGUSR1 { printf(\"bye\\n\"); \nprintf(\"" + protocol.MapsLine + "\\n\");\n}" +
 				" // done\n" + `self:signal:SIGUSR1 { printf("M\n"); exit(); }`,
 		},
 		{
 			name: "an END that shares its body is split off, so the maps line comes at the end only",
 			src:  `END, interval:s:1 { printf("tick\n"); }`,
-			opts: ComposeOptions{Features: newest, Marker: "M", Group: true},
+			opts: ComposeOptions{Features: newest, Marker: "M", MarkMaps: true},
 			want: `interval:s:1 { printf("tick\n"); }` + "\n" + `END, self:signal:SIGUSR1 { printf("tick\n"); ` + "\nprintf(\"" + protocol.MapsLine + "\\n\");\n}" +
 				"\n" + `self:signal:SIGUSR1 { printf("M\n"); exit(); }`,
 		},
 		{
 			name: "of two END probes (0.27), the last prints the maps line",
 			src:  "END { printf(\"a\\n\"); }\nEND { printf(\"b\\n\"); }",
-			opts: ComposeOptions{Features: newest, Marker: "M", Group: true},
+			opts: ComposeOptions{Features: newest, Marker: "M", MarkMaps: true},
 			want: "END, self:signal:SIGUSR1 { printf(\"a\\n\"); }\nEND, self:signal:SIGUSR1 { printf(\"b\\n\"); \nprintf(\"" + protocol.MapsLine + "\\n\");\n}" +
 				"\n" + `self:signal:SIGUSR1 { printf("M\n"); exit(); }`,
 		},
 		{
 			name: "0.17 (one END, no signal probes) marks the maps it prints at exit",
 			src:  `uprobe:/bin/x:f { @calls = count(); }`,
-			opts: ComposeOptions{Features: FeaturesOf("0.17.0"), Scope: scope, Group: true},
+			opts: ComposeOptions{Features: FeaturesOf("0.17.0"), Scope: scope, MarkMaps: true},
 			want: `uprobe:/bin/x:f /` + pred + `/ { @calls = count(); }` + "\n" + `END { printf("` + protocol.MapsLine + `\n"); }`,
 		},
 		{

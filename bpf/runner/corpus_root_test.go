@@ -60,7 +60,7 @@ func composeHereFor(t *testing.T, src string, group bool) Composition {
 		t.Fatal(err)
 	}
 	o := Options{Tracer: tracer()}
-	c, err := o.compose(src, ComposeOptions{Features: features(t), Scope: &scope, Marker: "M", Group: group, Files: TargetFiles{ProcRoot: "/proc", PID: 1}}, nil)
+	c, err := o.compose(src, ComposeOptions{Features: features(t), Scope: &scope, Marker: "M", MarkMaps: group, Files: TargetFiles{ProcRoot: "/proc", PID: 1}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

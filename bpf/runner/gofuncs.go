@@ -59,10 +59,10 @@ func (e goFuncEngine) Start(_ context.Context, t Target) (Trace, error) {
 			o.say("%v", err)
 			return 1
 		}
-		if o.Session.Group { // the client merges a group's summaries: JSON, after the maps line
+		if o.Session.MarkMaps { // the client merges a group's summaries: JSON, after the maps line
 			fmt.Fprintln(o.Stdout, protocol.MapsLine)
 		}
-		if err := writeGoSummary(o.Stdout, &summary, o.Session.JSON || o.Session.Group); err != nil {
+		if err := writeGoSummary(o.Stdout, &summary, o.Session.JSON || o.Session.MarkMaps); err != nil {
 			o.say("write the summary: %v", err)
 			return 1
 		}

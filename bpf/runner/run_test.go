@@ -279,7 +279,7 @@ func TestMapsLineHoweverItEnds(t *testing.T) {
 		{"ends itself, its END shared with a timer", `BEGIN { @ticks = count(); printf("started\n"); } END, interval:ms:50 { @n = count(); } interval:ms:300 { exit(); }`, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := startRunner(t, context.Background(), session(c.program, func(s *protocol.Session) { s.Group = true }))
+			r := startRunner(t, context.Background(), session(c.program, func(s *protocol.Session) { s.MarkMaps = true }))
 			r.send(protocol.Hello)
 			r.waitOutput(t, "started\n")
 			if c.stop {

@@ -5,8 +5,8 @@ import (
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/mapmerge"
 	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
-	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
+	"github.com/trace-debug/kubectl-trace-debug/debug/progress"
 	"github.com/trace-debug/kubectl-trace-debug/debug/session"
 )
 
@@ -57,15 +57,15 @@ func (o Outcome) Report(w io.Writer, ok string, explain func(error) error) {
 	}
 	for i, err := range o.Errs {
 		if err != nil {
-			kube.Progressf(w, "[%s] session %s: %v", o.Pods[i], o.Session, explain(err))
+			progress.Printf(w, "[%s] session %s: %v", o.Pods[i], o.Session, explain(err))
 			continue
 		}
 		if ok != "" {
-			kube.Progressf(w, "[%s] session %s: %s", o.Pods[i], o.Session, ok)
+			progress.Printf(w, "[%s] session %s: %s", o.Pods[i], o.Session, ok)
 		}
 	}
 	for _, s := range o.Skipped {
-		kube.Progressf(w, "[%s] not %s: %s", s.Pod, o.Verb, s.Reason)
+		progress.Printf(w, "[%s] not %s: %s", s.Pod, o.Verb, s.Reason)
 	}
 }
 

@@ -40,7 +40,7 @@ func Trace(ctx context.Context, c kube.Clients, targets pods.Targets, cfg TraceC
 			return Outcome{}, err
 		}
 		req.Name, req.User, req.Checked = pods.SessionName(targets.Pointers()...), user, true
-		req.Session.Group, req.InGroup = true, true
+		req.Session.MarkMaps, req.InGroup = true, true
 		if !req.Session.Attached {
 			fmt.Fprintln(s.Out, req.Name) // the session's name, at once, as for one pod
 		}

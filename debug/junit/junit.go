@@ -18,8 +18,8 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/debug/assert"
 )
 
-// Session is what the report tells of one session.
-type Session struct {
+// Run is what the report tells of one session.
+type Run struct {
 	// Name is the session's name; Target what was traced (pod/web,
 	// deployment/web); Namespace where.
 	Name, Target, Namespace string
@@ -49,7 +49,7 @@ type Session struct {
 }
 
 // Report builds the report of s.
-func Report(s Session) junit.Testsuites {
+func Report(s Run) junit.Testsuites {
 	suite := junit.Testsuite{Name: "kubectl-trace-debug " + s.Name, Time: seconds(s.Duration)}
 	if !s.Started.IsZero() {
 		suite.SetTimestamp(s.Started)
@@ -96,7 +96,7 @@ func Report(s Session) junit.Testsuites {
 }
 
 // WriteFile writes s's report to path.
-func WriteFile(path string, s Session) error {
+func WriteFile(path string, s Run) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("write JUnit report: %w", err)

@@ -13,7 +13,7 @@ import (
 
 // roundTrip writes s's report to a file and reads it back through the
 // schema check.
-func roundTrip(t *testing.T, s Session) Suite {
+func roundTrip(t *testing.T, s Run) Suite {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "report.xml")
 	if err := WriteFile(path, s); err != nil {
@@ -32,7 +32,7 @@ func roundTrip(t *testing.T, s Session) Suite {
 
 func TestReport(t *testing.T) {
 	started := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	base := Session{Name: "trace-debug-x7k2p", Target: "deployment/web", Namespace: "ns", Pods: []string{"web-1", "web-2"},
+	base := Run{Name: "trace-debug-x7k2p", Target: "deployment/web", Namespace: "ns", Pods: []string{"web-1", "web-2"},
 		What: "--func main.counterValue", Started: started, Duration: 1500 * time.Millisecond, Maps: "@calls[main.counterValue]: 2\n",
 		Exprs: []string{`@calls["main.counterValue"] >= 3`, `@errors["main.counterValue"] == 0`}}
 	results := []assert.Result{
@@ -41,16 +41,16 @@ func TestReport(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name                      string
-		change                    func(*Session)
+		change                    func(*Run)
 		tests, failures, skipped  int
 		traceFailure, firstAssert string
 	}{
-		{"all held", func(s *Session) {
+		{"all held", func(s *Run) {
 			s.Assertions, s.Evaluated = []assert.Result{{Expr: s.Exprs[0], Passed: true}, results[1]}, true
 		}, 3, 0, 0, "", ""},
-		{"one failed", func(s *Session) { s.Assertions, s.Evaluated, s.ExitCode = results, true, 14 },
+		{"one failed", func(s *Run) { s.Assertions, s.Evaluated, s.ExitCode = results, true, 14 },
 			3, 1, 0, "", `assertion @calls["main.counterValue"] >= 3 failed; saw @calls = {"main.counterValue": 2}`},
-		{"trace failed", func(s *Session) { s.Err, s.ExitCode, s.Maps = errors.New("tracer refused the program"), 8, "" },
+		{"trace failed", func(s *Run) { s.Err, s.ExitCode, s.Maps = errors.New("tracer refused the program"), 8, "" },
 			3, 1, 2, "tracer refused the program", ""},
 	} {
 		s := base

@@ -36,25 +36,25 @@ func TestReportsAsJunitparserReadsThem(t *testing.T) {
 	if _, err := exec.LookPath("/usr/bin/python3"); err != nil {
 		t.Fatalf("no /usr/bin/python3 (scripts/deps.sh installs python3-junitparser): %v", err)
 	}
-	base := Session{Name: "trace-debug-x7k2p", Target: "pod/web", Namespace: "ns", Pods: []string{"web"}, What: "--func main.lookup",
+	base := Run{Name: "trace-debug-x7k2p", Target: "pod/web", Namespace: "ns", Pods: []string{"web"}, What: "--func main.lookup",
 		Started: time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC), Duration: 1500 * time.Millisecond, Maps: "@calls[main.lookup]: 3\n",
 		Exprs: []string{`@errors["main.lookup"] == 0`, `@calls["main.lookup"] >= 3`}}
 	for _, c := range []struct {
 		name   string
-		change func(*Session)
+		change func(*Run)
 		want   string
 	}{
-		{"held", func(s *Session) {
+		{"held", func(s *Run) {
 			s.Assertions, s.Evaluated = []assert.Result{{Expr: s.Exprs[0], Passed: true}, {Expr: s.Exprs[1], Passed: true}}, true
 		}, "tests=3 failures=0 errors=0 skipped=0|exit-code=0 pods=web|trace pod/web: passed|assert @errors[\"main.lookup\"] == 0: passed"},
-		{"failed", func(s *Session) {
+		{"failed", func(s *Run) {
 			s.Assertions, s.Evaluated, s.ExitCode = []assert.Result{{Expr: s.Exprs[0], Seen: []string{`@errors = {"main.lookup": 1}`}}, {Expr: s.Exprs[1], Passed: true}}, true, 14
 		}, "tests=3 failures=1 errors=0 skipped=0|exit-code=14|assert @errors[\"main.lookup\"] == 0: Failure"},
-		{"not evaluated", func(s *Session) {
+		{"not evaluated", func(s *Run) {
 			s.NotEvaluated, s.ExitCode = "the trace printed no final maps the client could read (pod web)", 14
 		},
 			"tests=3 failures=0 errors=2 skipped=0|assert @errors[\"main.lookup\"] == 0: Error|assert @calls[\"main.lookup\"] >= 3: Error"},
-		{"trace failed", func(s *Session) { s.Err, s.ExitCode, s.Maps = errors.New("tracer refused the program"), 8, "" },
+		{"trace failed", func(s *Run) { s.Err, s.ExitCode, s.Maps = errors.New("tracer refused the program"), 8, "" },
 			"tests=3 failures=1 errors=0 skipped=2|exit-code=8|trace pod/web: Failure|assert @calls[\"main.lookup\"] >= 3: Skipped"},
 	} {
 		s := base

@@ -85,8 +85,3 @@ func (c Clients) Pod(ctx context.Context, name string) (*corev1.Pod, error) {
 	}
 	return pod, nil
 }
-
-// Progressf prints a line about what the command is doing to w (its stderr).
-func Progressf(w io.Writer, format string, a ...any) {
-	fmt.Fprintf(w, "trace-debug: "+format+"\n", a...)
-}

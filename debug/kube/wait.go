@@ -15,6 +15,7 @@ import (
 
 	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
+	"github.com/trace-debug/kubectl-trace-debug/debug/progress"
 )
 
 // WaitSpec says how long WatchContainer waits, what it tells the user, and
@@ -70,7 +71,7 @@ func (c Clients) WatchContainer(ctx context.Context, pod, name string, w WaitSpe
 			if wt.Message != "" {
 				msg += ": " + wt.Message
 			}
-			Progressf(w.Progress, "waiting for %s: %s", name, msg)
+			progress.Printf(w.Progress, "waiting for %s: %s", name, msg)
 		}
 		return w.Done(st)
 	})

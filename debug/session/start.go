@@ -12,6 +12,7 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
+	"github.com/trace-debug/kubectl-trace-debug/debug/progress"
 )
 
 // Request is what a new session is made of.
@@ -83,7 +84,7 @@ func Start(ctx context.Context, c kube.Clients, req Request, s Streams) (*Tracer
 		return nil, err
 	}
 	if warning := pods.SessionsWarning(pod); warning != "" {
-		kube.Progressf(s.ErrOut, "%s", warning)
+		progress.Printf(s.ErrOut, "%s", warning)
 	}
 	name := req.Name
 	if name == "" {
@@ -104,7 +105,7 @@ func Start(ctx context.Context, c kube.Clients, req Request, s Streams) (*Tracer
 	}
 	if req.DryRun {
 		fmt.Fprintf(s.Out, "%s\n", patch)
-		kube.Progressf(s.ErrOut, "dry run: this patch of pods/ephemeralcontainers would add tracer %s to pod %s; nothing was sent", name, pods.Ref(pod))
+		progress.Printf(s.ErrOut, "dry run: this patch of pods/ephemeralcontainers would add tracer %s to pod %s; nothing was sent", name, pods.Ref(pod))
 		return nil, nil
 	}
 	t := &Tracer{Clients: c, Streams: s, Pod: pod.Name, Name: name, Target: container}

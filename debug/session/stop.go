@@ -39,7 +39,7 @@ var ErrEnded = errors.New("the session has already ended")
 // result line in the log (the maps are printed; the container may still be
 // detaching probes), or the container's exit. A session that had already
 // ended returns ErrEnded with its ending.
-func (t *Tracer) Stop(ctx context.Context) (Ending, error) {
+func (t *Tracer) Stop(ctx context.Context) (Exit, error) {
 	if t.endedAlready(ctx) {
 		return t.waitEnded(ctx)
 	}
@@ -47,7 +47,7 @@ func (t *Tracer) Stop(ctx context.Context) (Ending, error) {
 		if t.endedAlready(ctx) { // it ended while the stop was on its way
 			return t.waitEnded(ctx)
 		}
-		return Ending{}, err
+		return Exit{}, err
 	}
 	// The runner ends within its stop grace (a kill after it): bounded, so
 	// a wedged session cannot hold a stop until its deadline.
@@ -61,7 +61,7 @@ func (t *Tracer) Stop(ctx context.Context) (Ending, error) {
 }
 
 // waitEnded is the ending of a session that had ended already, with ErrEnded.
-func (t *Tracer) waitEnded(ctx context.Context) (Ending, error) {
+func (t *Tracer) waitEnded(ctx context.Context) (Exit, error) {
 	e, err := t.Wait(ctx)
 	if err == nil {
 		err = ErrEnded

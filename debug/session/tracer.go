@@ -13,6 +13,7 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/debug/exit"
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
+	"github.com/trace-debug/kubectl-trace-debug/debug/progress"
 )
 
 // Streams are where a session's output goes and whence the user's signals
@@ -92,10 +93,10 @@ func (t *Tracer) setResult(code, program int) {
 }
 
 // result is how the runner's result line says the session ended, if it came.
-func (t *Tracer) result() (Ending, bool) {
+func (t *Tracer) result() (Exit, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return Ending{code: t.code, program: t.program}, t.hasCode
+	return Exit{code: t.code, program: t.program}, t.hasCode
 }
 
 // watcher passes w through, noting the runner's ready and result lines.
@@ -108,17 +109,17 @@ func (t *Tracer) watcher(w io.Writer) *readyWatcher {
 }
 
 // progress prints a line about what the command is doing to stderr.
-func (t *Tracer) progress(format string, a ...any) { kube.Progressf(t.ErrOut, format, a...) }
+func (t *Tracer) progress(format string, a ...any) { progress.Printf(t.ErrOut, format, a...) }
 
-// Ending is how a session ended: the exit code of its result line, or, when
+// Exit is how a session ended: the exit code of its result line, or, when
 // none came, its container's termination.
-type Ending struct {
+type Exit struct {
 	code, program int // program: the program's own exit(N), for protocol.ExitProgramExit
 	terminated    *corev1.ContainerStateTerminated
 }
 
 // ExitCode is the session's exit code.
-func (e Ending) ExitCode() int {
+func (e Exit) ExitCode() int {
 	if e.terminated != nil {
 		return int(e.terminated.ExitCode)
 	}
@@ -126,7 +127,7 @@ func (e Ending) ExitCode() int {
 }
 
 // Err turns the ending into the command's result.
-func (e Ending) Err(name string) error {
+func (e Exit) Err(name string) error {
 	if e.terminated != nil {
 		return tracerResult(name, e.terminated)
 	}
@@ -136,7 +137,7 @@ func (e Ending) Err(name string) error {
 // Wait returns how the session ended: at once when its result line came
 // (the output is complete), else once its container has exited. Ctrl-C or
 // SIGTERM interrupts the wait.
-func (t *Tracer) Wait(ctx context.Context) (Ending, error) {
+func (t *Tracer) Wait(ctx context.Context) (Exit, error) {
 	if e, ok := t.result(); ok {
 		return e, nil
 	}
@@ -147,9 +148,9 @@ func (t *Tracer) Wait(ctx context.Context) (Ending, error) {
 			return err
 		})
 	if err != nil {
-		return Ending{}, err
+		return Exit{}, err
 	}
-	return Ending{terminated: st.Terminated}, nil
+	return Exit{terminated: st.Terminated}, nil
 }
 
 // Finish waits for the session's end and turns it into the command's result.

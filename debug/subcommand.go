@@ -14,11 +14,11 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/debug/session"
 )
 
-// SessionRef is what every subcommand shares (list, logs, stop, attach,
+// SubcommandOptions are what every subcommand shares (list, logs, stop, attach,
 // doctor): the streams, kubectl's connection flags, the user's signals and,
 // once completed, TARGET, SESSION and the clients. Each subcommand's
 // options embed it and add their own flags.
-type SessionRef struct {
+type SubcommandOptions struct {
 	genericiooptions.IOStreams
 	// ConfigFlags are kubectl's standard connection flags.
 	ConfigFlags *genericclioptions.ConfigFlags
@@ -38,13 +38,13 @@ type SessionRef struct {
 
 // addSelector adds -l to a subcommand that takes the pods of a session
 // over several pods.
-func (o *SessionRef) addSelector(cmd *cobra.Command) {
+func (o *SubcommandOptions) addSelector(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "the pods this label selector matches, instead of TARGET (a session over several pods)")
 }
 
 // Complete resolves the clients, TARGET (optional unless wantSession; -l
 // takes its place) and, when wantSession, SESSION.
-func (o *SessionRef) Complete(args []string, wantSession bool) error {
+func (o *SubcommandOptions) Complete(args []string, wantSession bool) error {
 	want := map[bool]int{true: 1}[wantSession]
 	if o.Selector == "" {
 		want++
@@ -75,10 +75,10 @@ func (o *SessionRef) Complete(args []string, wantSession bool) error {
 }
 
 // group reports whether TARGET names several pods (a workload or -l).
-func (o *SessionRef) group() bool { return o.Workload != "" || o.Selector != "" }
+func (o *SubcommandOptions) group() bool { return o.Workload != "" || o.Selector != "" }
 
 // target names the session's pods as the user gave them.
-func (o *SessionRef) target() string {
+func (o *SubcommandOptions) target() string {
 	switch {
 	case o.PodName != "":
 		return "pod/" + o.PodName
@@ -89,7 +89,7 @@ func (o *SessionRef) target() string {
 }
 
 // targets resolves a workload or selector to its running pods.
-func (o *SessionRef) targets(ctx context.Context) (pods.Targets, error) {
+func (o *SubcommandOptions) targets(ctx context.Context) (pods.Targets, error) {
 	targets, err := o.Clients.Resolve(ctx, o.Workload, o.Selector, false)
 	targets.What = selectorWhat(o.Selector, targets.What)
 	if err == nil {
@@ -99,7 +99,7 @@ func (o *SessionRef) targets(ctx context.Context) (pods.Targets, error) {
 }
 
 // streams are the subcommand's streams for one session.
-func (o *SessionRef) streams() session.Streams {
+func (o *SubcommandOptions) streams() session.Streams {
 	return session.Streams{Out: o.Out, ErrOut: o.ErrOut, Interrupts: o.Interrupts}
 }
 
@@ -112,7 +112,7 @@ func (o *SessionRef) streams() session.Streams {
 // what was done to a pod. Each pod's outcome is reported (see
 // group.Outcome): a failing pod makes a command over several exit 13
 // (every pod failing alike exits with their code).
-func (o *SessionRef) each(ctx context.Context, verb string, signals bool, end func(pods.SessionInfo) group.Ending, do func(ctx context.Context, m *group.Member) error) (group.Outcome, error) {
+func (o *SubcommandOptions) each(ctx context.Context, verb string, signals bool, end func(pods.SessionInfo) group.Ending, do func(ctx context.Context, m *group.Member) error) (group.Outcome, error) {
 	g, err := o.found(ctx, verb)
 	if err != nil {
 		return group.Outcome{}, err
@@ -131,7 +131,7 @@ func (o *SessionRef) each(ctx context.Context, verb string, signals bool, end fu
 
 // found finds the session in the pod TARGET names, or in every running
 // pod of the workload or selector that holds it.
-func (o *SessionRef) found(ctx context.Context, verb string) (*group.Group, error) {
+func (o *SubcommandOptions) found(ctx context.Context, verb string) (*group.Group, error) {
 	if !o.group() {
 		t, err := session.Find(ctx, o.Clients, o.PodName, o.Session, o.streams())
 		if err != nil {
@@ -149,7 +149,7 @@ func (o *SessionRef) found(ctx context.Context, verb string) (*group.Group, erro
 // runE runs a subcommand with its context. Unless the subcommand reads the
 // user's signals itself (attach), Ctrl-C or SIGTERM cancels whatever it waits
 // for, and it exits 130 saying so.
-func (o *SessionRef) runE(ownSignals bool, run func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
+func (o *SubcommandOptions) runE(ownSignals bool, run func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		if ownSignals {
 			return run(cmd.Context(), args)
