@@ -23,10 +23,11 @@ type kernelNamer interface {
 }
 
 // Name names the sampled stacks as a profile: each process through its own
-// mappings and files under procRoot while it lives (one that exited keeps
-// its user addresses and its samples count in Lost.Unnamed), the kernel's
-// frames through procRoot's kallsyms.
-func Name(procRoot string, sampled []Stack) *stacks.Profile {
+// mappings and files, as known (read while it was sampled) or read under
+// procRoot while it lives (one that exited unread keeps its user
+// addresses and its samples count in Lost.Unnamed), the kernel's frames
+// through procRoot's kallsyms.
+func Name(procRoot string, sampled []Stack, known map[uint32]*symbols.Process) *stacks.Profile {
 	p := &stacks.Profile{}
 	var kernel kernelNamer
 	if k, err := symbols.NewKernel(filepath.Join(procRoot, "kallsyms")); err == nil {
@@ -37,7 +38,9 @@ func Name(procRoot string, sampled []Stack) *stacks.Profile {
 	for _, st := range sampled {
 		proc, seen := procs[st.PID]
 		if !seen {
-			if sp, err := symbols.NewProcess(procRoot, int(st.PID)); err == nil {
+			if sp := known[st.PID]; sp != nil {
+				proc = sp
+			} else if sp, err := symbols.NewProcess(procRoot, int(st.PID)); err == nil {
 				proc = sp
 			}
 			procs[st.PID] = proc

@@ -1,15 +1,21 @@
 package cpuprofile
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
+	"strings"
+	"sync"
 	"unsafe"
 
+	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/pidns"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/symbols"
 )
 
 // MaxHz bounds the sampling frequency (protocol.MaxCPUHz).
@@ -24,12 +30,27 @@ type Target struct {
 	Self uint32
 	// Hz is how many samples a second each CPU takes, 1 to MaxHz.
 	Hz int
+	// Process reads a sampled process (by its PID in the namespace) to
+	// unwind its stacks; nil reads none (stacks by frame pointers alone).
+	Process func(pid uint32) (*symbols.Process, error)
 }
 
-// Sampler is an attached stack sampler.
+// Sampler is an attached stack sampler. A goroutine takes the samples off
+// the ring buffer as they come, unwinds each one's user stack (see
+// userStack) and counts each distinct (process, user stack, kernel stack).
 type Sampler struct {
-	objs   samplerObjects
-	events []int // perf event fds, one per CPU
+	objs    samplerObjects
+	events  []int // perf event fds, one per CPU
+	reader  *ringbuf.Reader
+	process func(pid uint32) (*symbols.Process, error)
+	done    chan struct{}
+
+	mu       sync.Mutex
+	counts   map[string]*Stack
+	procs    map[uint32]*symbols.Process // nil: could not be read
+	fpStacks map[int32][]uint64         // the stack map's user stacks, by id (an id keeps its stack)
+	unwound  [3]uint64                  // samples by how their user stack was walked
+	err      error
 }
 
 // Stack is one distinct on-CPU stack of one process and how often it was
@@ -39,6 +60,8 @@ type Stack struct {
 	User   []uint64
 	Kernel []uint64
 	Count  uint64
+
+	kernelID int32
 }
 
 // Lost counts the samples the kernel could not record whole.
@@ -47,8 +70,14 @@ type Lost struct {
 	// stored (the stack map full, a hash collision); the sample counts
 	// with that stack empty.
 	UserStacks, KernelStacks uint64
-	// Samples are samples dropped because the counts map was full.
+	// Samples are samples dropped because the ring buffer was full.
 	Samples uint64
+	// NoStackCopy are samples whose user stack could not be copied (its
+	// user stack is then walked by frame pointers alone).
+	NoStackCopy uint64
+	// ByGo, Spliced and ByFramePointers count the samples by how their
+	// user stack was walked (see userStack).
+	ByGo, Spliced, ByFramePointers uint64
 }
 
 // Start loads the sampler, restricted to t's PID namespace, and attaches it
@@ -61,10 +90,15 @@ func Start(t Target) (*Sampler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load sampler spec: %w", err)
 	}
-	s := &Sampler{}
+	s := &Sampler{process: t.Process, done: make(chan struct{}), counts: map[string]*Stack{}, procs: map[uint32]*symbols.Process{}, fpStacks: map[int32][]uint64{}}
 	if err := pidns.Load("sampler", spec, t.PIDNamespace, map[string]any{"self_tgid": t.Self}, &s.objs); err != nil {
 		return nil, err
 	}
+	if s.reader, err = ringbuf.NewReader(s.objs.Samples); err != nil {
+		s.objs.Close()
+		return nil, fmt.Errorf("read the samples: %w", err)
+	}
+	go s.read()
 	for cpu := 0; cpu < runtime.NumCPU(); cpu++ {
 		fd, err := openPerfEvent(cpu, t.Hz)
 		if errors.Is(err, unix.ENODEV) {
@@ -107,40 +141,133 @@ func openPerfEvent(cpu, hz int) (int, error) {
 // CPUs is the number of CPUs sampled.
 func (s *Sampler) CPUs() int { return len(s.events) }
 
-// Stop stops sampling; the stacks stay readable until Close.
+// Stop stops sampling and takes the last samples in; the stacks stay
+// readable until Close.
 func (s *Sampler) Stop() {
 	for _, fd := range s.events {
 		_ = unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_DISABLE, 0)
 	}
+	if s.reader != nil {
+		_ = s.reader.Flush() // what is in the buffer is read, then the reader ends
+		<-s.done
+	}
 }
 
-// Stacks reads the stacks sampled so far and what was lost.
+// read takes samples off the ring buffer until Stop or Close.
+func (s *Sampler) read() {
+	defer close(s.done)
+	var rec ringbuf.Record
+	for {
+		if err := s.reader.ReadInto(&rec); err != nil {
+			if !errors.Is(err, ringbuf.ErrFlushed) && !errors.Is(err, ringbuf.ErrClosed) {
+				s.mu.Lock()
+				s.err = fmt.Errorf("read the samples: %w", err)
+				s.mu.Unlock()
+			}
+			return
+		}
+		s.add(rec.RawSample)
+	}
+}
+
+// sampleHeader is the size of struct sample before its stack.
+const sampleHeader = 40
+
+// add counts one sample, its user stack unwound.
+func (s *Sampler) add(raw []byte) {
+	if len(raw) < sampleHeader {
+		return
+	}
+	le := binary.LittleEndian
+	pid, userID, kernelID, n := le.Uint32(raw), int32(le.Uint32(raw[4:])), int32(le.Uint32(raw[8:])), le.Uint32(raw[12:])
+	stack := raw[sampleHeader:]
+	if int(n) < len(stack) {
+		stack = stack[:n]
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fp, err := s.fpStack(userID)
+	if err != nil {
+		s.err = err
+		return
+	}
+	user, how := userStack(s.funcs(pid), sample{pc: le.Uint64(raw[16:]), sp: le.Uint64(raw[24:]), stack: stack, fp: fp})
+	if len(user) == 0 {
+		how = byFramePointers
+	}
+	s.unwound[how]++
+	var key strings.Builder
+	fmt.Fprintf(&key, "%d/%d", pid, kernelID)
+	for _, a := range user {
+		key.WriteString("/" + strconv.FormatUint(a, 16))
+	}
+	st := s.counts[key.String()]
+	if st == nil {
+		st = &Stack{PID: pid, User: user, kernelID: kernelID}
+		s.counts[key.String()] = st
+	}
+	st.Count++
+}
+
+// funcs is how process pid's Go functions are read (nil: they are not),
+// the process read when first sampled.
+func (s *Sampler) funcs(pid uint32) goFuncs {
+	p, seen := s.procs[pid]
+	if !seen && s.process != nil {
+		p, _ = s.process(pid)
+		s.procs[pid] = p
+	}
+	if p == nil {
+		return nil
+	}
+	return p
+}
+
+// fpStack is the frame-pointer user stack of id, read once.
+func (s *Sampler) fpStack(id int32) ([]uint64, error) {
+	if st, ok := s.fpStacks[id]; ok || id < 0 {
+		return st, nil
+	}
+	st, err := s.stack(id)
+	if err == nil {
+		s.fpStacks[id] = st
+	}
+	return st, err
+}
+
+// Stacks reads the stacks sampled (call Stop first) and what was lost.
 func (s *Sampler) Stacks() ([]Stack, Lost, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, Lost{}, s.err
+	}
 	var out []Stack
-	var k samplerKey
-	var n uint64
-	it := s.objs.Counts.Iterate()
-	for it.Next(&k, &n) {
-		st := Stack{PID: k.Pid, Count: n}
-		var err error
-		if st.User, err = s.stack(k.UserStack); err != nil {
+	for _, st := range s.counts {
+		k, err := s.stack(st.kernelID)
+		if err != nil {
 			return nil, Lost{}, err
 		}
-		if st.Kernel, err = s.stack(k.KernelStack); err != nil {
-			return nil, Lost{}, err
-		}
-		out = append(out, st)
+		c := *st
+		c.Kernel = k
+		out = append(out, c)
 	}
-	if err := it.Err(); err != nil {
-		return nil, Lost{}, fmt.Errorf("read sampled stacks: %w", err)
-	}
-	var lost [3]uint64
+	var lost [5]uint64
 	for i := range lost {
 		if err := s.objs.Lost.Lookup(uint32(i), &lost[i]); err != nil {
 			return nil, Lost{}, fmt.Errorf("read lost samples: %w", err)
 		}
 	}
-	return out, Lost{UserStacks: lost[0], KernelStacks: lost[1], Samples: lost[2]}, nil
+	return out, Lost{UserStacks: lost[0], KernelStacks: lost[1], Samples: lost[2], NoStackCopy: lost[4],
+		ByGo: s.unwound[byGo], Spliced: s.unwound[spliced], ByFramePointers: s.unwound[byFramePointers]}, nil
+}
+
+// Processes are the sampled processes as they were read while they ran
+// (nil: could not be read), to name their stacks (Name) after some exit.
+func (s *Sampler) Processes() map[uint32]*symbols.Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.procs
 }
 
 // stack reads the addresses of stack id, innermost first; none for a
@@ -170,6 +297,11 @@ func (s *Sampler) Close() error {
 		errs = append(errs, unix.Close(fd))
 	}
 	s.events = nil
+	if s.reader != nil {
+		errs = append(errs, s.reader.Close())
+		<-s.done
+		s.reader = nil
+	}
 	errs = append(errs, s.objs.Close())
 	return errors.Join(errs...)
 }

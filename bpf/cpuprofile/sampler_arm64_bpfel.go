@@ -13,19 +13,25 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-type samplerKey struct {
+type samplerSample struct {
 	_           structs.HostLayout
 	Pid         uint32
 	UserStack   int32
 	KernelStack int32
+	Len         uint32
+	Pc          uint64
+	Sp          uint64
+	Bp          uint64
+	Stack       [16384]uint8
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	samplerMapCounts   = "counts"
 	samplerMapLost     = "lost"
+	samplerMapSamples  = "samples"
+	samplerMapScratch  = "scratch"
 	samplerMapStacks   = "stacks"
 	samplerProgSample  = "sample"
 	samplerVarPidnsDev = "pidns_dev"
@@ -82,9 +88,10 @@ type samplerProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type samplerMapSpecs struct {
-	Counts *ebpf.MapSpec `ebpf:"counts"`
-	Lost   *ebpf.MapSpec `ebpf:"lost"`
-	Stacks *ebpf.MapSpec `ebpf:"stacks"`
+	Lost    *ebpf.MapSpec `ebpf:"lost"`
+	Samples *ebpf.MapSpec `ebpf:"samples"`
+	Scratch *ebpf.MapSpec `ebpf:"scratch"`
+	Stacks  *ebpf.MapSpec `ebpf:"stacks"`
 }
 
 // samplerVariableSpecs contains global variables before they are loaded into the kernel.
@@ -116,15 +123,17 @@ func (o *samplerObjects) Close() error {
 //
 // It can be passed to loadSamplerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type samplerMaps struct {
-	Counts *ebpf.Map `ebpf:"counts"`
-	Lost   *ebpf.Map `ebpf:"lost"`
-	Stacks *ebpf.Map `ebpf:"stacks"`
+	Lost    *ebpf.Map `ebpf:"lost"`
+	Samples *ebpf.Map `ebpf:"samples"`
+	Scratch *ebpf.Map `ebpf:"scratch"`
+	Stacks  *ebpf.Map `ebpf:"stacks"`
 }
 
 func (m *samplerMaps) Close() error {
 	return _SamplerClose(
-		m.Counts,
 		m.Lost,
+		m.Samples,
+		m.Scratch,
 		m.Stacks,
 	)
 }

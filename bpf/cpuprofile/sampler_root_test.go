@@ -65,10 +65,11 @@ func textRanges(t *testing.T, pid int) [][2]uint64 {
 }
 
 // The sampler sees the target namespace's CPU-bound Go program, with
-// symbols and stripped (named from .gopclntab), mostly in its hot function, with user stacks walked to the root (Go keeps frame
-// pointers; main.spin is a frameless leaf, so its caller main.main drops out
-// and runtime.main follows it: golang/go issue 73753), and never a busy
-// process of another PID namespace.
+// symbols and stripped (named from .gopclntab), mostly in its hot function,
+// with user stacks walked to the root the Go runtime's way: main.spin is a
+// frameless leaf, whose caller main.main a frame-pointer walk drops
+// (golang/go issue 73753); unwound by the pcsp tables it keeps it. And
+// never a busy process of another PID namespace.
 func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -83,7 +84,10 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 			sibling := startInNamespace(t, "sh", "-c", "while :; do :; done")
 			siblingText := textRanges(t, sibling)
 
-			s, err := Start(Target{PIDNamespace: "/proc/" + strconv.Itoa(target) + "/ns/pid", Hz: 99})
+			// The samples name the target's PID in its namespace (1); it is
+			// read here through its PID in ours.
+			read := func(uint32) (*symbols.Process, error) { return symbols.NewProcess("/proc", target) }
+			s, err := Start(Target{PIDNamespace: "/proc/" + strconv.Itoa(target) + "/ns/pid", Hz: 99, Process: read})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,8 +98,6 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The samples name the target's PID in its namespace (1); read
-			// its mappings here through its PID in ours.
 			names, err := symbols.NewProcess("/proc", target)
 			if err != nil {
 				t.Fatal(err)
@@ -105,7 +107,7 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 				t.Fatal(err)
 			}
 			named := &stacks.Profile{Hz: 99}
-			var total, inSpin, fromRoot uint64
+			var total, inSpin, fromRoot, withCaller uint64
 			for _, st := range sampled {
 				named.Stacks = append(named.Stacks, stacks.Stack{Frames: st.frames(names, kernel), Count: st.Count})
 				total += st.Count
@@ -123,6 +125,9 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 					continue
 				}
 				inSpin += st.Count
+				if len(st.User) > 1 && names.Name(st.User[1]-1) == "main.main" {
+					withCaller += st.Count
+				}
 				for _, a := range st.User[1:] {
 					if n := names.Name(a); n == "main.main" || n == "runtime.main" {
 						fromRoot += st.Count
@@ -130,7 +135,7 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%d samples on %d CPUs, %d in main.spin (%d walked up to main.main or runtime.main), lost %+v", total, s.CPUs(), inSpin, fromRoot, lost)
+			t.Logf("%d samples on %d CPUs, %d in main.spin (%d with its caller main.main, %d walked up to main.main or runtime.main), lost %+v", total, s.CPUs(), inSpin, withCaller, fromRoot, lost)
 			if total < 50 {
 				t.Fatalf("%d samples in 2 s at 99 Hz of a CPU-bound process", total)
 			}
@@ -139,6 +144,9 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 			}
 			if fromRoot*10 < inSpin*9 {
 				t.Fatalf("%d of %d samples in main.spin reach main.main or runtime.main: the user stacks are not whole", fromRoot, inSpin)
+			}
+			if withCaller*10 < inSpin*9 {
+				t.Fatalf("%d of %d samples in main.spin have its caller main.main under it: a frameless leaf's caller is lost", withCaller, inSpin)
 			}
 			// The same as pprof reads it, and as folded stacks.
 			file := filepath.Join(t.TempDir(), "cpu.pb.gz")
@@ -161,8 +169,8 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 			if share, _ := strconv.ParseFloat(string(m[1]), 64); share < 80 {
 				t.Fatalf("pprof -top gives main.spin %.1f%% of the samples, want most:\n%s", share, out)
 			}
-			if folded := named.Folded(false); !strings.Contains(folded, "runtime.main;main.spin ") {
-				t.Fatalf("folded stacks lack runtime.main;main.spin:\n%s", folded)
+			if folded := named.Folded(false); !strings.Contains(folded, "runtime.main;main.main;main.spin ") {
+				t.Fatalf("folded stacks lack runtime.main;main.main;main.spin:\n%s", folded)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/bpf/cpuprofile"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/symbols"
 )
 
 // cpuEngine is the native CPU profile (--cpu): the on-CPU stacks of the
@@ -30,6 +31,7 @@ func (e cpuEngine) Start(_ context.Context, t Target) (Trace, error) {
 		PIDNamespace: filepath.Join(t.ProcRoot, strconv.Itoa(t.PID), "ns/pid"),
 		Self:         uint32(os.Getpid()),
 		Hz:           o.Session.CPUHz,
+		Process:      func(pid uint32) (*symbols.Process, error) { return symbols.NewProcess(t.ProcRoot, int(pid)) },
 	})
 	if err != nil {
 		return nil, err
@@ -44,7 +46,7 @@ func (e cpuEngine) Start(_ context.Context, t Target) (Trace, error) {
 			o.say("%v", err)
 			return 1
 		}
-		p := cpuprofile.Name(t.ProcRoot, sampled)
+		p := cpuprofile.Name(t.ProcRoot, sampled, s.Processes())
 		p.Hz, p.CPUs, p.Duration = o.Session.CPUHz, s.CPUs(), time.Since(started)
 		p.Lost.UserStacks, p.Lost.KernelStacks, p.Lost.Samples = lost.UserStacks, lost.KernelStacks, lost.Samples
 		fmt.Fprintln(o.Stdout, protocol.MapsLine) // the client reads the profile after it
@@ -53,6 +55,8 @@ func (e cpuEngine) Start(_ context.Context, t Target) (Trace, error) {
 			return 1
 		}
 		o.say("%d samples in %d distinct stacks%s", p.Samples(), len(p.Stacks), p.Lost.Note())
+		o.say("user stacks: %d unwound by Go's tables to their top, %d by them then frame pointers, %d by frame pointers alone (%d with no stack copy)",
+			lost.ByGo, lost.Spliced, lost.ByFramePointers, lost.NoStackCopy)
 		o.say("peak memory of the runner: %s", peakMemory())
 		return 0
 	}), nil

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
 )
 
@@ -67,12 +68,7 @@ func (p *Process) Frames(a uint64) []stacks.Frame {
 			continue
 		}
 		off := a - m.start + m.off
-		t, ok := p.tables[m.path]
-		if !ok {
-			t, _ = loadTable(m.file)
-			p.tables[m.path] = t
-		}
-		if t != nil {
+		if t := p.table(m); t != nil {
 			if va, ok := t.addr(off); ok {
 				if f := t.frames(va); len(f) > 0 {
 					return f
@@ -82,4 +78,35 @@ func (p *Process) Frames(a uint64) []stacks.Frame {
 		return []stacks.Frame{{Func: fmt.Sprintf("%s+0x%x", filepath.Base(m.path), off)}}
 	}
 	return []stacks.Frame{{Func: fmt.Sprintf("0x%x", a)}}
+}
+
+// GoFrame is how the Go function at address a uses the stack there (see
+// gofunc.Inlines.FrameAt); false where a is in no Go function this reader
+// knows.
+func (p *Process) GoFrame(a uint64) (gofunc.FrameInfo, bool) {
+	for _, m := range p.maps {
+		if a < m.start || a >= m.end {
+			continue
+		}
+		t := p.table(m)
+		if t == nil || t.inlines == nil {
+			return gofunc.FrameInfo{}, false
+		}
+		va, ok := t.addr(a - m.start + m.off)
+		if !ok {
+			return gofunc.FrameInfo{}, false
+		}
+		return t.inlines.FrameAt(va)
+	}
+	return gofunc.FrameInfo{}, false
+}
+
+// table is m's file's table, read once (nil when it cannot be read).
+func (p *Process) table(m mapping) *table {
+	t, ok := p.tables[m.path]
+	if !ok {
+		t, _ = loadTable(m.file)
+		p.tables[m.path] = t
+	}
+	return t
 }

@@ -6,7 +6,9 @@
 // with 404), for traces that count errors. With
 // -burn it also keeps one CPU busy, spending a known share of it in
 // main.hot (7 of every 10 rounds of the same work; main.warm does the
-// other 3): the CPU profile's target.
+// other 3): the CPU profile's target. With -mix it runs a mixed workload
+// (mix.go) to hold CPU profiles to Go's own, which it serves at
+// /debug/pprof/.
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	_ "net/http/pprof" // Go's own profiles: the truth the tests hold trace-debug's to
 	"os"
 	"runtime"
 	"sync"
@@ -128,9 +131,13 @@ func threadCPU(tid int64) uint64 {
 func main() {
 	addr := flag.String("listen", "127.0.0.1:8080", "address to serve on")
 	burnCPU := flag.Bool("burn", false, "keep one CPU busy, 70% of it in main.hot and 30% in main.warm")
+	mixed := flag.Bool("mix", false, "run the mixed workload (main.mix*: leaves, SHA-256, maps, sort, JSON, system calls) on goroutines of their own")
 	flag.Parse()
 	if *burnCPU {
 		go burn()
+	}
+	if *mixed {
+		mix()
 	}
 	http.HandleFunc("/rounds", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%d %d\n", rounds.Load(), threadCPU(burnThread.Load()))

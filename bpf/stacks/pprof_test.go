@@ -1,0 +1,42 @@
+package stacks
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/google/pprof/profile"
+)
+
+// A profile written as pprof reads back with the same stacks and counts:
+// inlined frames, innermost first, kept.
+func TestFromPProf(t *testing.T) {
+	p := &Profile{Hz: 99, Stacks: []Stack{
+		{Frames: []Frame{{Func: "main.step", File: "m.go", Line: 3}, {Func: "main.warm", File: "m.go", Line: 9}, {Func: "main.main"}}, Count: 3, Process: "server"},
+		{Frames: []Frame{{Func: "main.hot"}, {Func: "main.main"}}, Count: 7, Process: "server"},
+	}}
+	var b bytes.Buffer
+	if err := p.PProf(nil).Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	pp, err := profile.Parse(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := FromPProf(pp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{"main.hot": 7, "main.step": 3, "main.warm": 0, "main.main": 0}
+	total := map[string]uint64{"main.hot": 7, "main.step": 3, "main.warm": 3, "main.main": 10}
+	for _, r := range got.Top() {
+		if r.Self != want[r.Func] || r.Total != total[r.Func] {
+			t.Errorf("%s: self %d total %d, want %d and %d", r.Func, r.Self, r.Total, want[r.Func], total[r.Func])
+		}
+	}
+	if len(got.Top()) != 4 || got.Samples() != 10 {
+		t.Fatalf("read back %d functions, %d samples", len(got.Top()), got.Samples())
+	}
+	if _, err := FromPProf(&profile.Profile{}); err == nil {
+		t.Fatal("a profile without sample types is refused")
+	}
+}
