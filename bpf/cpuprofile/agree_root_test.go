@@ -98,14 +98,7 @@ func profileBoth(t *testing.T, target int, addr string, seconds int) (ours, thei
 // cumulative share it has in theirs within points.
 func compare(t *testing.T, ours, theirs *stacks.Profile, points float64) {
 	t.Helper()
-	share := func(p *stacks.Profile) map[string]float64 {
-		out := map[string]float64{}
-		for _, r := range p.Top() {
-			out[r.Func] = p.Share(r.Total)
-		}
-		return out
-	}
-	a, b := share(ours), share(theirs)
+	a, b := ours.TotalShares(), theirs.TotalShares()
 	var rows []string
 	bad := false
 	for _, f := range mixFuncs {

@@ -33,6 +33,9 @@ func TestFromPProf(t *testing.T) {
 			t.Errorf("%s: self %d total %d, want %d and %d", r.Func, r.Self, r.Total, want[r.Func], total[r.Func])
 		}
 	}
+	if sh := got.TotalShares(); sh["main.main"] != 100 || sh["main.hot"] != 70 || sh["main.warm"] != 30 {
+		t.Errorf("total shares %v", sh)
+	}
 	if len(got.Top()) != 4 || got.Samples() != 10 {
 		t.Fatalf("read back %d functions, %d samples", len(got.Top()), got.Samples())
 	}

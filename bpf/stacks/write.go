@@ -136,6 +136,17 @@ func (p *Profile) Share(n uint64) float64 {
 	return 100 * float64(n) / float64(total)
 }
 
+// TotalShares is each function's total (cumulative) share of p's
+// samples, in percent: how profiles are held against each other (a
+// profile of trace-debug's against the runtime's own).
+func (p *Profile) TotalShares() map[string]float64 {
+	out := map[string]float64{}
+	for _, r := range p.Top() {
+		out[r.Func] = p.Share(r.Total)
+	}
+	return out
+}
+
 // WriteTop writes the n functions with the most self samples as a table,
 // like `go tool pprof -top`: self and total share, and the samples.
 func (p *Profile) WriteTop(w io.Writer, n int) error {
