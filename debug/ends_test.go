@@ -81,7 +81,8 @@ func endCases() []endCase {
 			}, sorted},
 		)
 	}
-	cases = append(cases, endCase{"one-dry-run", plain, [][]string{with(one, append(prog, "--dry-run")...)}, false})
+	cases = append(cases, endCase{"one-dry-run", plain, [][]string{with(one, append(prog, "--dry-run")...)}, false},
+		endCase{"one-dry-run-assert", plain, [][]string{with(one, append(prog, "--dry-run", "--assert", "@calls > 0")...)}, false})
 	return cases
 }
 

@@ -47,7 +47,7 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		return codef(ExitUsage, "--dry-run takes one pod for now; %s has %d running pods: try one with pod/NAME", targets.What, len(targets.Running))
 	}
 	end, live := o.ending(out)
-	streams := session.Streams{Out: live, ErrOut: o.ErrOut, Interrupts: o.Interrupts, OnReady: o.onReady}
+	streams := session.Streams{Out: live, ErrOut: o.ErrOut, Interrupts: o.Interrupts}
 	cfg := group.TraceConfig{Request: o.request("", len(targets.Running) > 1 && !o.PerPod), End: end, OnReady: o.onReady}
 	start := time.Now()
 	outcome, err := group.Trace(ctx, o.Clients, targets, cfg, streams)
@@ -63,7 +63,7 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		o.progress("%s", o.detachedNote(outcome, targets))
 	}
 	checks := &o.Checks
-	if o.Detach { // its assertions are kept in its pods, for stop
+	if o.Detach || o.DryRun { // kept in its pods for stop; nothing ran
 		checks = nil
 	}
 	return finish(o.ErrOut, checks, o.maps(), outcome, o.report(start))
