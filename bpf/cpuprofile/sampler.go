@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -48,8 +46,9 @@ type Sampler struct {
 	mu       sync.Mutex
 	counts   map[string]*Stack
 	procs    map[uint32]*symbols.Process // nil: could not be read
-	fpStacks map[int32][]uint64         // the stack map's user stacks, by id (an id keeps its stack)
-	unwound  [3]uint64                  // samples by how their user stack was walked
+	fpStacks map[int32][]uint64          // the stack map's user stacks, by id (an id keeps its stack)
+	unwound  [3]uint64                   // samples by how their user stack was walked
+	key      []byte                      // a sample's key in counts, reused
 	err      error
 }
 
@@ -196,15 +195,16 @@ func (s *Sampler) add(raw []byte) {
 		how = byFramePointers
 	}
 	s.unwound[how]++
-	var key strings.Builder
-	fmt.Fprintf(&key, "%d/%d", pid, kernelID)
+	key := binary.LittleEndian.AppendUint32(s.key[:0], pid)
+	key = binary.LittleEndian.AppendUint32(key, uint32(kernelID))
 	for _, a := range user {
-		key.WriteString("/" + strconv.FormatUint(a, 16))
+		key = binary.LittleEndian.AppendUint64(key, a)
 	}
-	st := s.counts[key.String()]
+	s.key = key
+	st := s.counts[string(key)] // no copy of the key to look it up
 	if st == nil {
 		st = &Stack{PID: pid, User: user, kernelID: kernelID}
-		s.counts[key.String()] = st
+		s.counts[string(key)] = st
 	}
 	st.Count++
 }

@@ -110,31 +110,37 @@ func cpuSideBySide(client kubernetes.Interface, plugin, kubeconfig string) {
 
 // burnerPod starts the CPU-bound target in namespace default and waits
 // until it serves.
-func burnerPod(client kubernetes.Interface) error {
+func burnerPod(client kubernetes.Interface) error { return demoPod(client, "burner", burnerPort, "-burn") }
+
+// demoPod starts the stripped demo server as pod name in namespace
+// default, serving on port, in mode (-burn, -mix), and waits until it
+// serves.
+func demoPod(client kubernetes.Interface, name string, port int, mode string) error {
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "burner"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: corev1.PodSpec{HostNetwork: true, TerminationGracePeriodSeconds: ptr.To[int64](0), Containers: []corev1.Container{{
 			Name: "server", Image: "trace-debug.local/demo:1", ImagePullPolicy: corev1.PullNever,
-			Command: []string{"/app/server-stripped", "-listen", fmt.Sprintf("127.0.0.1:%d", burnerPort), "-burn"},
+			Command: []string{"/app/server-stripped", "-listen", fmt.Sprintf("127.0.0.1:%d", port), mode},
 		}}},
 	}
-	_ = client.CoreV1().Pods("default").Delete(context.Background(), "burner", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+	_ = client.CoreV1().Pods("default").Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
 	for i := 0; i < 60; i++ {
-		if _, err := client.CoreV1().Pods("default").Get(context.Background(), "burner", metav1.GetOptions{}); err != nil {
+		if _, err := client.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{}); err != nil {
 			break
 		}
 		time.Sleep(time.Second)
 	}
 	if _, err := client.CoreV1().Pods("default").Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create the burner pod: %w", err)
+		return fmt.Errorf("create the %s pod: %w", name, err)
 	}
 	for i := 0; i < 120; i++ {
-		if _, _, err := rounds(); err == nil {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/rounds", port)); err == nil {
+			resp.Body.Close()
 			return nil
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	return fmt.Errorf("the burner pod did not serve /rounds within a minute")
+	return fmt.Errorf("the %s pod did not serve /rounds within a minute", name)
 }
 
 // rounds reads the burner's count of rounds of work and its thread's CPU

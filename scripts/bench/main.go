@@ -61,7 +61,7 @@ func main() {
 	node := flag.String("node", "trace-debug-node", "node the Job is pinned to")
 	runs := flag.Int("runs", 5, "runs of each way")
 	kubectl := flag.String("kubectl", "kubectl", "kubectl, for the by-hand floor")
-	only := flag.String("only", "", "run one comparison only: floor, wildcard or cpu (developers' reruns)")
+	only := flag.String("only", "", "run one comparison only: floor, wildcard, cpu, agree or images (developers' reruns)")
 	flag.Parse()
 	defer func() { // the results file: after every comparison (deferred first, run last)
 		path, err := results.write(*only != "")
@@ -81,6 +81,16 @@ func main() {
 	case "wildcard":
 		wildcardSideBySide(*plugin, *kubeconfig)
 		return
+	case "images":
+		imageSizes("_output/images")
+		return
+	case "agree":
+		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+		if err != nil {
+			fail(err)
+		}
+		agreeSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
+		return
 	case "floor":
 		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 		if err != nil {
@@ -97,6 +107,7 @@ func main() {
 			fail(err)
 		}
 		cpuSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
+		agreeSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
 	}()
 	defer censusVersusWildcard(*plugin, *kubeconfig, *pod)
 	defer wildcardSideBySide(*plugin, *kubeconfig)
