@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/pidns"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/symbols"
@@ -211,7 +212,7 @@ func (s *Sampler) add(raw []byte) {
 
 // funcs is how process pid's Go functions are read (nil: they are not),
 // the process read when first sampled.
-func (s *Sampler) funcs(pid uint32) goFuncs {
+func (s *Sampler) funcs(pid uint32) gofunc.FrameFinder {
 	p, seen := s.procs[pid]
 	if !seen && s.process != nil {
 		p, _ = s.process(pid)

@@ -10,13 +10,6 @@ import (
 // maxDepth bounds a user stack, as the kernel's stack map does.
 const maxDepth = 127
 
-// goFuncs tells how the Go function at a process's address uses the stack
-// (symbols.Process.GoFrame): the seam the unwinder reads a process
-// through.
-type goFuncs interface {
-	GoFrame(addr uint64) (gofunc.FrameInfo, bool)
-}
-
 // unwound says how a sample's user stack was walked.
 type unwound int
 
@@ -47,7 +40,7 @@ type sample struct {
 // Go (their return address found from the pcsp table's SP delta, so a
 // function without a frame of its own keeps its caller, which a
 // frame-pointer walk skips), by frame pointers where they are not.
-func userStack(funcs goFuncs, s sample) ([]uint64, unwound) {
+func userStack(funcs gofunc.FrameFinder, s sample) ([]uint64, unwound) {
 	if funcs == nil {
 		return s.fp, byFramePointers
 	}
@@ -61,37 +54,16 @@ func userStack(funcs goFuncs, s sample) ([]uint64, unwound) {
 	return splice(g, s.fp)
 }
 
-// unwindGo walks s's stack from its pc and sp by the pcsp tables, over the
-// copied stack; whole says it reached the stack's top frame (goexit,
-// mstart), else it stopped where it could go no further.
-func unwindGo(funcs goFuncs, s sample) (pcs []uint64, whole bool) {
-	pc, sp := s.pc, s.sp
-	pcs = []uint64{pc}
-	for len(pcs) < maxDepth {
-		at := pc
-		if len(pcs) > 1 {
-			at-- // a return address: the call is the instruction before it
+// unwindGo walks s's stack from its pc and sp by the pcsp tables
+// (gofunc.Walk), over the copied stack.
+func unwindGo(funcs gofunc.FrameFinder, s sample) (pcs []uint64, whole bool) {
+	read := func(addr uint64) (uint64, bool) {
+		if addr < s.sp || addr-s.sp+8 > uint64(len(s.stack)) {
+			return 0, false // beyond the copy
 		}
-		f, ok := funcs.GoFrame(at)
-		switch {
-		case !ok:
-			return pcs, false // not Go
-		case f.Flag&gofunc.FuncTopFrame != 0:
-			return pcs, true
-		case f.Flag&gofunc.FuncSPWrite != 0:
-			return pcs, false // a stack switch: its SP delta says nothing of its caller
-		}
-		slot := sp + uint64(f.SPDelta)
-		if slot < s.sp || slot-s.sp+8 > uint64(len(s.stack)) {
-			return pcs, false // beyond the copy
-		}
-		ret := binary.LittleEndian.Uint64(s.stack[slot-s.sp:])
-		if ret == 0 {
-			return pcs, false
-		}
-		pcs, pc, sp = append(pcs, ret), ret, slot+8
+		return binary.LittleEndian.Uint64(s.stack[addr-s.sp:]), true
 	}
-	return pcs, false
+	return gofunc.Walk(funcs, s.pc, s.sp, read, maxDepth)
 }
 
 // splice joins a Go walk that stopped short (g) with the frame-pointer

@@ -1,0 +1,132 @@
+//go:build root
+
+package goproc
+
+import (
+	"bufio"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
+)
+
+// parked parks 1000 goroutines in main.worker on a channel, 10 in
+// main.sleeper asleep, 5 in main.locker on a mutex, then says how many
+// goroutines its runtime counts, and waits.
+const parked = `package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+)
+
+var (
+	ch = make(chan int)
+	mu sync.Mutex
+)
+
+//go:noinline
+func worker() { <-ch }
+
+//go:noinline
+func sleeper() { time.Sleep(time.Hour) }
+
+//go:noinline
+func locker() { mu.Lock() }
+
+func main() {
+	mu.Lock()
+	for i := 0; i < 1000; i++ {
+		go worker()
+	}
+	for i := 0; i < 10; i++ {
+		go sleeper()
+	}
+	for i := 0; i < 5; i++ {
+		go locker()
+	}
+	time.Sleep(500 * time.Millisecond)
+	runtime.GC() // records how long each has waited
+	fmt.Fprintln(os.Stdout, runtime.NumGoroutine())
+	select {}
+}
+`
+
+// The goroutines of a running Go process are read from outside as its
+// runtime counts them, each with where it waits and why: built by the
+// oldest and the newest supported toolchains, stripped and not, a PIE.
+func TestGoroutinesAsTheRuntimeCountsThem(t *testing.T) {
+	for _, c := range []struct {
+		toolchain string
+		flags     []string
+	}{
+		{"go1.21.13", nil},
+		{"go1.21.13", []string{"-ldflags=-s -w"}},
+		{"go1.27.3", []string{"-ldflags=-s -w"}},
+		{"go1.27.3", []string{"-buildmode=pie", "-ldflags=-s -w"}},
+	} {
+		name := c.toolchain + " " + strings.Join(c.flags, " ")
+		t.Run(name, func(t *testing.T) {
+			exe, err := testgo.BuildWith(filepath.Join(t.TempDir(), "t"), c.toolchain, parked, c.flags...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(exe)
+			out, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+			line, err := bufio.NewReader(out).ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := strconv.Atoi(strings.TrimSpace(line))
+			p, err := Open("/proc", cmd.Process.Pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			start := time.Now()
+			r, err := p.Goroutines()
+			if err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(start)
+			by := map[string]int{}
+			whole := 0
+			for _, g := range r.Goroutines {
+				fn := ""
+				for _, pc := range g.Stack {
+					if n := p.Names.Name(pc - 1); strings.HasPrefix(n, "main.") {
+						fn = n
+						break
+					}
+				}
+				by[g.State+" in "+fn]++
+				if g.Whole {
+					whole++
+				}
+			}
+			t.Logf("%s: %d goroutines (its runtime: %d), %d dropped, %d unwound whole, read in %v: %v", p.Version, len(r.Goroutines), want, r.Dropped, whole, took, by)
+			if len(r.Goroutines)+r.Dropped != want {
+				t.Errorf("read %d goroutines (+%d dropped), its runtime counts %d", len(r.Goroutines), r.Dropped, want)
+			}
+			for k, n := range map[string]int{"chan receive in main.worker": 1000, "sleep in main.sleeper": 10, "sync.Mutex.Lock in main.locker": 5} {
+				if by[k] != n {
+					t.Errorf("%d goroutines %s, want %d", by[k], k, n)
+				}
+			}
+			if whole < len(r.Goroutines)-1 {
+				t.Errorf("%d of %d stacks unwound to their top", whole, len(r.Goroutines))
+			}
+		})
+	}
+}
