@@ -25,7 +25,7 @@ var clientLayers = []string{"debug", "debug/group", "debug/session", "debug/kube
 // Kubernetes code. Every other package under bpf/ is podOnly: it runs in
 // the runner, and the client links none of it.
 var (
-	sharedBpf = []string{"bpf/protocol", "bpf/program", "bpf/mapmerge", "bpf/stacks"}
+	sharedBpf = []string{"bpf/protocol", "bpf/program", "bpf/mapmerge", "bpf/stacks", "bpf/goroutines"}
 	podOnly   = []string{"bpf/runner", "bpf/gofunc", "bpf/goproc", "bpf/symbols", "bpf/cpuprofile", "bpf/syscalls", "bpf/pidns", "bpf/cmd"}
 )
 

@@ -305,6 +305,8 @@ func whatRan(s protocol.Session, program string) string {
 		return "--func " + strings.Join(s.Funcs, " --func ")
 	case protocol.EngineCPU:
 		return fmt.Sprintf("--cpu --hz %d", s.CPUHz)
+	case protocol.EngineGoroutines:
+		return "--goroutines"
 	}
 	return program
 }

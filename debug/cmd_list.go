@@ -172,6 +172,8 @@ func programLine(s pods.SessionInfo) string {
 		return "--func " + strings.Join(s.Session.Funcs, " --func ")
 	case protocol.EngineCPU:
 		return fmt.Sprintf("--cpu --hz %d (CPU profile)", s.Session.CPUHz)
+	case protocol.EngineGoroutines:
+		return "--goroutines (goroutine dump)"
 	}
 	for _, l := range strings.Split(s.Program, "\n") {
 		if l = strings.TrimSpace(l); l != "" {

@@ -64,6 +64,9 @@ type TraceOptions struct {
 	// samples a second on each CPU, for Duration (30 s unless given).
 	CPU bool
 	Hz  int
+	// Goroutines reads the goroutines of the target's Go processes once,
+	// from outside (the goroutine dump).
+	Goroutines bool
 
 	// Selector (-l) traces the pods it matches instead of TARGET;
 	// AllNamespaces (-A) looks for them in every namespace.
@@ -118,6 +121,7 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.BoolVar(&o.Syscalls, "syscalls", o.Syscalls, "count the target's syscalls by name and thread with the native engine (no bpftrace; attaches in milliseconds)")
 	flags.BoolVar(&o.CPU, "cpu", o.CPU, "profile the target's CPU: sample the on-CPU stacks of its processes (user and kernel, Go-aware) and show where the time goes (-o top, svg, pprof, folded or json; --duration, default 30s)")
 	flags.IntVar(&o.Hz, "hz", o.Hz, "with --cpu: samples a second on each CPU (1 to 1000)")
+	flags.BoolVar(&o.Goroutines, "goroutines", o.Goroutines, "dump the goroutines of the target's Go processes, read from outside (stripped binaries too, Go 1.21+): grouped by state and stack, largest first, each with how long it has waited (-o text, json or pprof; @goroutines[\"main.worker\"] and @states[\"chan receive\"] for --assert)")
 	flags.StringArrayVar(&o.Funcs, "func", o.Funcs, "trace calls of this Go function of the target's executable, with results and durations, Go-safe (repeatable; patterns like main.* allowed). "+
 		"@errors counts the calls whose last result is a non-nil error; a stripped binary has no types, so declare them: --func 'main.handle=int,error'")
 	flags.BoolVar(&o.UnsafeUretprobe, "unsafe-uretprobe", o.UnsafeUretprobe, "run uretprobes on Go executables as written (they crash Go programs: Go moves its stacks); by default they become uprobes at each RET")
@@ -182,9 +186,9 @@ func (o *TraceOptions) Validate() error {
 	case o.CPU && (o.Hz < 1 || o.Hz > protocol.MaxCPUHz):
 		return codef(ExitUsage, "--hz must be 1 to %d, not %d: more samples cost the target more than they tell", protocol.MaxCPUHz, o.Hz)
 	case o.session(o.Program).Engines() == 0:
-		return codef(ExitUsage, "no program: give a bpftrace program with -e 'PROGRAM' or -f FILE, or use --syscalls, --func FUNCTION or --cpu")
+		return codef(ExitUsage, "no program: give a bpftrace program with -e 'PROGRAM' or -f FILE, or use --syscalls, --func FUNCTION, --cpu or --goroutines")
 	case o.session(o.Program).Engines() > 1:
-		return codef(ExitUsage, "give one of -e/-f (a bpftrace program), --syscalls (the native census), --func (the Go function tracer) and --cpu (the CPU profile)")
+		return codef(ExitUsage, "give one of -e/-f (a bpftrace program), --syscalls (the native census), --func (the Go function tracer), --cpu (the CPU profile) and --goroutines (the goroutine dump)")
 	case o.Image == "":
 		return codef(ExitUsage, "--image must not be empty")
 	case o.Duration < 0:
@@ -201,6 +205,10 @@ func (o *TraceOptions) Validate() error {
 		return codef(ExitUsage, "--max-pods must be at least 1")
 	case o.Detach && o.OutputFile != "":
 		return codef(ExitUsage, "--output-file needs an attached session: a detached one keeps its output in the pod; read it with `kubectl trace-debug logs`")
+	case o.Goroutines && o.Detach:
+		return codef(ExitUsage, "--goroutines reads the goroutines once and ends: there is nothing to detach; drop --detach")
+	case o.Goroutines && o.OutputFormat != "text" && o.OutputFormat != "json" && o.OutputFormat != "pprof":
+		return codef(ExitUsage, "with --goroutines, --output must be text, json or pprof, not %q", o.OutputFormat)
 	case o.CPU && o.Checks.active():
 		return codef(ExitUsage, "--assert and --junit check the maps a trace prints at its end; --cpu prints a profile instead: drop them, or trace with -e, --func or --syscalls")
 	case o.Detach && o.Checks.JUnit != "":
@@ -209,7 +217,7 @@ func (o *TraceOptions) Validate() error {
 		if err := o.validateCPU(); err != nil {
 			return err
 		}
-	case o.OutputFormat != "text" && o.OutputFormat != "json":
+	case !o.Goroutines && o.OutputFormat != "text" && o.OutputFormat != "json":
 		return codef(ExitUsage, "--output must be text or json, not %q", o.OutputFormat)
 	}
 	if err := validProgram(o.Program); err != nil {
@@ -252,7 +260,8 @@ func (o *TraceOptions) session(program string) protocol.Session {
 		s.ProgramSize, s.ProgramSHA256, s.ProgramHead = protocol.ProgramOnStdin(program)
 	}
 	s.Attached = !o.Detach
-	s.JSON = o.OutputFormat == "json" && !o.CPU
+	s.JSON = o.OutputFormat == "json" && !o.CPU && !o.Goroutines
+	s.Goroutines = o.Goroutines
 	if o.CPU {
 		s.CPUHz = o.Hz
 	}

@@ -79,12 +79,16 @@ func (o *TraceOptions) targets(ctx context.Context) (pods.Targets, error) {
 }
 
 // ending is how the trace ends, and where its live output goes, with out
-// the trace's output (stdout, or --output-file): a profile drawn (--cpu;
-// the runners' talk goes to stderr, out is the profile's), or its final
-// maps shown. A new mode's end goes here.
+// the trace's output (stdout, or --output-file): a profile drawn (--cpu)
+// or the goroutines shown (--goroutines) — the runners' talk then goes to
+// stderr, out is theirs — or its final maps shown. A new mode's end goes
+// here.
 func (o *TraceOptions) ending(out io.Writer) (group.Ending, io.Writer) {
-	if o.CPU {
+	switch {
+	case o.CPU:
 		return &profileEnding{o, out}, o.ErrOut
+	case o.Goroutines:
+		return &goroutinesEnding{o, out}, o.ErrOut
 	}
 	m := o.maps()
 	m.Merged = func(n int) { o.progress("maps merged across %d pods (--per-pod prints each pod's)", n) }

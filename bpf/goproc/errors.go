@@ -11,6 +11,9 @@ import (
 // cannot find its way in. The error says what is missing.
 var ErrUnsupported = errors.New("cannot read this Go process")
 
+// ErrNotGo means the process is not a Go program (it wraps ErrUnsupported).
+var ErrNotGo = fmt.Errorf("%w: not a Go program", ErrUnsupported)
+
 // sorted returns s sorted.
 func sorted(s []string) []string {
 	slices.Sort(s)

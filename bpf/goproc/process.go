@@ -46,7 +46,7 @@ func Open(procRoot string, pid int) (*Process, error) {
 	exe := filepath.Join(dir, "exe")
 	bi, err := buildinfo.ReadFile(exe)
 	if err != nil {
-		return nil, fmt.Errorf("%w: process %d is not a Go program: %w", ErrUnsupported, pid, err)
+		return nil, fmt.Errorf("%w (process %d: %w)", ErrNotGo, pid, err)
 	}
 	layout, err := LayoutFor(bi.GoVersion)
 	if err != nil {

@@ -65,6 +65,7 @@ const MapsLine = "trace-debug-runner: final maps follow"
 var NativeMaps = map[string]string{
 	"@syscalls": "count", "@syscalls_by_thread": "count",
 	"@calls": "count", "@errors": "count", "@latency_us": "hist",
+	"@goroutines": "count", "@states": "count",
 }
 
 // NativeModeMaps are the maps of NativeMaps each native engine prints, by
@@ -72,6 +73,8 @@ var NativeMaps = map[string]string{
 var NativeModeMaps = map[Engine][]string{
 	EngineSyscalls: {"@syscalls", "@syscalls_by_thread"},
 	EngineFunc:     {"@calls", "@errors", "@latency_us"},
+	// the goroutine dump's counts: by the function each waits in, by state
+	EngineGoroutines: {"@goroutines", "@states"},
 }
 
 // RunnerPrefix starts every line the runner writes itself (on stderr);
@@ -177,6 +180,10 @@ const (
 	// that --unsafe would let through (system(), a raw-address uprobe...);
 	// it was refused before anything was attached.
 	ExitUnsafeRide = 79
+	// ExitNoGoProcess: the goroutine dump found no Go process it could
+	// read in the target (none is Go, or the Go release or binary is one
+	// the reader does not know); the runner said which and why.
+	ExitNoGoProcess = 80
 )
 
 // Session is everything the runner needs to know about one trace. The client
@@ -234,6 +241,9 @@ type Session struct {
 	// native Go function tracer, instead of a bpftrace program; each may
 	// declare its results for a binary without DWARF (see SplitFunc).
 	Funcs []string
+	// Goroutines reads the goroutines of the target's Go processes once
+	// (the goroutine dump).
+	Goroutines bool
 	// CPUHz, when set, samples the target's on-CPU stacks this many times a
 	// second on each CPU (the native CPU profile), instead of a program; at
 	// most MaxCPUHz.
@@ -257,6 +267,8 @@ const (
 	EngineFunc Engine = "func"
 	// EngineCPU is the native CPU profile (--cpu).
 	EngineCPU Engine = "cpu"
+	// EngineGoroutines is the goroutine dump (--goroutines).
+	EngineGoroutines Engine = "goroutines"
 )
 
 // Engine is the engine s asks for; "" when it asks for none or several.
@@ -271,6 +283,8 @@ func (s Session) Engine() Engine {
 		return EngineFunc
 	case s.CPUHz > 0:
 		return EngineCPU
+	case s.Goroutines:
+		return EngineGoroutines
 	}
 	return EngineBpftrace
 }
@@ -279,15 +293,15 @@ func (s Session) Engine() Engine {
 // no bpftrace in the image.
 func (s Session) Native() bool {
 	e := s.Engine()
-	return e == EngineSyscalls || e == EngineFunc || e == EngineCPU
+	return e == EngineSyscalls || e == EngineFunc || e == EngineCPU || e == EngineGoroutines
 }
 
 // Engines counts the engines s asks for: a valid session asks for one of a
-// bpftrace program, the syscall census, the Go function tracer and the CPU
-// profile.
+// bpftrace program, the syscall census, the Go function tracer, the CPU
+// profile and the goroutine dump.
 func (s Session) Engines() int {
 	n := 0
-	for _, on := range []bool{s.Program != "" || s.ProgramSize > 0, s.Syscalls, len(s.Funcs) > 0, s.CPUHz > 0} {
+	for _, on := range []bool{s.Program != "" || s.ProgramSize > 0, s.Syscalls, len(s.Funcs) > 0, s.CPUHz > 0, s.Goroutines} {
 		if on {
 			n++
 		}
@@ -354,6 +368,9 @@ func (s Session) Args() []string {
 	for _, f := range s.Funcs {
 		args = append(args, "--func="+f)
 	}
+	if s.Goroutines {
+		args = append(args, "--goroutines")
+	}
 	if s.CPUHz > 0 {
 		args = append(args, fmt.Sprintf("--cpu-hz=%d", s.CPUHz))
 	}
@@ -383,6 +400,7 @@ func ParseArgs(args []string) (Session, error) {
 	fs.BoolVar(&s.IgnoreMemoryLimit, "ignore-memory-limit", false, "start even if the tracer may not fit under the memory limit")
 	fs.BoolVar(&s.Syscalls, "syscalls", false, "run the native syscall census")
 	fs.Func("func", "trace this Go function (repeatable)", func(v string) error { s.Funcs = append(s.Funcs, v); return nil })
+	fs.BoolVar(&s.Goroutines, "goroutines", false, "read the goroutines of the target's Go processes once (the goroutine dump)")
 	fs.IntVar(&s.CPUHz, "cpu-hz", 0, "sample the on-CPU stacks this many times a second (the CPU profile)")
 	fs.DurationVar(&s.Deadline, "deadline", s.Deadline, "hard bound of the session")
 	fs.Func("not-after", "when the session must be over (RFC 3339)", func(v string) error {

@@ -65,6 +65,8 @@ func (o Options) newEngine(features <-chan Features) Engine {
 		return goFuncEngine{o}
 	case protocol.EngineCPU:
 		return cpuEngine{o}
+	case protocol.EngineGoroutines:
+		return goroutinesEngine{o}
 	}
 	return &bpftraceEngine{o: o, features: features}
 }

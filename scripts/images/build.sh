@@ -91,6 +91,11 @@ new_rootfs "$work/demo"
 mkdir -p "$work/demo/app"
 go build -trimpath -o "$work/demo/app/server" ./images/demo
 go build -trimpath -ldflags="-s -w" -o "$work/demo/app/server-stripped" ./images/demo
+# The goroutine dump's target, stripped, built by the oldest and the newest
+# supported Go releases (the module proxy serves the toolchains).
+for tc in go1.21.13 go1.27.3; do
+	(cd images/parked && GOTOOLCHAIN=$tc go build -trimpath -ldflags="-s -w" -o "$work/demo/app/parked-${tc%.*}" .)
+done
 add_binary "$work/demo" /bin/bash /usr/bin/bash
 image demo trace-debug.local/demo:1 /app/server
 

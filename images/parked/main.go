@@ -1,0 +1,49 @@
+// Command parked is the goroutine dump's target: a Go program, built by
+// the oldest and the newest supported Go releases (a module of its own, so
+// each toolchain builds it), that parks -n goroutines in main.parked on a
+// channel, a few asleep in main.sleeper and a few on a mutex in
+// main.locker, and serves Go's own goroutine profile
+// (/debug/pprof/goroutine): the truth --goroutines is held to.
+package main
+
+import (
+	"flag"
+	"log"
+	"net/http"
+	_ "net/http/pprof"
+	"sync"
+	"time"
+)
+
+var (
+	ch = make(chan int)
+	mu sync.Mutex
+)
+
+//go:noinline
+func parked() { <-ch }
+
+//go:noinline
+func sleeper() { time.Sleep(24 * time.Hour) }
+
+//go:noinline
+func locker() {
+	mu.Lock()
+	defer mu.Unlock()
+}
+
+func main() {
+	n := flag.Int("n", 10000, "goroutines to park in main.parked")
+	addr := flag.String("listen", "127.0.0.1:8080", "address to serve Go's profiles on")
+	flag.Parse()
+	mu.Lock() // held for ever: main.locker waits
+	for i := 0; i < *n; i++ {
+		go parked()
+	}
+	for i := 0; i < 10; i++ {
+		go sleeper()
+		go locker()
+	}
+	log.Printf("%d goroutines parked; serving on %s", *n, *addr)
+	log.Fatal(http.ListenAndServe(*addr, nil))
+}

@@ -1,0 +1,92 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/trace-debug/kubectl-trace-debug/bpf/goroutines"
+)
+
+// --goroutines on a stripped Go server with 10 000 parked goroutines, built
+// by the oldest and the newest supported Go releases, reports the total
+// its own goroutine profile gives (±1%) and names where they are parked and
+// why; its counts fail a leak check.
+func TestGoroutines(t *testing.T) {
+	ns := newNamespace(t)
+	for _, release := range []string{"go1.21", "go1.27"} {
+		t.Run(release, func(t *testing.T) {
+			d := startDemo(t, ns, func(p *corev1.Pod) {
+				p.Name = "parked-" + strings.ReplaceAll(release, ".", "-")
+				c := &p.Spec.Containers[0]
+				c.Command = append([]string{"/app/parked-" + release}, c.Command[1:]...)
+			})
+			theirs := goTotal(t, d)
+			out, stderr, code := runPlugin(t, 90*time.Second, "-n", ns, "pod/"+d.name, "--goroutines", "-o", "json")
+			dump, err := goroutines.Read(out)
+			if code != 0 || err != nil {
+				t.Fatalf("--goroutines -o json: code %d, %v\n%s\n%s", code, err, out, stderr)
+			}
+			if diff := dump.Total - theirs; diff*100 > theirs || -diff*100 > theirs {
+				t.Errorf("%d goroutines read, Go's own profile counts %d: more than 1%% apart", dump.Total, theirs)
+			}
+			want := map[string]struct {
+				state string
+				n     int
+			}{"main.parked": {"chan receive", 10000}, "main.sleeper": {"sleep", 10}, "main.locker": {"sync.Mutex.Lock", 10}}
+			for _, g := range dump.Groups {
+				if w, ok := want[g.Runs()]; ok && g.State == w.state && g.Count == w.n {
+					delete(want, g.Runs())
+				}
+			}
+			if len(want) > 0 {
+				t.Errorf("groups not found: %v\n%s", want, out[:min(len(out), 3000)])
+			}
+			t.Logf("%s: %d goroutines read, %d by Go's own profile; %s", release, dump.Total, theirs, lastLine(stderr, "goroutines of"))
+
+			out, _, code = runPlugin(t, 90*time.Second, "-n", ns, "pod/"+d.name, "--goroutines")
+			if code != 0 || !strings.Contains(out, "\n10000 @ chan receive") || !strings.Contains(out, "#\tmain.parked\t") {
+				t.Errorf("--goroutines (text): code %d\n%s", code, out[:min(len(out), 2000)])
+			}
+			_, stderr, code = runPlugin(t, 90*time.Second, "-n", ns, "pod/"+d.name, "--goroutines", "-o", "pprof", "--output-file", t.TempDir()+"/g.pprof", "--assert", `@goroutines["main.parked"] < 100`)
+			if code != 14 || !strings.Contains(stderr, `"main.parked": 10000`) {
+				t.Errorf("a leak check: code %d, want 14 naming main.parked's 10000\n%s", code, stderr)
+			}
+		})
+	}
+}
+
+// goTotal is the total of the demo pod's own goroutine profile.
+func goTotal(t *testing.T, d demoPod) int {
+	t.Helper()
+	resp, err := http.Get(d.url() + "debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "goroutine profile: total ")))
+	if err != nil {
+		t.Fatalf("Go's own goroutine profile: %q", line)
+	}
+	return n
+}
+
+// lastLine is the last line of s holding what, or "".
+func lastLine(s, what string) string {
+	out := ""
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, what) {
+			out = l
+		}
+	}
+	return out
+}
+
