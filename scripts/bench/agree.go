@@ -109,4 +109,3 @@ func readProfile(p *profile.Profile, err error) (*stacks.Profile, error) {
 	}
 	return stacks.FromPProf(p)
 }
-

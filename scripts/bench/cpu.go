@@ -110,7 +110,9 @@ func cpuSideBySide(client kubernetes.Interface, plugin, kubeconfig string) {
 
 // burnerPod starts the CPU-bound target in namespace default and waits
 // until it serves.
-func burnerPod(client kubernetes.Interface) error { return demoPod(client, "burner", burnerPort, "-burn") }
+func burnerPod(client kubernetes.Interface) error {
+	return demoPod(client, "burner", burnerPort, "-burn")
+}
 
 // demoPod starts the stripped demo server as pod name in namespace
 // default, serving on port, in mode (-burn, -mix), and waits until it

@@ -89,4 +89,3 @@ func lastLine(s, what string) string {
 	}
 	return out
 }
-
