@@ -40,8 +40,39 @@ const (
 	funcRecordSize     = 44 // _func up to and with nfuncdata
 	inlinedCallSize    = 16
 	textWord           = 22 // moduledata.text, in pointers: pcHeader, 6 slices, findfunctab, minpc, maxpc
-	gofuncWord         = 40 // moduledata.gofunc
+	gofuncWord         = 40 // moduledata.gofunc, Go 1.21 to 1.26 (see gofuncWordOf)
+	gofuncWord127      = 43 // moduledata.gofunc since Go 1.27
 )
+
+// gofuncWordOf is where the module data keeps gofunc, in pointers, in a
+// binary built by Go release version (go1.27.3); the test checks it
+// against the DWARF of each supported toolchain's build.
+func gofuncWordOf(version string) int {
+	var minor int
+	if _, err := fmt.Sscanf(version, "go1.%d", &minor); err == nil && minor >= 27 {
+		return gofuncWord127
+	}
+	return gofuncWord
+}
+
+// goVersion is the Go release that built f (go1.27.3), from its
+// .go.buildinfo section (Go 1.18 and newer keep it there as a string); ""
+// when unknown.
+func goVersion(f *elf.File) string {
+	sec := f.Section(".go.buildinfo")
+	if sec == nil {
+		return ""
+	}
+	data, err := sec.Data()
+	if err != nil || len(data) < 33 || !bytes.HasPrefix(data, []byte("\xff Go buildinf:")) || data[15]&2 == 0 {
+		return ""
+	}
+	n, k := binary.Uvarint(data[32:])
+	if k <= 0 || uint64(len(data)) < 32+uint64(k)+n {
+		return ""
+	}
+	return string(data[32+k : 32+uint64(k)+n])
+}
 
 // Frame is one frame at an address: the function, and the file and line.
 type Frame struct {
@@ -62,7 +93,7 @@ func ReadInlines(f *elf.File, lines *gosym.Table) (*Inlines, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read .gopclntab: %w", err)
 	}
-	md, err := moduleData(f, sec.Addr)
+	md, err := moduleData(f, sec.Addr, gofuncWordOf(goVersion(f))+1)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +118,7 @@ func ReadInlines(f *elf.File, lines *gosym.Table) (*Inlines, error) {
 	}
 	// The inline trees are read now (the file may be closed by the time
 	// frames are named): the stretch of go:func.* that holds them all.
-	gofunc := word(md, gofuncWord)
+	gofunc := word(md, gofuncWordOf(goVersion(f)))
 	lo, hi := in.treeSpan()
 	trees := readAt(f, gofunc+lo, int(hi-lo))
 	in.funcdata = func(off uint64, n int) []byte {
@@ -145,7 +176,7 @@ func (in *Inlines) inlineTables(funcoff uint32) (idxTable, treeOff uint32) {
 // readAt reads n bytes at virtual address a from the section holding them.
 func readAt(f *elf.File, a uint64, n int) []byte {
 	for _, s := range f.Sections {
-		if s.Type == elf.SHT_NOBITS || a < s.Addr || a+uint64(n) > s.Addr+s.Size {
+		if s.Type == elf.SHT_NOBITS || s.Flags&elf.SHF_ALLOC == 0 || a < s.Addr || a+uint64(n) > s.Addr+s.Size {
 			continue
 		}
 		b := make([]byte, n)
@@ -160,8 +191,7 @@ func readAt(f *elf.File, a uint64, n int) []byte {
 // moduleData finds the module data: the words that start with the
 // pclntab's address, in the sections the linker puts it in (.go.module
 // since Go 1.26).
-func moduleData(f *elf.File, pclntab uint64) ([]byte, error) {
-	const words = gofuncWord + 1
+func moduleData(f *elf.File, pclntab uint64, words int) ([]byte, error) {
 	for _, name := range []string{".go.module", ".noptrdata", ".data"} {
 		sec := f.Section(name)
 		if sec == nil {

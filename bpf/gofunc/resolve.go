@@ -183,7 +183,7 @@ func textStart(f *elf.File, pclntab uint64) (uint64, error) {
 	if text == nil {
 		return 0, fmt.Errorf("%w: no .text section", ErrCannotProbe)
 	}
-	md, err := moduleData(f, pclntab)
+	md, err := moduleData(f, pclntab, textWord+1)
 	if err != nil {
 		return 0, fmt.Errorf("%w: stripped executable whose text start cannot be found; refusing to guess offsets", ErrCannotProbe)
 	}

@@ -31,7 +31,7 @@ var mixFuncs = []string{"main.mixLeaves", "main.mixCrypto", "main.mixMaps", "mai
 // 10 s, three times, and gives each function's cumulative share both ways
 // and the largest difference.
 func agreeSideBySide(client kubernetes.Interface, plugin, kubeconfig string) {
-	if err := demoPod(client, "mixer", mixerPort, "-mix"); err != nil {
+	if err := demoPod(client, "mixer", mixerPort, "/app/server-stripped", "-mix"); err != nil {
 		fail(err)
 	}
 	defer func() {

@@ -114,15 +114,15 @@ func burnerPod(client kubernetes.Interface) error {
 	return demoPod(client, "burner", burnerPort, "-burn")
 }
 
-// demoPod starts the stripped demo server as pod name in namespace
-// default, serving on port, in mode (-burn, -mix), and waits until it
-// serves.
-func demoPod(client kubernetes.Interface, name string, port int, mode string) error {
+// demoPod starts binary of the demo image (the stripped demo server, a
+// parked target) as pod name in namespace default, serving on port, with
+// args (-burn, -mix), and waits until it serves.
+func demoPod(client kubernetes.Interface, name string, port int, binary string, args ...string) error {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: corev1.PodSpec{HostNetwork: true, TerminationGracePeriodSeconds: ptr.To[int64](0), Containers: []corev1.Container{{
 			Name: "server", Image: "trace-debug.local/demo:1", ImagePullPolicy: corev1.PullNever,
-			Command: []string{"/app/server-stripped", "-listen", fmt.Sprintf("127.0.0.1:%d", port), mode},
+			Command: append([]string{binary, "-listen", fmt.Sprintf("127.0.0.1:%d", port)}, args...),
 		}}},
 	}
 	_ = client.CoreV1().Pods("default").Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})

@@ -61,7 +61,7 @@ func main() {
 	node := flag.String("node", "trace-debug-node", "node the Job is pinned to")
 	runs := flag.Int("runs", 5, "runs of each way")
 	kubectl := flag.String("kubectl", "kubectl", "kubectl, for the by-hand floor")
-	only := flag.String("only", "", "run one comparison only: floor, wildcard, cpu, agree or images (developers' reruns)")
+	only := flag.String("only", "", "run one comparison only: floor, wildcard, cpu, agree, goroutines or images (developers' reruns)")
 	flag.Parse()
 	defer func() { // the results file: after every comparison (deferred first, run last)
 		path, err := results.write(*only != "")
@@ -83,6 +83,13 @@ func main() {
 		return
 	case "images":
 		imageSizes("_output/images")
+		return
+	case "goroutines":
+		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+		if err != nil {
+			fail(err)
+		}
+		goroutinesSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
 		return
 	case "agree":
 		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
@@ -108,6 +115,7 @@ func main() {
 		}
 		cpuSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
 		agreeSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
+		goroutinesSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
 	}()
 	defer censusVersusWildcard(*plugin, *kubeconfig, *pod)
 	defer wildcardSideBySide(*plugin, *kubeconfig)

@@ -41,10 +41,17 @@ func TestGoroutines(t *testing.T) {
 				state string
 				n     int
 			}{"main.parked": {"chan receive", 10000}, "main.sleeper": {"sleep", 10}, "main.locker": {"sync.Mutex.Lock", 10}}
+			inlined := false // sync.(*Mutex).Lock, inlined into main.locker, is a frame of its own
 			for _, g := range dump.Groups {
 				if w, ok := want[g.Runs()]; ok && g.State == w.state && g.Count == w.n {
 					delete(want, g.Runs())
 				}
+				for i := 1; i < len(g.Frames); i++ {
+					inlined = inlined || g.Frames[i-1].Func == "sync.(*Mutex).Lock" && g.Frames[i].Func == "main.locker" && strings.HasSuffix(g.Frames[i].File, "parked/main.go")
+				}
+			}
+			if !inlined {
+				t.Errorf("main.locker's stack does not name sync.(*Mutex).Lock inlined in it, at main.locker's own line")
 			}
 			if len(want) > 0 {
 				t.Errorf("groups not found: %v\n%s", want, out[:min(len(out), 3000)])
