@@ -59,6 +59,10 @@ var (
 		kubectl trace-debug deploy/web --cpu --duration 10s -o svg --output-file cpu.svg
 		kubectl trace-debug pod/web --cpu -o pprof --output-file cpu.pprof
 
+		# Every goroutine of a Go pod, read from outside (no pprof endpoint needed), and a leak check
+		kubectl trace-debug pod/web --goroutines
+		kubectl trace-debug deploy/web --goroutines --assert '@goroutines["main.worker"] < 100'
+
 		# In CI: fail (exit 14) unless the trace saw what it should, with a JUnit report
 		kubectl trace-debug deploy/web --duration 60s --func main.handle --junit trace.xml \
 		  --assert '@errors["main.handle"] == 0' --assert '@latency_us["main.handle"].p99 < 500'`)
@@ -87,7 +91,7 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 	o := NewTraceOptions(streams)
 	o.Interrupts = interrupts
 	cmd := &cobra.Command{
-		Use:         "trace-debug (TARGET | -l SELECTOR) (-e PROGRAM | -f FILE | --syscalls | --func F | --cpu) [-c CONTAINER] [--duration D]",
+		Use:         "trace-debug (TARGET | -l SELECTOR) (-e PROGRAM | -f FILE | --syscalls | --func F | --cpu | --goroutines) [-c CONTAINER] [--duration D]",
 		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl trace-debug"},
 		Short:       "Trace or profile a running pod with eBPF through an ephemeral container",
 		Long:        traceLong,
