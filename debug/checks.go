@@ -307,6 +307,8 @@ func whatRan(s protocol.Session, program string) string {
 		return fmt.Sprintf("--cpu --hz %d", s.CPUHz)
 	case protocol.EngineGoroutines:
 		return "--goroutines"
+	case protocol.EngineWall:
+		return fmt.Sprintf("--wall --hz %d", s.WallHz)
 	}
 	return program
 }

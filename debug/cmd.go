@@ -59,6 +59,9 @@ var (
 		kubectl trace-debug deploy/web --cpu --duration 10s -o svg --output-file cpu.svg
 		kubectl trace-debug pod/web --cpu -o pprof --output-file cpu.pprof
 
+		# Where a Go pod's time goes, waiting included: every goroutine's state and stack, 10 times a second
+		kubectl trace-debug pod/web --wall --duration 10s -o svg --output-file wall.svg
+
 		# Every goroutine of a Go pod, read from outside (no pprof endpoint needed), and a leak check
 		kubectl trace-debug pod/web --goroutines
 		kubectl trace-debug deploy/web --goroutines --assert '@goroutines["main.worker"] < 100'
@@ -91,7 +94,7 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 	o := NewTraceOptions(streams)
 	o.Interrupts = interrupts
 	cmd := &cobra.Command{
-		Use:         "trace-debug (TARGET | -l SELECTOR) (-e PROGRAM | -f FILE | --syscalls | --func F | --cpu | --goroutines) [-c CONTAINER] [--duration D]",
+		Use:         "trace-debug (TARGET | -l SELECTOR) (-e PROGRAM | -f FILE | --syscalls | --func F | --cpu | --wall | --goroutines) [-c CONTAINER] [--duration D]",
 		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl trace-debug"},
 		Short:       "Trace or profile a running pod with eBPF through an ephemeral container",
 		Long:        traceLong,
@@ -102,6 +105,7 @@ func NewCmdTraceDebug(streams genericiooptions.IOStreams, interrupts <-chan os.S
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.hzGiven = cmd.Flags().Changed("hz")
 			if err := o.Complete(args); err != nil {
 				return err
 			}

@@ -174,6 +174,8 @@ func programLine(s pods.SessionInfo) string {
 		return fmt.Sprintf("--cpu --hz %d (CPU profile)", s.Session.CPUHz)
 	case protocol.EngineGoroutines:
 		return "--goroutines (goroutine dump)"
+	case protocol.EngineWall:
+		return fmt.Sprintf("--wall --hz %d (wall-clock profile)", s.Session.WallHz)
 	}
 	for _, l := range strings.Split(s.Program, "\n") {
 		if l = strings.TrimSpace(l); l != "" {

@@ -15,8 +15,13 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/debug/group"
 )
 
-// defaultCPUDuration is how long --cpu samples unless --duration says.
+// defaultCPUDuration is how long --cpu and --wall sample unless
+// --duration says.
 const defaultCPUDuration = 30 * time.Second
+
+// defaultWallHz is how many readings of the goroutines a second --wall
+// takes unless --hz says: each reads every goroutine of the pod.
+const defaultWallHz = 10
 
 // topRows is how many functions the default output (-o top) lists.
 const topRows = 25
@@ -24,15 +29,15 @@ const topRows = 25
 // profileFormats are the outputs of --cpu.
 var profileFormats = []string{"top", "svg", "pprof", "folded", "json"}
 
-// validateCPU checks --cpu's own settings.
+// validateCPU checks the profiles' own settings (--cpu, --wall).
 func (o *TraceOptions) validateCPU() error {
 	if o.Detach {
-		return codef(ExitUsage, "--cpu needs an attached session: the client names and draws the profile as it ends; bound it with --duration instead of --detach")
+		return codef(ExitUsage, "--cpu and --wall need an attached session: the client names and draws the profile as it ends; bound it with --duration instead of --detach")
 	}
 	if slices.Contains(profileFormats, o.profileFormat()) {
 		return nil
 	}
-	return codef(ExitUsage, "with --cpu, --output must be one of %s, not %q", strings.Join(profileFormats, ", "), o.OutputFormat)
+	return codef(ExitUsage, "with --cpu or --wall, --output must be one of %s, not %q", strings.Join(profileFormats, ", "), o.OutputFormat)
 }
 
 // profileFormat is the profile's -o: top unless another was given (the
@@ -103,7 +108,11 @@ func (o *TraceOptions) writeProfile(w io.Writer, p *stacks.Profile, pods, contai
 	var err error
 	switch o.profileFormat() {
 	case "svg":
-		err = p.WriteSVG(w, fmt.Sprintf("CPU of %s: %d samples at %d Hz over %v", pods, p.Samples(), p.Hz, p.Duration.Round(time.Second)), o.PerPod)
+		title := fmt.Sprintf("CPU of %s: %d samples at %d Hz over %v", pods, p.Samples(), p.Hz, p.Duration.Round(time.Second))
+		if o.Wall {
+			title = fmt.Sprintf("Wall clock of %s's goroutines: %d goroutine samples, %d readings a second over %v", pods, p.Samples(), p.Hz, p.Duration.Round(time.Second))
+		}
+		err = p.WriteSVG(w, title, o.PerPod)
 	case "pprof":
 		labels := map[string]string{}
 		if container != "" {

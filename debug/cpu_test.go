@@ -23,7 +23,7 @@ func TestValidateCPU(t *testing.T) {
 		{"with a program", func(o *TraceOptions) { o.Program = "BEGIN { }" }, "give one of", ""},
 		{"no rate", func(o *TraceOptions) { o.Hz = 0 }, "--hz must be 1 to 1000", ""},
 		{"too fast", func(o *TraceOptions) { o.Hz = 5000 }, "--hz must be 1 to 1000", ""},
-		{"detached", func(o *TraceOptions) { o.Detach = true }, "--cpu needs an attached session", ""},
+		{"detached", func(o *TraceOptions) { o.Detach = true }, "--cpu and --wall need an attached session", ""},
 		{"unknown output", func(o *TraceOptions) { o.OutputFormat = "xml" }, "top, svg, pprof, folded, json", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -40,6 +40,14 @@ func TestValidateCPU(t *testing.T) {
 	o.CPU = true
 	if s := o.session(""); s.CPUHz != 99 || !s.Native() || s.JSON {
 		t.Fatalf("the runner's session: %+v", s)
+	}
+	o = NewTraceOptions(genericStreams())
+	o.Wall, o.Hz, o.OutputFormat = true, defaultWallHz, "json"
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if s := o.session(""); s.WallHz != defaultWallHz || s.CPUHz != 0 || s.Engine() != protocol.EngineWall || !s.Native() || s.JSON {
+		t.Fatalf("--wall's session: %+v", s)
 	}
 }
 

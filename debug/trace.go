@@ -67,6 +67,12 @@ type TraceOptions struct {
 	// Goroutines reads the goroutines of the target's Go processes once,
 	// from outside (the goroutine dump).
 	Goroutines bool
+	// Wall samples every goroutine's state and stack at Hz readings a
+	// second (10 unless given) for Duration (30 s unless given): the
+	// wall-clock profile.
+	Wall bool
+	// hzGiven says --hz was given (each profile has its own default).
+	hzGiven bool
 
 	// Selector (-l) traces the pods it matches instead of TARGET;
 	// AllNamespaces (-A) looks for them in every namespace.
@@ -120,7 +126,8 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.BoolVar(&o.DryRun, "dry-run", o.DryRun, "print the patch that would add the tracer container, and change nothing")
 	flags.BoolVar(&o.Syscalls, "syscalls", o.Syscalls, "count the target's syscalls by name and thread with the native engine (no bpftrace; attaches in milliseconds)")
 	flags.BoolVar(&o.CPU, "cpu", o.CPU, "profile the target's CPU: sample the on-CPU stacks of its processes (user and kernel, Go-aware) and show where the time goes (-o top, svg, pprof, folded or json; --duration, default 30s)")
-	flags.IntVar(&o.Hz, "hz", o.Hz, "with --cpu: samples a second on each CPU (1 to 1000)")
+	flags.IntVar(&o.Hz, "hz", o.Hz, "with --cpu: samples a second on each CPU (1 to 1000); with --wall: readings of the goroutines a second (default 10)")
+	flags.BoolVar(&o.Wall, "wall", o.Wall, "profile where a Go pod's time goes, waiting included: read every goroutine's state and stack --hz times a second (from outside, as --goroutines) and show them as --cpu does, each stack topped by its state ([chan receive], [sync.Mutex.Lock], [running]...)")
 	flags.BoolVar(&o.Goroutines, "goroutines", o.Goroutines, "dump the goroutines of the target's Go processes, read from outside (stripped binaries too, Go 1.21+): grouped by state and stack, largest first, each with how long it has waited (-o text, json or pprof; @goroutines[\"main.worker\"] and @states[\"chan receive\"] for --assert)")
 	flags.StringArrayVar(&o.Funcs, "func", o.Funcs, "trace calls of this Go function of the target's executable, with results and durations, Go-safe (repeatable; patterns like main.* allowed). "+
 		"@errors counts the calls whose last result is a non-nil error; a stripped binary has no types, so declare them: --func 'main.handle=int,error'")
@@ -161,8 +168,11 @@ func (o *TraceOptions) Complete(args []string) error {
 		}
 		o.Program = string(b)
 	}
-	if o.CPU && o.Duration == 0 {
+	if (o.CPU || o.Wall) && o.Duration == 0 {
 		o.Duration = defaultCPUDuration
+	}
+	if o.Wall && !o.hzGiven {
+		o.Hz = defaultWallHz
 	}
 	if o.Image == DefaultImage() && o.session(o.Program).Native() {
 		o.Image = NativeImage() // the native engines need no bpftrace
@@ -183,12 +193,12 @@ var newClients = func(flags *genericclioptions.ConfigFlags) (kube.Clients, error
 // Validate checks the options without any I/O.
 func (o *TraceOptions) Validate() error {
 	switch {
-	case o.CPU && (o.Hz < 1 || o.Hz > protocol.MaxCPUHz):
+	case (o.CPU || o.Wall) && (o.Hz < 1 || o.Hz > protocol.MaxCPUHz):
 		return codef(ExitUsage, "--hz must be 1 to %d, not %d: more samples cost the target more than they tell", protocol.MaxCPUHz, o.Hz)
 	case o.session(o.Program).Engines() == 0:
-		return codef(ExitUsage, "no program: give a bpftrace program with -e 'PROGRAM' or -f FILE, or use --syscalls, --func FUNCTION, --cpu or --goroutines")
+		return codef(ExitUsage, "no program: give a bpftrace program with -e 'PROGRAM' or -f FILE, or use --syscalls, --func FUNCTION, --cpu, --wall or --goroutines")
 	case o.session(o.Program).Engines() > 1:
-		return codef(ExitUsage, "give one of -e/-f (a bpftrace program), --syscalls (the native census), --func (the Go function tracer), --cpu (the CPU profile) and --goroutines (the goroutine dump)")
+		return codef(ExitUsage, "give one of -e/-f (a bpftrace program), --syscalls (the native census), --func (the Go function tracer), --cpu (the CPU profile), --wall (the wall-clock profile) and --goroutines (the goroutine dump)")
 	case o.Image == "":
 		return codef(ExitUsage, "--image must not be empty")
 	case o.Duration < 0:
@@ -209,11 +219,11 @@ func (o *TraceOptions) Validate() error {
 		return codef(ExitUsage, "--goroutines reads the goroutines once and ends: there is nothing to detach; drop --detach")
 	case o.Goroutines && o.OutputFormat != "text" && o.OutputFormat != "json" && o.OutputFormat != "pprof":
 		return codef(ExitUsage, "with --goroutines, --output must be text, json or pprof, not %q", o.OutputFormat)
-	case o.CPU && o.Checks.active():
+	case (o.CPU || o.Wall) && o.Checks.active():
 		return codef(ExitUsage, "--assert and --junit check the maps a trace prints at its end; --cpu prints a profile instead: drop them, or trace with -e, --func or --syscalls")
 	case o.Detach && o.Checks.JUnit != "":
 		return codef(ExitUsage, "--junit needs the trace's end, and a detached trace ends later: give --junit to `kubectl trace-debug stop` (the session keeps its --assert expressions for it)")
-	case o.CPU:
+	case o.CPU || o.Wall:
 		if err := o.validateCPU(); err != nil {
 			return err
 		}
@@ -260,8 +270,11 @@ func (o *TraceOptions) session(program string) protocol.Session {
 		s.ProgramSize, s.ProgramSHA256, s.ProgramHead = protocol.ProgramOnStdin(program)
 	}
 	s.Attached = !o.Detach
-	s.JSON = o.OutputFormat == "json" && !o.CPU && !o.Goroutines
+	s.JSON = o.OutputFormat == "json" && !o.CPU && !o.Goroutines && !o.Wall
 	s.Goroutines = o.Goroutines
+	if o.Wall {
+		s.WallHz = o.Hz
+	}
 	if o.CPU {
 		s.CPUHz = o.Hz
 	}

@@ -27,7 +27,7 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		defer f.Close()
 		out = f
 	}
-	if o.CPU {
+	if o.CPU || o.Wall {
 		if err := o.checkProfileOutput(); err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func (o *TraceOptions) targets(ctx context.Context) (pods.Targets, error) {
 // here.
 func (o *TraceOptions) ending(out io.Writer) (group.Ending, io.Writer) {
 	switch {
-	case o.CPU:
+	case o.CPU || o.Wall:
 		return &profileEnding{o, out}, o.ErrOut
 	case o.Goroutines:
 		return &goroutinesEnding{o, out}, o.ErrOut

@@ -24,6 +24,9 @@ const (
 // maxFrames bounds a goroutine's stack, as the runtime's tracebacks do.
 const maxFrames = 100
 
+// maxStackRead is how much of a goroutine's stack is read at once.
+const maxStackRead = 16 << 10
+
 // Goroutine is one goroutine as read.
 type Goroutine struct {
 	// ID is its goroutine ID.
@@ -124,9 +127,15 @@ func (p *Process) goroutine(g uint64) (gr Goroutine, keep, moved bool) {
 		if sp < lo || sp >= hi {
 			return gr, false, true
 		}
+		// The stack from sp up, in one read (a goroutine's is small); a
+		// word beyond it is read on its own.
+		top, _ := p.read(sp, int(min(hi-sp, maxStackRead)))
 		read := func(addr uint64) (uint64, bool) {
-			if addr < lo || addr+8 > hi {
+			switch {
+			case addr < lo || addr+8 > hi:
 				return 0, false
+			case addr >= sp && addr+8 <= sp+uint64(len(top)):
+				return binary.LittleEndian.Uint64(top[addr-sp:]), true
 			}
 			return p.word(addr)
 		}

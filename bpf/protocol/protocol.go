@@ -244,6 +244,10 @@ type Session struct {
 	// Goroutines reads the goroutines of the target's Go processes once
 	// (the goroutine dump).
 	Goroutines bool
+	// WallHz, when set, reads the goroutines of the target's Go processes
+	// this many times a second, each reading a sample of every goroutine's
+	// state and stack (the wall-clock profile); at most MaxCPUHz.
+	WallHz int
 	// CPUHz, when set, samples the target's on-CPU stacks this many times a
 	// second on each CPU (the native CPU profile), instead of a program; at
 	// most MaxCPUHz.
@@ -269,6 +273,8 @@ const (
 	EngineCPU Engine = "cpu"
 	// EngineGoroutines is the goroutine dump (--goroutines).
 	EngineGoroutines Engine = "goroutines"
+	// EngineWall is the wall-clock profile of the goroutines (--wall).
+	EngineWall Engine = "wall"
 )
 
 // Engine is the engine s asks for; "" when it asks for none or several.
@@ -285,6 +291,8 @@ func (s Session) Engine() Engine {
 		return EngineCPU
 	case s.Goroutines:
 		return EngineGoroutines
+	case s.WallHz > 0:
+		return EngineWall
 	}
 	return EngineBpftrace
 }
@@ -293,15 +301,15 @@ func (s Session) Engine() Engine {
 // no bpftrace in the image.
 func (s Session) Native() bool {
 	e := s.Engine()
-	return e == EngineSyscalls || e == EngineFunc || e == EngineCPU || e == EngineGoroutines
+	return e == EngineSyscalls || e == EngineFunc || e == EngineCPU || e == EngineGoroutines || e == EngineWall
 }
 
 // Engines counts the engines s asks for: a valid session asks for one of a
 // bpftrace program, the syscall census, the Go function tracer, the CPU
-// profile and the goroutine dump.
+// profile, the goroutine dump and the wall-clock profile.
 func (s Session) Engines() int {
 	n := 0
-	for _, on := range []bool{s.Program != "" || s.ProgramSize > 0, s.Syscalls, len(s.Funcs) > 0, s.CPUHz > 0, s.Goroutines} {
+	for _, on := range []bool{s.Program != "" || s.ProgramSize > 0, s.Syscalls, len(s.Funcs) > 0, s.CPUHz > 0, s.Goroutines, s.WallHz > 0} {
 		if on {
 			n++
 		}
@@ -371,6 +379,9 @@ func (s Session) Args() []string {
 	if s.Goroutines {
 		args = append(args, "--goroutines")
 	}
+	if s.WallHz > 0 {
+		args = append(args, fmt.Sprintf("--wall-hz=%d", s.WallHz))
+	}
 	if s.CPUHz > 0 {
 		args = append(args, fmt.Sprintf("--cpu-hz=%d", s.CPUHz))
 	}
@@ -401,6 +412,7 @@ func ParseArgs(args []string) (Session, error) {
 	fs.BoolVar(&s.Syscalls, "syscalls", false, "run the native syscall census")
 	fs.Func("func", "trace this Go function (repeatable)", func(v string) error { s.Funcs = append(s.Funcs, v); return nil })
 	fs.BoolVar(&s.Goroutines, "goroutines", false, "read the goroutines of the target's Go processes once (the goroutine dump)")
+	fs.IntVar(&s.WallHz, "wall-hz", 0, "read the goroutines' states and stacks this many times a second (the wall-clock profile)")
 	fs.IntVar(&s.CPUHz, "cpu-hz", 0, "sample the on-CPU stacks this many times a second (the CPU profile)")
 	fs.DurationVar(&s.Deadline, "deadline", s.Deadline, "hard bound of the session")
 	fs.Func("not-after", "when the session must be over (RFC 3339)", func(v string) error {
@@ -421,6 +433,9 @@ func ParseArgs(args []string) (Session, error) {
 	}
 	if s.Deadline <= 0 {
 		return Session{}, fmt.Errorf("%w: --deadline must be positive", ErrUsage)
+	}
+	if s.WallHz < 0 || s.WallHz > MaxCPUHz {
+		return Session{}, fmt.Errorf("%w: --wall-hz must be 1 to %d", ErrUsage, MaxCPUHz)
 	}
 	if s.CPUHz < 0 || s.CPUHz > MaxCPUHz {
 		return Session{}, fmt.Errorf("%w: --cpu-hz must be 1 to %d", ErrUsage, MaxCPUHz)

@@ -67,6 +67,8 @@ func (o Options) newEngine(features <-chan Features) Engine {
 		return cpuEngine{o}
 	case protocol.EngineGoroutines:
 		return goroutinesEngine{o}
+	case protocol.EngineWall:
+		return wallEngine{o}
 	}
 	return &bpftraceEngine{o: o, features: features}
 }

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -95,4 +96,43 @@ func lastLine(s, what string) string {
 		}
 	}
 	return out
+}
+
+// --wall on the same target puts each goroutine's time on its true wait:
+// of the samples of main.parked, main.sleeper and main.locker, at least 90%
+// each topped by its wait; the outputs are --cpu's.
+func TestWall(t *testing.T) {
+	ns := newNamespace(t)
+	d := startDemo(t, ns, func(p *corev1.Pod) {
+		p.Name = "wall"
+		c := &p.Spec.Containers[0]
+		c.Command = append([]string{"/app/parked-go1.27", "-n", "1000"}, c.Command[1:]...)
+	})
+	out, stderr, code := runPlugin(t, 90*time.Second, "-n", ns, "pod/"+d.name, "--wall", "--duration", "3s", "-o", "json")
+	var p cpuJSON
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || p.Samples == 0 {
+		t.Fatalf("--wall -o json: code %d\n%s\n%s", code, out[:min(len(out), 2000)], stderr)
+	}
+	truth := map[string]string{"main.parked": "[chan receive]", "main.sleeper": "[sleep]", "main.locker": "[sync.Mutex.Lock]"}
+	all, right := map[string]uint64{}, map[string]uint64{}
+	for _, s := range p.Stacks {
+		for _, f := range s.Frames {
+			if wait, ok := truth[f.Func]; ok {
+				all[f.Func] += s.Count
+				if len(s.Frames) > 0 && s.Frames[0].Func == wait {
+					right[f.Func] += s.Count
+				}
+			}
+		}
+	}
+	for fn := range truth {
+		if all[fn] == 0 || right[fn]*10 < all[fn]*9 {
+			t.Errorf("%s: %d of its %d samples on its true wait %s, want 90%% at least", fn, right[fn], all[fn], truth[fn])
+		}
+	}
+	t.Logf("%d samples; on their true wait: %v of %v; %s", p.Samples, right, all, lastLine(stderr, "readings of the goroutines"))
+	out, _, code = runPlugin(t, 90*time.Second, "-n", ns, "pod/"+d.name, "--wall", "--duration", "2s", "-o", "folded")
+	if code != 0 || !strings.Contains(out, "main.parked;runtime.chanrecv1;runtime.chanrecv;runtime.gopark;[chan receive] ") {
+		t.Errorf("--wall -o folded: code %d\n%s", code, out[:min(len(out), 2000)])
+	}
 }
