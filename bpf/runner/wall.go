@@ -113,7 +113,7 @@ func (e wallEngine) Start(_ context.Context, t Target) (Trace, error) {
 		close(stop)
 		<-done
 		elapsed := time.Since(started)
-		p := &stacks.Profile{CPUs: 1, Duration: elapsed, Hz: max(1, int(math.Round(float64(readings)/elapsed.Seconds())))}
+		p := &stacks.Profile{Wall: true, Duration: elapsed, Hz: max(1, int(math.Round(float64(readings)/elapsed.Seconds())))}
 		for _, c := range counts {
 			frames := []stacks.Frame{{Func: "[" + c.state + "]"}}
 			for i, pc := range c.stack {

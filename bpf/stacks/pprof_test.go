@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/google/pprof/profile"
@@ -41,5 +42,23 @@ func TestFromPProf(t *testing.T) {
 	}
 	if _, err := FromPProf(&profile.Profile{}); err == nil {
 		t.Fatal("a profile without sample types is refused")
+	}
+}
+
+// A wall-clock profile travels as one (its header says so) and its table
+// counts goroutine samples, not CPU time.
+func TestWallProfileTop(t *testing.T) {
+	p := &Profile{Wall: true, Hz: 10, Duration: 3e9, Stacks: []Stack{{Frames: []Frame{{Func: "[chan receive]"}, {Func: "main.parked"}}, Count: 30}}}
+	var b bytes.Buffer
+	if err := Write(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Read(b.String())
+	if err != nil || !back.Wall {
+		t.Fatalf("read back %+v, %v", back, err)
+	}
+	var top bytes.Buffer
+	if err := back.WriteTop(&top, 5); err != nil || !strings.HasPrefix(top.String(), "30 goroutine samples, 10 readings a second over 3s (each sample about 100ms of one goroutine's time)\n") {
+		t.Fatalf("top: %v\n%s", err, top.String())
 	}
 }

@@ -81,7 +81,10 @@ type Profile struct {
 	// Duration is how long the sampling lasted.
 	Duration time.Duration `json:"duration_ns"`
 	Lost     Lost          `json:"lost"`
-	Stacks   []Stack       `json:"-"`
+	// Wall says the samples are of goroutines, read Hz times a second,
+	// each in its state (--wall), not of CPUs.
+	Wall   bool    `json:"wall,omitempty"`
+	Stacks []Stack `json:"-"`
 }
 
 // Samples is the number of samples the stacks hold.
@@ -173,7 +176,7 @@ func Merge(pods []string, profiles []*Profile) *Profile {
 		if p == nil {
 			continue
 		}
-		m.Hz, m.CPUs = max(m.Hz, p.Hz), max(m.CPUs, p.CPUs)
+		m.Hz, m.CPUs, m.Wall = max(m.Hz, p.Hz), max(m.CPUs, p.CPUs), m.Wall || p.Wall
 		m.Duration = max(m.Duration, p.Duration)
 		m.Lost.UserStacks += p.Lost.UserStacks
 		m.Lost.KernelStacks += p.Lost.KernelStacks

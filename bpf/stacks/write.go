@@ -150,8 +150,14 @@ func (p *Profile) TotalShares() map[string]float64 {
 // WriteTop writes the n functions with the most self samples as a table,
 // like `go tool pprof -top`: self and total share, and the samples.
 func (p *Profile) WriteTop(w io.Writer, n int) error {
-	fmt.Fprintf(w, "%d samples at %d Hz over %v on %d CPUs (each sample about %v of CPU)\n",
-		p.Samples(), p.Hz, p.Duration.Round(time.Millisecond), p.CPUs, (time.Second / time.Duration(max(p.Hz, 1))).Round(10*time.Microsecond))
+	each := (time.Second / time.Duration(max(p.Hz, 1))).Round(10 * time.Microsecond)
+	if p.Wall {
+		fmt.Fprintf(w, "%d goroutine samples, %d readings a second over %v (each sample about %v of one goroutine's time)\n",
+			p.Samples(), p.Hz, p.Duration.Round(time.Millisecond), each)
+	} else {
+		fmt.Fprintf(w, "%d samples at %d Hz over %v on %d CPUs (each sample about %v of CPU)\n",
+			p.Samples(), p.Hz, p.Duration.Round(time.Millisecond), p.CPUs, each)
+	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "SELF\tSELF%\tTOTAL\tTOTAL%\t FUNCTION")
 	for i, r := range p.Top() {
