@@ -18,12 +18,8 @@ import (
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/symbols"
+	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
 )
-
-// mixFuncs are the demo's -mix workload's functions, and what a CPU
-// profile is asked first: is it GC, is it system calls.
-var mixFuncs = []string{"main.mixLeaves", "main.mixCrypto", "main.mixMaps", "main.mixSort", "main.mixJSON", "main.mixSyscalls",
-	"runtime.gcBgMarkWorker", "runtime.mallocgc", "syscall.Syscall", "internal/runtime/syscall.Syscall6"}
 
 // The sampler's profile of the demo's mixed workload agrees with Go's own
 // profiler over the same seconds: every function's cumulative share
@@ -94,14 +90,14 @@ func profileBoth(t *testing.T, target int, addr string, seconds int) (ours, thei
 	return Name("/proc", sampled, procs), theirs
 }
 
-// compare fails unless every function of mixFuncs has, in ours, the
+// compare fails unless every function of testgo.MixFuncs has, in ours, the
 // cumulative share it has in theirs within points.
 func compare(t *testing.T, ours, theirs *stacks.Profile, points float64) {
 	t.Helper()
 	a, b := ours.TotalShares(), theirs.TotalShares()
 	var rows []string
 	bad := false
-	for _, f := range mixFuncs {
+	for _, f := range testgo.MixFuncs {
 		d := a[f] - b[f]
 		mark := ""
 		if d > points || d < -points {

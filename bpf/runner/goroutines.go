@@ -81,49 +81,88 @@ func namespacePIDs(procRoot string, pid int) ([]int, error) {
 	return out, nil
 }
 
-// readGoroutines reads the goroutines of each Go process of pids: one
-// dump, grouped, named; read is how many processes were read. A process
-// that is not Go is passed over; one that is Go and cannot be read is
-// said (say) and listed in the dump.
-func readGoroutines(procRoot string, pids []int, say func(string, ...any)) (d *goroutines.Dump, read int) {
-	d = &goroutines.Dump{}
-	var now unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &now) // the runtime's nanotime
+// goProcesses are the Go processes of pids, opened for reading (package
+// goproc), with every process's name (its comm); a process that is not Go
+// is passed over (notGo is told of it), one that is Go and cannot be read
+// is said (say) and listed in unread.
+type goProcesses struct {
+	procs  map[int]*goproc.Process
+	names  map[int]string
+	unread []string
+}
+
+// openGoProcesses opens the Go processes of pids under procRoot.
+func openGoProcesses(procRoot string, pids []int, say func(string, ...any), notGo func(pid int, name string)) goProcesses {
+	g := goProcesses{procs: map[int]*goproc.Process{}, names: map[int]string{}}
 	for _, pid := range pids {
 		comm, _ := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "comm"))
 		name := strings.TrimSpace(string(comm))
+		g.names[pid] = name
 		p, err := goproc.Open(procRoot, pid)
-		if errors.Is(err, goproc.ErrNotGo) {
-			continue
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, goproc.ErrNotGo):
+			if notGo != nil {
+				notGo(pid, name)
+			}
+		case err != nil:
 			say("process %d (%s): %v", pid, name, err)
-			d.Unread = append(d.Unread, fmt.Sprintf("%s (%d): %v", name, pid, err))
-			continue
+			g.unread = append(g.unread, fmt.Sprintf("%s (%d): %v", name, pid, err))
+		default:
+			g.procs[pid] = p
 		}
-		r, err := p.Goroutines()
+	}
+	return g
+}
+
+// close closes every process opened.
+func (g goProcesses) close() {
+	for _, p := range g.procs {
 		p.Close()
+	}
+}
+
+// readGoroutines reads the goroutines of each Go process of pids: one
+// dump, grouped, named; read is how many processes were read. Each process
+// that is not read is said, with why.
+func readGoroutines(procRoot string, pids []int, say func(string, ...any)) (d *goroutines.Dump, read int) {
+	gp := openGoProcesses(procRoot, pids, say, func(pid int, name string) {
+		say("process %d (%s) is not Go: it has no goroutines to read", pid, name)
+	})
+	defer gp.close()
+	d = &goroutines.Dump{Unread: gp.unread}
+	var now unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &now) // the runtime's nanotime
+	for pid, p := range gp.procs {
+		r, err := p.Goroutines()
 		if err != nil {
-			say("process %d (%s): %v", pid, name, err)
-			d.Unread = append(d.Unread, fmt.Sprintf("%s (%d): %v", name, pid, err))
+			say("process %d (%s): %v", pid, gp.names[pid], err)
+			d.Unread = append(d.Unread, fmt.Sprintf("%s (%d): %v", gp.names[pid], pid, err))
 			continue
 		}
 		read++
 		d.Dropped += r.Dropped
 		for _, g := range r.Goroutines {
-			grp := goroutines.Group{Count: 1, State: g.State, Process: name, Frames: []stacks.Frame{}}
+			grp := goroutines.Group{Count: 1, State: g.State, Process: gp.names[pid], Frames: []stacks.Frame{}}
 			if g.WaitSince > 0 {
 				grp.Waited = time.Duration(now.Nano() - g.WaitSince)
 			}
-			for i, pc := range g.Stack {
-				if i > 0 {
-					pc-- // a return address: the call is the instruction before it
-				}
-				grp.Frames = append(grp.Frames, p.Names.Frames(pc)...)
-			}
+			grp.Frames = namedStack(p, g.Stack)
 			d.Add(grp)
 		}
 	}
 	d.Sort()
 	return d, read
+}
+
+// namedStack names a goroutine's stack (pcs innermost first), inlined
+// calls as frames of their own.
+func namedStack(p *goproc.Process, pcs []uint64) []stacks.Frame {
+	frames := []stacks.Frame{}
+	for i, pc := range pcs {
+		if i > 0 {
+			pc-- // a return address: the call is the instruction before it
+		}
+		frames = append(frames, p.Names.Frames(pc)...)
+	}
+	return frames
 }

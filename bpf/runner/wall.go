@@ -6,14 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/trace-debug/kubectl-trace-debug/bpf/goproc"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
 )
@@ -47,21 +42,10 @@ func (e wallEngine) Start(_ context.Context, t Target) (Trace, error) {
 	if err != nil {
 		return nil, &failure{protocol.ExitTargetNotFound, err}
 	}
-	procs := map[int]*goproc.Process{}
-	names := map[int]string{}
-	for _, pid := range pids {
-		comm, _ := os.ReadFile(filepath.Join(t.ProcRoot, strconv.Itoa(pid), "comm"))
-		names[pid] = strings.TrimSpace(string(comm))
-		p, err := goproc.Open(t.ProcRoot, pid)
-		switch {
-		case errors.Is(err, goproc.ErrNotGo):
-			o.say("process %d (%s) is not Go: --wall samples goroutines, so its time is not in the profile", pid, names[pid])
-		case err != nil:
-			o.say("process %d (%s): %v", pid, names[pid], err)
-		default:
-			procs[pid] = p
-		}
-	}
+	gp := openGoProcesses(t.ProcRoot, pids, o.say, func(pid int, name string) {
+		o.say("process %d (%s) is not Go: --wall samples goroutines, so its time is not in the profile", pid, name)
+	})
+	procs, names := gp.procs, gp.names
 	if len(procs) == 0 {
 		o.say("no Go process of the target could be read (%d processes looked at; each one's reason is above)", len(pids))
 		return nil, &failure{protocol.ExitNoGoProcess, errors.New("no Go process")}
@@ -115,18 +99,10 @@ func (e wallEngine) Start(_ context.Context, t Target) (Trace, error) {
 		elapsed := time.Since(started)
 		p := &stacks.Profile{Wall: true, Duration: elapsed, Hz: max(1, int(math.Round(float64(readings)/elapsed.Seconds())))}
 		for _, c := range counts {
-			frames := []stacks.Frame{{Func: "[" + c.state + "]"}}
-			for i, pc := range c.stack {
-				if i > 0 {
-					pc-- // a return address: the call is the instruction before it
-				}
-				frames = append(frames, procs[c.pid].Names.Frames(pc)...)
-			}
+			frames := append([]stacks.Frame{{Func: "[" + c.state + "]"}}, namedStack(procs[c.pid], c.stack)...)
 			p.Stacks = append(p.Stacks, stacks.Stack{Frames: frames, Count: c.n, Process: names[c.pid]})
 		}
-		for _, pr := range procs {
-			pr.Close()
-		}
+		gp.close()
 		fmt.Fprintln(o.Stdout, protocol.MapsLine) // the client reads the profile after it
 		if err := stacks.Write(o.Stdout, p); err != nil {
 			o.say("write the profile: %v", err)

@@ -14,6 +14,13 @@ import (
 // golang.org/toolchain, which GOTOOLCHAIN fetches.
 var Toolchains = []string{"go1.21.13", "go1.22.12", "go1.23.12", "go1.24.11", "go1.25.5", "go1.26.8", "go1.27.3"}
 
+// MixFuncs are the functions of the demo server's -mix workload
+// (images/demo/mix.go), and what a CPU profile is asked first (is it GC,
+// is it system calls): the functions a profile of it is held to Go's own
+// by.
+var MixFuncs = []string{"main.mixLeaves", "main.mixCrypto", "main.mixMaps", "main.mixSort", "main.mixJSON", "main.mixSyscalls",
+	"runtime.gcBgMarkWorker", "runtime.mallocgc", "syscall.Syscall"}
+
 // Build writes src as the main package of a new module in dir, builds it
 // with the extra go build flags (e.g. "-ldflags=-s -w" to strip it) and
 // returns the executable's path.

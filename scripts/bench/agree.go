@@ -16,15 +16,11 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
+	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
 )
 
 // mixerPort is where the bench's mixed workload serves Go's profiler.
 const mixerPort = 18091
-
-// mixFuncs are the mixed workload's functions (images/demo/mix.go), and
-// what a CPU profile is asked first: is it GC, is it system calls.
-var mixFuncs = []string{"main.mixLeaves", "main.mixCrypto", "main.mixMaps", "main.mixSort", "main.mixJSON", "main.mixSyscalls",
-	"runtime.gcBgMarkWorker", "runtime.mallocgc", "syscall.Syscall"}
 
 // agreeSideBySide profiles the stripped demo server's mixed workload with
 // --cpu and with Go's own profiler (/debug/pprof/profile) over the same
@@ -45,12 +41,12 @@ func agreeSideBySide(client kubernetes.Interface, plugin, kubeconfig string) {
 		if err != nil {
 			fail(fmt.Errorf("window %d: %w", i+1, err))
 		}
-		for _, f := range mixFuncs {
+		for _, f := range testgo.MixFuncs {
 			ours[f], theirs[f] = append(ours[f], a[f]), append(theirs[f], b[f])
 			worst = max(worst, a[f]-b[f], b[f]-a[f])
 		}
 	}
-	for _, f := range mixFuncs {
+	for _, f := range testgo.MixFuncs {
 		key := strings.NewReplacer("main.", "", "runtime.", "", "syscall.", "").Replace(f)
 		o, g := medianFloat(ours[f]), medianFloat(theirs[f])
 		fmt.Printf("  %-24s --cpu %s, Go's %s\n", f, fig("agree."+key+".ours", fmt.Sprintf("%.1f%%", o)), fig("agree."+key+".go", fmt.Sprintf("%.1f%%", g)))

@@ -16,12 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
+	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
 )
-
-// mixFuncs are the demo's -mix workload's functions, and what a CPU
-// profile is asked first: is it GC, is it system calls.
-var mixFuncs = []string{"main.mixLeaves", "main.mixCrypto", "main.mixMaps", "main.mixSort", "main.mixJSON", "main.mixSyscalls",
-	"runtime.gcBgMarkWorker", "runtime.mallocgc", "syscall.Syscall"}
 
 // --cpu's profile of a stripped Go server running a mixed workload agrees
 // with the server's own profiler (net/http/pprof) over the same seconds:
@@ -64,7 +60,7 @@ func (d shareDiffs) String() string {
 }
 
 // profileAgainstGo profiles demo pod d with --cpu (as pprof) and with its
-// own profiler over the same window, and compares mixFuncs' shares.
+// own profiler over the same window, and compares testgo.MixFuncs' shares.
 func profileAgainstGo(t *testing.T, ns string, d demoPod, window time.Duration) (ours, theirs *stacks.Profile, diffs shareDiffs) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "ours.pprof")
@@ -98,7 +94,7 @@ func profileAgainstGo(t *testing.T, ns string, d demoPod, window time.Duration) 
 		t.Fatal(err)
 	}
 	a, b := ours.TotalShares(), theirs.TotalShares()
-	for _, fn := range mixFuncs {
+	for _, fn := range testgo.MixFuncs {
 		diffs = append(diffs, struct {
 			fn           string
 			ours, theirs float64
