@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/yaml"
 
-	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/debug/kube"
 	"github.com/trace-debug/kubectl-trace-debug/debug/pods"
 )
@@ -162,20 +161,12 @@ func printSessions(w io.Writer, sessions []pods.SessionInfo, format string, with
 	return tw.Flush()
 }
 
-// programLine is what a session runs, in one line for the table: its mode
-// as the flag that chose it, or its program's first non-empty line.
+// programLine is what a session runs, in one line for the table: the
+// flags that chose its native engine (as its report says them), or its
+// program's first non-empty line.
 func programLine(s pods.SessionInfo) string {
-	switch s.Engine() {
-	case protocol.EngineSyscalls:
-		return "--syscalls (native census)"
-	case protocol.EngineFunc:
-		return "--func " + strings.Join(s.Session.Funcs, " --func ")
-	case protocol.EngineCPU:
-		return fmt.Sprintf("--cpu --hz %d (CPU profile)", s.Session.CPUHz)
-	case protocol.EngineGoroutines:
-		return "--goroutines (goroutine dump)"
-	case protocol.EngineWall:
-		return fmt.Sprintf("--wall --hz %d (wall-clock profile)", s.Session.WallHz)
+	if s.Native() {
+		return whatRan(s.Session, s.Program)
 	}
 	for _, l := range strings.Split(s.Program, "\n") {
 		if l = strings.TrimSpace(l); l != "" {

@@ -91,9 +91,9 @@ func TestProgramLine(t *testing.T) {
 		want string
 	}{
 		{pods.SessionInfo{Program: "\n  BEGIN { }\nEND { }"}, "BEGIN { }"},
-		{pods.SessionInfo{Session: protocol.Session{Syscalls: true}}, "--syscalls (native census)"},
+		{pods.SessionInfo{Session: protocol.Session{Syscalls: true}}, "--syscalls"},
 		{pods.SessionInfo{Session: protocol.Session{Funcs: []string{"main.a", "main.b"}}}, "--func main.a --func main.b"},
-		{pods.SessionInfo{Session: protocol.Session{CPUHz: 99}}, "--cpu --hz 99 (CPU profile)"},
+		{pods.SessionInfo{Session: protocol.Session{CPUHz: 99}}, "--cpu --hz 99"},
 	} {
 		if got := programLine(c.s); got != c.want {
 			t.Errorf("programLine(%+v) = %q, want %q", c.s, got, c.want)

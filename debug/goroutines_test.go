@@ -40,6 +40,15 @@ func TestGoroutinesCommand(t *testing.T) {
 	if d, err := goroutines.Read(r.stdout); r.code != 0 || err != nil || d.Total != 1002 {
 		t.Fatalf("-o json: exit %d, %v\n%s", r.code, err, r.stdout)
 	}
+	// A pod with no Go process to read: exit 17, nothing on stdout.
+	cl = web(func(string) kubetest.Script {
+		return kubetest.Script{Lines: []kubetest.Line{readyLine, kubetest.Err(protocol.RunnerPrefix + "process 1 (bash) is not Go: it has no goroutines to read"),
+			kubetest.Err(protocol.ResultLine(protocol.ExitNoGoProcess))}, ExitAfterLines: true, ExitCode: protocol.ExitNoGoProcess}
+	})
+	r = run(t, cl.Clients("ns"), nil, "pod/a", "--goroutines")
+	if r.code != 17 || r.stdout != "" || !strings.Contains(r.err.Error(), "no Go process of the target could be read") {
+		t.Fatalf("no Go process: exit %d (%v), want 17\n%s", r.code, r.err, r.stdout)
+	}
 	for _, c := range []struct {
 		args []string
 		want string

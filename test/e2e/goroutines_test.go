@@ -67,6 +67,11 @@ func TestGoroutines(t *testing.T) {
 			if code != 14 || !strings.Contains(stderr, `"main.parked": 10000`) {
 				t.Errorf("a leak check: code %d, want 14 naming main.parked's 10000\n%s", code, stderr)
 			}
+			// The pod's other container runs bash alone: no Go process to read.
+			out, stderr, code = runPlugin(t, 90*time.Second, "-n", ns, "pod/"+d.name, "-c", "shell", "--goroutines")
+			if code != 17 || out != "" || !strings.Contains(stderr, "(bash) is not Go") || !strings.Contains(stderr, "no Go process of the target could be read") {
+				t.Errorf("--goroutines on bash: code %d, want 17 saying why, and nothing on stdout\n%s\n%s", code, out, stderr)
+			}
 		})
 	}
 }
