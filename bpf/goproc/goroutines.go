@@ -7,8 +7,8 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
 )
 
-// The runtime's goroutine states (g.atomicstatus, runtime2.go), the same
-// in every supported release.
+// The runtime's goroutine states (g.atomicstatus, runtime2.go): the same
+// in every supported release, but for the two Go 1.26 added.
 const (
 	gIdle      = 0
 	gRunnable  = 1
@@ -18,6 +18,8 @@ const (
 	gDead      = 6
 	gCopystack = 8
 	gPreempted = 9
+	gLeaked    = 10 // Go 1.26: a waiting goroutine the GC found leaked
+	gDeadExtra = 11 // Go 1.26: a dead goroutine of an extra M (cgo callbacks)
 	gScan      = 0x1000
 )
 
@@ -97,7 +99,7 @@ func (p *Process) goroutine(g uint64) (gr Goroutine, keep, moved bool) {
 	u64 := func(b []byte, off int64) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
 	status := binary.LittleEndian.Uint32(raw[l.Status:]) &^ gScan
 	switch status {
-	case gIdle, gDead:
+	case gIdle, gDead, gDeadExtra:
 		return gr, false, false
 	case gCopystack:
 		return gr, false, true
@@ -115,10 +117,13 @@ func (p *Process) goroutine(g uint64) (gr Goroutine, keep, moved bool) {
 		gr.State = "runnable"
 	case gSyscall:
 		gr.State, pc, sp = "syscall", u64(raw, l.SyscallPC), u64(raw, l.SyscallSP)
-	case gWaiting:
+	case gWaiting, gLeaked:
 		gr.State = p.waitReason(raw[l.WaitReason])
 		if gr.State == "" {
 			gr.State = "waiting"
+		}
+		if status == gLeaked {
+			gr.State += " (leaked)"
 		}
 	default:
 		return gr, false, true

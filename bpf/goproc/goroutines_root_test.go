@@ -60,18 +60,18 @@ func main() {
 `
 
 // The goroutines of a running Go process are read from outside as its
-// runtime counts them, each with where it waits and why: built by the
-// oldest and the newest supported toolchains, stripped and not, a PIE.
+// runtime counts them, each with where it waits and why: built by every
+// supported toolchain, stripped (the oldest unstripped too), a PIE.
 func TestGoroutinesAsTheRuntimeCountsThem(t *testing.T) {
-	for _, c := range []struct {
+	type build struct {
 		toolchain string
 		flags     []string
-	}{
-		{"go1.21.13", nil},
-		{"go1.21.13", []string{"-ldflags=-s -w"}},
-		{"go1.27.3", []string{"-ldflags=-s -w"}},
-		{"go1.27.3", []string{"-buildmode=pie", "-ldflags=-s -w"}},
-	} {
+	}
+	builds := []build{{"go1.21.13", nil}, {"go1.27.3", []string{"-buildmode=pie", "-ldflags=-s -w"}}}
+	for _, tc := range testgo.Toolchains { // every supported release, stripped
+		builds = append(builds, build{tc, []string{"-ldflags=-s -w"}})
+	}
+	for _, c := range builds {
 		name := c.toolchain + " " + strings.Join(c.flags, " ")
 		t.Run(name, func(t *testing.T) {
 			exe, err := testgo.BuildWith(filepath.Join(t.TempDir(), "t"), c.toolchain, parked, c.flags...)
@@ -128,5 +128,85 @@ func TestGoroutinesAsTheRuntimeCountsThem(t *testing.T) {
 				t.Errorf("%d of %d stacks unwound to their top", whole, len(r.Goroutines))
 			}
 		})
+	}
+}
+
+// inC parks 100 goroutines in main.worker and keeps 3 in a C function
+// (cgo), then says how many goroutines its runtime counts.
+const inC = `package main
+
+/*
+#include <unistd.h>
+static void nap(void) { for (;;) sleep(3600); }
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+)
+
+var ch = make(chan int)
+
+//go:noinline
+func worker() { <-ch }
+
+//go:noinline
+func inC() { C.nap() }
+
+func main() {
+	for i := 0; i < 100; i++ {
+		go worker()
+	}
+	for i := 0; i < 3; i++ {
+		go inC()
+	}
+	time.Sleep(500 * time.Millisecond)
+	fmt.Fprintln(os.Stdout, runtime.NumGoroutine())
+	select {}
+}
+`
+
+// A cgo binary's goroutines are read alike: those in C are in a system
+// call (as the runtime says of a cgo call), their Go callers named.
+func TestGoroutinesOfACgoBinary(t *testing.T) {
+	exe, err := testgo.BuildWith(filepath.Join(t.TempDir(), "t"), "", inC, "-ldflags=-s -w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := strconv.Atoi(strings.TrimSpace(line))
+	p, err := Open("/proc", cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r, err := p.Goroutines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inCgo := 0
+	for _, g := range r.Goroutines {
+		for _, pc := range g.Stack {
+			if p.Names.Name(pc-1) == "main.inC" && g.State == "syscall" {
+				inCgo++
+				break
+			}
+		}
+	}
+	t.Logf("%d goroutines (its runtime: %d), %d dropped, %d in C", len(r.Goroutines), want, r.Dropped, inCgo)
+	if len(r.Goroutines)+r.Dropped != want || inCgo != 3 {
+		t.Fatalf("read %d goroutines (+%d dropped), 3 in C wanted, %d found; its runtime counts %d", len(r.Goroutines), r.Dropped, inCgo, want)
 	}
 }
