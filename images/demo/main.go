@@ -131,6 +131,7 @@ func threadCPU(tid int64) uint64 {
 func main() {
 	addr := flag.String("listen", "127.0.0.1:8080", "address to serve on")
 	burnCPU := flag.Bool("burn", false, "keep one CPU busy, 70% of it in main.hot and 30% in main.warm")
+	park := flag.Int("park", 0, "park this many goroutines on a channel for ever (a server's idle connections, say)")
 	mixed := flag.Bool("mix", false, "run the mixed workload (main.mix*: leaves, SHA-256, maps, sort, JSON, system calls) on goroutines of their own")
 	flag.Parse()
 	if *burnCPU {
@@ -138,6 +139,10 @@ func main() {
 	}
 	if *mixed {
 		mix()
+	}
+	parked := make(chan int)
+	for i := 0; i < *park; i++ {
+		go func() { <-parked }()
 	}
 	http.HandleFunc("/rounds", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%d %d\n", rounds.Load(), threadCPU(burnThread.Load()))

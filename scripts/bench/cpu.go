@@ -110,8 +110,8 @@ func cpuSideBySide(client kubernetes.Interface, plugin, kubeconfig string) {
 
 // burnerPod starts the CPU-bound target in namespace default and waits
 // until it serves.
-func burnerPod(client kubernetes.Interface) error {
-	return demoPod(client, "burner", burnerPort, "-burn")
+func burnerPod(client kubernetes.Interface, args ...string) error {
+	return demoPod(client, "burner", burnerPort, "/app/server-stripped", append([]string{"-burn"}, args...)...)
 }
 
 // demoPod starts binary of the demo image (the stripped demo server, a
@@ -189,9 +189,16 @@ func throughput(window time.Duration) rate {
 // --cpu --hz hz samples it (from the probes attached), and the runner's
 // peak memory.
 func profiledThroughput(plugin, kubeconfig, hz string, window time.Duration) (rate, int, error) {
+	return throughputUnder(plugin, kubeconfig, window, "--cpu", "--hz", hz, "-o", "folded")
+}
+
+// throughputUnder measures the burner's throughput over window while the
+// plugin runs with args on it (from the probes attached), and the
+// runner's peak memory.
+func throughputUnder(plugin, kubeconfig string, window time.Duration, args ...string) (rate, int, error) {
 	ready := filepath.Join(os.TempDir(), fmt.Sprintf("bench-cpu-%d", time.Now().UnixNano()))
 	defer os.Remove(ready)
-	cmd := exec.Command(plugin, "--kubeconfig", kubeconfig, "pod/burner", "--cpu", "--hz", hz, "--duration", (window + 6*time.Second).String(), "--ready-file", ready, "-o", "folded")
+	cmd := exec.Command(plugin, append([]string{"--kubeconfig", kubeconfig, "pod/burner", "--duration", (window + 6*time.Second).String(), "--ready-file", ready}, args...)...)
 	var stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	if err := cmd.Start(); err != nil {

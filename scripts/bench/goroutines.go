@@ -68,3 +68,41 @@ func parkedTotal() (int, error) {
 	line, _ := bufio.NewReader(resp.Body).ReadString('\n')
 	return strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "goroutine profile: total ")))
 }
+
+// wallSideBySide measures what --wall costs a Go target with 10 000
+// goroutines: the CPU-bound demo server (-burn) with 10 000 goroutines
+// parked beside its work (-park), its throughput with no profiler and
+// under --wall at its default rate, alternated, and the runner's peak.
+func wallSideBySide(client kubernetes.Interface, plugin, kubeconfig string) {
+	if err := burnerPod(client, "-park", "10000"); err != nil {
+		fail(err)
+	}
+	defer func() {
+		_ = client.CoreV1().Pods("default").Delete(context.Background(), "burner", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+	}()
+	fmt.Println("\n--wall on a CPU-bound Go target with 10 000 parked goroutines (stripped demo server, -burn -park 10000), side by side:")
+	const window = 8 * time.Second
+	var none, wall []rate
+	peak := 0
+	for i := 0; i < 3; i++ { // alternated, so a busy moment of the node falls on both alike
+		none = append(none, throughput(window))
+		r, kb, err := throughputUnder(plugin, kubeconfig, window, "--wall", "-o", "folded")
+		if err != nil {
+			fail(fmt.Errorf("--wall: %w", err))
+		}
+		wall, peak = append(wall, r), max(peak, kb)
+	}
+	med := func(rs []rate, cpu bool) float64 {
+		var v []float64
+		for _, r := range rs {
+			if cpu {
+				v = append(v, r.cpu)
+			} else {
+				v = append(v, r.wall)
+			}
+		}
+		return medianFloat(v)
+	}
+	fmt.Printf("  with --wall (10 readings a second): %s of the unprofiled work per CPU second, %s per wall second (medians of 3 alternated %v windows); runner peak %s\n",
+		fig("wall.per-cpu", fmt.Sprintf("%.3f", med(wall, true)/med(none, true))), fig("wall.per-wall", fmt.Sprintf("%.3f", med(wall, false)/med(none, false))), window, fig("wall.peak", mb(int64(peak))))
+}

@@ -90,6 +90,7 @@ func main() {
 			fail(err)
 		}
 		goroutinesSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
+		wallSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
 		return
 	case "agree":
 		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
@@ -116,6 +117,7 @@ func main() {
 		cpuSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
 		agreeSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
 		goroutinesSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
+		wallSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
 	}()
 	defer censusVersusWildcard(*plugin, *kubeconfig, *pod)
 	defer wildcardSideBySide(*plugin, *kubeconfig)
