@@ -2,6 +2,7 @@ package gofunc
 
 import (
 	"debug/elf"
+	"path/filepath"
 	"testing"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -33,14 +34,26 @@ func main() { os.Exit(caller(len(os.Args)) & 1) }
 // FrameAt's SP delta at every instruction of a function is what the
 // instructions themselves do to SP (PUSHQ, POPQ, SUBQ/ADDQ on SP), counted
 // independently here by decoding them; the runtime's flags mark its top
-// frame and its stack switches. Stripped alike.
+// frame and its stack switches. Stripped alike, and built by every
+// supported Go release (stripped).
 func TestFrameAt(t *testing.T) {
-	for _, stripped := range []bool{false, true} {
+	type build struct {
+		toolchain string
+		stripped  bool
+	}
+	builds := []build{{"", false}, {"", true}}
+	if !testing.Short() {
+		for _, tc := range testgo.Toolchains {
+			builds = append(builds, build{tc, true})
+		}
+	}
+	for _, b := range builds {
+		stripped := b.stripped
 		var flags []string
 		if stripped {
 			flags = append(flags, "-ldflags=-s -w")
 		}
-		exe, err := testgo.Build(t.TempDir(), frameSource, flags...)
+		exe, err := testgo.BuildWith(filepath.Join(t.TempDir(), "b"+b.toolchain), b.toolchain, frameSource, flags...)
 		if err != nil {
 			t.Fatal(err)
 		}
