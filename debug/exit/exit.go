@@ -53,7 +53,7 @@ const (
 	// the runner gives bpftrace --unsafe for its own rewritten probes only,
 	// and parts of the program would have ridden on it.
 	UnsafeRide = 16
-	// NoGoProcess: --goroutines found no Go process it could read in the
+	// NoGoProcess: --goroutines or --wall found no Go process it could read in the
 	// pod (each process's reason is above).
 	NoGoProcess = 17
 	// Interrupted: the user left before the trace ended (second Ctrl-C).
