@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,9 +65,15 @@ func TestGoroutines(t *testing.T) {
 			if code != 0 || !strings.Contains(out, "\n10000 @ chan receive") || !strings.Contains(out, "#\tmain.parked\t") {
 				t.Errorf("--goroutines (text): code %d\n%s", code, out[:min(len(out), 2000)])
 			}
-			_, stderr, code = runPlugin(t, 90*time.Second, "-n", ns, "pod/"+d.name, "--goroutines", "-o", "pprof", "--output-file", t.TempDir()+"/g.pprof", "--assert", `@goroutines["main.parked"] < 100`)
+			gp := t.TempDir() + "/g.pprof"
+			_, stderr, code = runPlugin(t, 90*time.Second, "-n", ns, "pod/"+d.name, "--goroutines", "-o", "pprof", "--output-file", gp, "--assert", `@goroutines["main.parked"] < 100`)
 			if code != 14 || !strings.Contains(stderr, `"main.parked": 10000`) {
 				t.Errorf("a leak check: code %d, want 14 naming main.parked's 10000\n%s", code, stderr)
+			}
+			// The goroutine profile, as go tool pprof reads it: main.parked holds 10 000.
+			top, err := exec.Command("go", "tool", "pprof", "-top", "-cum", gp).CombinedOutput()
+			if err != nil || !regexp.MustCompile(`(?m)^\s*\d+\s+[0-9.]+%\s+[0-9.]+%\s+10000\s+[0-9.]+%\s+main\.parked$`).Match(top) {
+				t.Errorf("go tool pprof -top -cum on the goroutine profile: %v\n%s", err, top)
 			}
 			// The pod's other container runs bash alone: no Go process to read.
 			out, stderr, code = runPlugin(t, 90*time.Second, "-n", ns, "pod/"+d.name, "-c", "shell", "--goroutines")
