@@ -2,6 +2,7 @@ package gofunc
 
 import (
 	"debug/elf"
+	"debug/gosym"
 	"path/filepath"
 	"testing"
 
@@ -53,25 +54,9 @@ func TestFrameAt(t *testing.T) {
 		if stripped {
 			flags = append(flags, "-ldflags=-s -w")
 		}
-		exe, err := testgo.BuildWith(filepath.Join(t.TempDir(), "b"+b.toolchain), b.toolchain, frameSource, flags...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := elf.Open(exe)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
+		f, lines, in := buildRead(t, b.toolchain, frameSource, flags...)
 		if f.Machine != elf.EM_X86_64 {
 			t.Skip("the instructions are decoded as amd64's")
-		}
-		lines, err := LineTable(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in, err := ReadInlines(f, lines)
-		if err != nil {
-			t.Fatal(err)
 		}
 		text := f.Section(".text")
 		for _, name := range []string{"main.leaf", "main.caller", "main.main"} {
@@ -150,4 +135,29 @@ func spEffect(inst x86asm.Inst) int64 {
 		return -imm()
 	}
 	return 0
+}
+
+// buildRead builds src with toolchain ("" the running one) and flags, and
+// reads the executable's line table and inline tables; the file stays
+// open for the test.
+func buildRead(t *testing.T, toolchain, src string, flags ...string) (*elf.File, *gosym.Table, *Inlines) {
+	t.Helper()
+	exe, err := testgo.BuildWith(filepath.Join(t.TempDir(), "b"+toolchain), toolchain, src, flags...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	lines, err := LineTable(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := ReadInlines(f, lines)
+	if err != nil {
+		t.Fatalf("%s: %v", toolchain, err)
+	}
+	return f, lines, in
 }

@@ -3,7 +3,6 @@ package gofunc
 import (
 	"debug/dwarf"
 	"debug/elf"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,29 +18,13 @@ func TestModuleDataOfEachToolchain(t *testing.T) {
 		t.Skip("builds with every supported toolchain")
 	}
 	for _, tc := range testgo.Toolchains {
-		exe, err := testgo.BuildWith(filepath.Join(t.TempDir(), tc), tc, inlineSource)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := elf.Open(exe)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
+		f, lines, in := buildRead(t, tc, inlineSource)
 		if v := goVersion(f); v != tc {
 			t.Errorf("%s: .go.buildinfo says %q", tc, v)
 		}
 		offsets := moduledataOffsets(t, f)
 		if offsets["text"] != textWord*8 || offsets["gofunc"] != int64(gofuncWordOf(tc)*8) {
 			t.Errorf("%s: moduledata.text at %d and .gofunc at %d; the reader uses %d and %d", tc, offsets["text"], offsets["gofunc"], textWord*8, gofuncWordOf(tc)*8)
-		}
-		lines, err := LineTable(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in, err := ReadInlines(f, lines)
-		if err != nil {
-			t.Fatalf("%s: %v", tc, err)
 		}
 		outer := lines.LookupFunc("main.outer")
 		found := false

@@ -74,26 +74,7 @@ func TestGoroutinesAsTheRuntimeCountsThem(t *testing.T) {
 	for _, c := range builds {
 		name := c.toolchain + " " + strings.Join(c.flags, " ")
 		t.Run(name, func(t *testing.T) {
-			exe, err := testgo.BuildWith(filepath.Join(t.TempDir(), "t"), c.toolchain, parked, c.flags...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(exe)
-			out, _ := cmd.StdoutPipe()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-			line, err := bufio.NewReader(out).ReadString('\n')
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, _ := strconv.Atoi(strings.TrimSpace(line))
-			p, err := Open("/proc", cmd.Process.Pid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
+			p, want := startCounted(t, c.toolchain, parked, c.flags...)
 			start := time.Now()
 			r, err := p.Goroutines()
 			if err != nil {
@@ -172,7 +153,32 @@ func main() {
 // A cgo binary's goroutines are read alike: those in C are in a system
 // call (as the runtime says of a cgo call), their Go callers named.
 func TestGoroutinesOfACgoBinary(t *testing.T) {
-	exe, err := testgo.BuildWith(filepath.Join(t.TempDir(), "t"), "", inC, "-ldflags=-s -w")
+	p, want := startCounted(t, "", inC, "-ldflags=-s -w")
+	r, err := p.Goroutines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inCgo := 0
+	for _, g := range r.Goroutines {
+		for _, pc := range g.Stack {
+			if p.Names.Name(pc-1) == "main.inC" && g.State == "syscall" {
+				inCgo++
+				break
+			}
+		}
+	}
+	t.Logf("%d goroutines (its runtime: %d), %d dropped, %d in C", len(r.Goroutines), want, r.Dropped, inCgo)
+	if len(r.Goroutines)+r.Dropped != want || inCgo != 3 {
+		t.Fatalf("read %d goroutines (+%d dropped), 3 in C wanted, %d found; its runtime counts %d", len(r.Goroutines), r.Dropped, inCgo, want)
+	}
+}
+
+// startCounted builds src with toolchain (and flags), runs it, waits for
+// the goroutine count it prints once its goroutines are parked, and opens
+// it for reading; the process ends with the test.
+func startCounted(t *testing.T, toolchain, src string, flags ...string) (*Process, int) {
+	t.Helper()
+	exe, err := testgo.BuildWith(filepath.Join(t.TempDir(), "t"), toolchain, src, flags...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,22 +197,6 @@ func TestGoroutinesOfACgoBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
-	r, err := p.Goroutines()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inCgo := 0
-	for _, g := range r.Goroutines {
-		for _, pc := range g.Stack {
-			if p.Names.Name(pc-1) == "main.inC" && g.State == "syscall" {
-				inCgo++
-				break
-			}
-		}
-	}
-	t.Logf("%d goroutines (its runtime: %d), %d dropped, %d in C", len(r.Goroutines), want, r.Dropped, inCgo)
-	if len(r.Goroutines)+r.Dropped != want || inCgo != 3 {
-		t.Fatalf("read %d goroutines (+%d dropped), 3 in C wanted, %d found; its runtime counts %d", len(r.Goroutines), r.Dropped, inCgo, want)
-	}
+	t.Cleanup(func() { p.Close() })
+	return p, want
 }
