@@ -19,6 +19,7 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/symbols"
 	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
+	"github.com/trace-debug/kubectl-trace-debug/internal/testns"
 )
 
 // The sampler's profile of the demo's mixed workload agrees with Go's own
@@ -41,7 +42,7 @@ func TestProfileAgreesWithGo(t *testing.T) {
 			}
 			addr := l.Addr().String()
 			l.Close()
-			target := startInNamespace(t, exe, "-mix", "-listen", addr)
+			target := testns.Start(t, exe, "-mix", "-listen", addr)
 			for i := 0; i < 100; i++ {
 				if resp, err := http.Get("http://" + addr + "/rounds"); err == nil {
 					resp.Body.Close()

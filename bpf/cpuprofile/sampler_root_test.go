@@ -16,30 +16,8 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/symbols"
 	"github.com/trace-debug/kubectl-trace-debug/internal/testgo"
+	"github.com/trace-debug/kubectl-trace-debug/internal/testns"
 )
-
-// startInNamespace runs command as PID 1 of a PID namespace of its own and
-// returns its PID here.
-func startInNamespace(t *testing.T, command ...string) int {
-	t.Helper()
-	cmd := exec.Command("unshare", append([]string{"--pid", "--fork"}, command...)...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/task/" + strconv.Itoa(cmd.Process.Pid) + "/children")
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			pid, _ := strconv.Atoi(f[0])
-			t.Cleanup(func() { _ = exec.Command("kill", "-9", f[0]).Run() })
-			return pid
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%v did not start", command)
-	return 0
-}
 
 // textRanges are the executable mappings of process pid.
 func textRanges(t *testing.T, pid int) [][2]uint64 {
@@ -80,8 +58,8 @@ func TestSamplerSeesTheNamespaceOnly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			target := startInNamespace(t, exe)
-			sibling := startInNamespace(t, "sh", "-c", "while :; do :; done")
+			target := testns.Start(t, exe)
+			sibling := testns.Start(t, "sh", "-c", "while :; do :; done")
 			siblingText := textRanges(t, sibling)
 
 			// The samples name the target's PID in its namespace (1); it is
