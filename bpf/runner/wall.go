@@ -20,9 +20,10 @@ import (
 // shows where it waits. Its profile, each stack topped by the goroutine's
 // state ("[chan receive]", "[running]"), goes after protocol.MapsLine as
 // the JSON lines of package stacks, for the client to show as --cpu's.
-// Processes that are not Go are said and left out: their threads'
-// off-CPU time needs the scheduler's tracepoints, which this mode does
-// not read.
+// Processes that are not Go have their threads followed on and off the
+// CPU instead (threadWaits, from the scheduler's sched_switch): their
+// stacks join the profile at the same rate, each topped by the thread's
+// state.
 type wallEngine struct{ o Options }
 
 func (wallEngine) NeedsKernelTypes() bool { return false }
@@ -42,12 +43,12 @@ func (e wallEngine) Start(_ context.Context, t Target) (Trace, error) {
 	if err != nil {
 		return nil, &failure{protocol.ExitTargetNotFound, err}
 	}
-	gp := openGoProcesses(t.ProcRoot, pids, o.say, func(pid int, name string) {
-		o.say("process %d (%s) is not Go: --wall samples goroutines, so its time is not in the profile", pid, name)
-	})
+	notGo := map[int]string{}
+	gp := openGoProcesses(t.ProcRoot, pids, o.say, func(pid int, name string) { notGo[pid] = name })
 	procs, names := gp.procs, gp.names
-	if len(procs) == 0 {
-		o.say("no Go process of the target could be read (%d processes looked at; each one's reason is above)", len(pids))
+	threads := followThreads(t.ProcRoot, t.PID, notGo, o.say)
+	if len(procs) == 0 && threads == nil {
+		o.say("no Go process of the target could be read, nor any other followed (%d processes looked at; each one's reason is above)", len(pids))
 		return nil, &failure{protocol.ExitNoGoProcess, errors.New("no Go process")}
 	}
 	var (
@@ -61,7 +62,7 @@ func (e wallEngine) Start(_ context.Context, t Target) (Trace, error) {
 	go func() { // the sampler: a reading every 1/hz, as far as readings keep up
 		defer close(done)
 		period := time.Second / time.Duration(o.Session.WallHz)
-		for {
+		for len(procs) > 0 {
 			t0 := time.Now()
 			for pid, p := range procs {
 				r, err := p.Goroutines()
@@ -92,24 +93,36 @@ func (e wallEngine) Start(_ context.Context, t Target) (Trace, error) {
 			}
 		}
 	}()
-	o.announce(1, fmt.Sprintf("Sampling the goroutines of %d Go processes at %d Hz (their state and stack, waiting included)... Hit Ctrl-C to end.", len(procs), o.Session.WallHz))
+	what := fmt.Sprintf("Sampling the goroutines of %d Go processes at %d Hz (their state and stack, waiting included)", len(procs), o.Session.WallHz)
+	if threads != nil {
+		what += fmt.Sprintf(", following the threads of %d other processes on and off the CPU", len(notGo))
+	}
+	o.announce(1, what+"... Hit Ctrl-C to end.")
 	return newNativeTrace(1, o.StopGrace, func() int {
 		close(stop)
 		<-done
 		elapsed := time.Since(started)
-		p := &stacks.Profile{Wall: true, Duration: elapsed, Hz: max(1, int(math.Round(float64(readings)/elapsed.Seconds())))}
+		p := &stacks.Profile{Wall: true, Duration: elapsed, Hz: o.Session.WallHz}
+		if readings > 0 { // the rate the readings kept up
+			p.Hz = max(1, int(math.Round(float64(readings)/elapsed.Seconds())))
+		}
 		for _, c := range counts {
 			frames := append([]stacks.Frame{{Func: "[" + c.state + "]"}}, namedStack(procs[c.pid], c.stack)...)
 			p.Stacks = append(p.Stacks, stacks.Stack{Frames: frames, Count: c.n, Process: names[c.pid]})
 		}
 		gp.close()
+		goroutineSamples := p.Samples()
+		p.Stacks = append(p.Stacks, threads.stop(t.ProcRoot, p.Hz, o.say)...)
 		fmt.Fprintln(o.Stdout, protocol.MapsLine) // the client reads the profile after it
 		if err := stacks.Write(o.Stdout, p); err != nil {
 			o.say("write the profile: %v", err)
 			return 1
 		}
-		o.say("%d readings of the goroutines in %v (%d Hz asked, %d kept up), %d goroutine samples in %d distinct stacks, %d moved while read and left out; peak memory of the runner: %s",
-			readings, elapsed.Round(time.Millisecond), o.Session.WallHz, p.Hz, p.Samples(), len(p.Stacks), dropped, peakMemory())
+		if len(procs) > 0 {
+			o.say("%d readings of the goroutines in %v (%d Hz asked, %d kept up), %d goroutine samples, %d moved while read and left out",
+				readings, elapsed.Round(time.Millisecond), o.Session.WallHz, p.Hz, goroutineSamples, dropped)
+		}
+		o.say("%d samples in %d distinct stacks; peak memory of the runner: %s", p.Samples(), len(p.Stacks), peakMemory())
 		return 0
 	}), nil
 }

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -112,8 +113,10 @@ func lastLine(s, what string) string {
 }
 
 // --wall on the same target puts each goroutine's time on its true wait:
-// of the samples of main.parked, main.sleeper and main.locker, at least 90%
-// each topped by its wait; the outputs are --cpu's.
+// of the samples of main.parked, main.sleeper, main.locker (on the mutex
+// main.holder takes a second at a time, handing it round between) and
+// main.holder (asleep holding it), at least 90% each topped by its wait;
+// the outputs are --cpu's.
 func TestWall(t *testing.T) {
 	ns := newNamespace(t)
 	d := startDemo(t, ns, func(p *corev1.Pod) {
@@ -126,7 +129,7 @@ func TestWall(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || p.Samples == 0 {
 		t.Fatalf("--wall -o json: code %d\n%s\n%s", code, out[:min(len(out), 2000)], stderr)
 	}
-	truth := map[string]string{"main.parked": "[chan receive]", "main.sleeper": "[sleep]", "main.locker": "[sync.Mutex.Lock]"}
+	truth := map[string]string{"main.parked": "[chan receive]", "main.sleeper": "[sleep]", "main.locker": "[sync.Mutex.Lock]", "main.holder": "[sleep]"}
 	all, right := map[string]uint64{}, map[string]uint64{}
 	for _, s := range p.Stacks {
 		for _, f := range s.Frames {
@@ -148,4 +151,69 @@ func TestWall(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "main.parked;runtime.chanrecv1;runtime.chanrecv;runtime.gopark;[chan receive] ") {
 		t.Errorf("--wall -o folded: code %d\n%s", code, out[:min(len(out), 2000)])
 	}
+}
+
+// --wall on a container with no Go in it (bash at its prompt, and a
+// subshell looping on sleep) follows its threads on and off the CPU from
+// the scheduler: each bash's whole window is in the profile (at --hz, as a
+// goroutine's would be), the prompt's asleep in its select, the loop's
+// between its wait4 for each sleep (the stack it left the CPU with) and
+// its time on the CPU.
+func TestWallThreads(t *testing.T) {
+	ns := newNamespace(t)
+	d := startDemo(t, ns, func(p *corev1.Pod) { p.Name = "wall-threads" })
+	typeIntoShell(t, d, "while :; do sleep 0.1; done &")
+	const hz, seconds = 10, 3
+	out, stderr, code := runPlugin(t, 90*time.Second, "-n", ns, "pod/"+d.name, "-c", "shell", "--wall", "--duration", fmt.Sprintf("%ds", seconds), "-o", "json")
+	var p cpuJSON
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil {
+		t.Fatalf("--wall on bash: code %d, want 0\n%s\n%s", code, out[:min(len(out), 2000)], stderr)
+	}
+	var prompt, loop, waited uint64
+	for _, s := range p.Stacks {
+		if s.Process != "bash" || len(s.Frames) == 0 {
+			continue
+		}
+		var funcs []string
+		for _, f := range s.Frames {
+			funcs = append(funcs, f.Func)
+			if strings.HasPrefix(f.Func, "bpf_") {
+				t.Errorf("a stack holds the tracer's own frame %s: %v", f.Func, s.Frames)
+			}
+		}
+		all := strings.Join(funcs, ";")
+		switch {
+		case strings.Contains(all, "select"): // the prompt, asleep since before the window
+			if s.Frames[0].Func != "[sleeping]" {
+				t.Errorf("the prompt's wait is not asleep: %s", all)
+			}
+			prompt += s.Count
+		default:
+			loop += s.Count
+			if s.Frames[0].Func == "[sleeping]" && strings.Contains(all, "do_wait") && !strings.Contains(all, "[asleep since before the window") {
+				waited += s.Count
+			}
+		}
+	}
+	whole := float64(hz * seconds) // one thread's whole window
+	for _, c := range []struct {
+		what string
+		n    uint64
+	}{{"the prompt", prompt}, {"the loop", loop}} {
+		if r := float64(c.n) / whole; r < 0.85 || r > 1.2 {
+			t.Errorf("%s's bash has %d samples, want about %.0f (%d Hz, %d s): %.2f of it", c.what, c.n, whole, hz, seconds, r)
+		}
+	}
+	if waited*3 < loop {
+		t.Errorf("%d of the loop's %d samples wait for a sleep in do_wait on the stack the kernel recorded, want a third at least", waited, loop)
+	}
+	if !regexp.MustCompile(`following the threads of \d+ other processes`).MatchString(stderr) {
+		t.Errorf("the session does not say it follows bash's threads\n%s", stderr)
+	}
+	if t.Failed() {
+		for _, s := range p.Stacks {
+			t.Logf("%s %d %v", s.Process, s.Count, s.Frames)
+		}
+	}
+	t.Logf("bash: the prompt %d samples, the loop %d (%d waiting for sleep) of %.0f each; %s", prompt, loop, waited, whole, lastLine(stderr, "followed on and off the CPU"))
 }
