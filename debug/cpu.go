@@ -110,7 +110,7 @@ func (o *TraceOptions) writeProfile(w io.Writer, p *stacks.Profile, pods, contai
 	case "svg":
 		title := fmt.Sprintf("CPU of %s: %d samples at %d Hz over %v", pods, p.Samples(), p.Hz, p.Duration.Round(time.Second))
 		if o.Wall {
-			title = fmt.Sprintf("Wall clock of %s's goroutines: %d goroutine samples, %d readings a second over %v", pods, p.Samples(), p.Hz, p.Duration.Round(time.Second))
+			title = fmt.Sprintf("Wall clock of %s: %d samples of its goroutines and threads, %d a second over %v", pods, p.Samples(), p.Hz, p.Duration.Round(time.Second))
 		}
 		err = p.WriteSVG(w, title, o.PerPod)
 	case "pprof":

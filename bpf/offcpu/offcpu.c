@@ -3,7 +3,8 @@
 // offcpu measures where the threads of some processes of one PID namespace
 // (the target container's) wait off the CPU, from the scheduler's
 // sched_switch tracepoint (no kprobes): when a tracked thread leaves the
-// CPU, its state and its stacks (user by frame pointers, kernel) are kept
+// CPU, its state, its system call and its user stack (by frame pointers;
+// the kernel's too for an uninterruptible wait) are kept
 // with the time; when it comes back, the time it was away is added to
 // (process, user stack, kernel stack, state). The time on the CPU is the
 // kernel's own count (schedstat), which the runner reads.
@@ -41,6 +42,16 @@ struct task_struct {
 	struct pid *thread_pid;
 } __attribute__((preserve_access_index));
 
+// The system call a task is in (-1: none), x86's and arm64's way; the
+// flavour the running kernel has is the one read.
+struct pt_regs___sc_x86 {
+	long orig_ax;
+} __attribute__((preserve_access_index));
+
+struct pt_regs___sc_arm64 {
+	int syscallno;
+} __attribute__((preserve_access_index));
+
 // Kernels before 5.14 call the state "state".
 struct task_struct___old {
 	long state;
@@ -68,8 +79,10 @@ struct away {
 	__u64 since;
 	__u32 tgid; // in the namespace
 	__s32 user_stack;
-	__s32 kernel_stack;
+	__s32 kernel_stack; // uninterruptible waits only (see on_switch)
 	__u32 state;
+	__s32 syscall;
+	__u32 pad;
 };
 
 // Threads off the CPU now, by their thread id in the namespace (the runner
@@ -81,11 +94,35 @@ struct {
 	__type(value, struct away);
 } aways SEC(".maps");
 
+// last is the user stack a thread last left the CPU with, and where.
+struct last {
+	__u64 when;
+	__s32 user_stack;
+	__s32 syscall;
+	__u32 state;
+	__u32 pad;
+};
+
+// Each thread's last stack, by its thread id in the namespace.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct last);
+} lasts SEC(".maps");
+
+// RESTACK_NS is how long a thread that keeps leaving the CPU from the same
+// system call in the same state keeps its last user stack before it is
+// walked again: the walk costs microseconds, a switch-heavy thread would
+// pay them thousands of times a second.
+#define RESTACK_NS 1000000
+
 struct wait_key {
 	__u32 tgid;
 	__s32 user_stack;
 	__s32 kernel_stack;
 	__u32 state;
+	__s32 syscall;
 };
 
 // Nanoseconds off the CPU, by process, stacks and state.
@@ -152,6 +189,18 @@ static __u32 ns_tid(struct task_struct *t)
 	return u.nr;
 }
 
+static __s32 task_syscall(struct task_struct *t)
+{
+	void *regs = (void *)bpf_task_pt_regs(t);
+	if (!regs)
+		return -1;
+	if (bpf_core_type_exists(struct pt_regs___sc_x86) && bpf_core_field_exists(((struct pt_regs___sc_x86 *)0)->orig_ax))
+		return BPF_CORE_READ((struct pt_regs___sc_x86 *)regs, orig_ax);
+	if (bpf_core_field_exists(((struct pt_regs___sc_arm64 *)0)->syscallno))
+		return BPF_CORE_READ((struct pt_regs___sc_arm64 *)regs, syscallno);
+	return -1;
+}
+
 static __u32 task_state(struct task_struct *t)
 {
 	if (bpf_core_field_exists(t->__state))
@@ -170,13 +219,28 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 	if (!bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) &&
 	    bpf_map_lookup_elem(&tracked, &ns.tgid)) {
 		__u32 tid = ns.pid;
-		struct away a = {.since = now, .tgid = ns.tgid, .state = task_state(prev)};
+		struct away a = {.since = now, .tgid = ns.tgid, .state = task_state(prev), .syscall = task_syscall(prev), .kernel_stack = -1};
 		if (preempt)
 			a.state = 0; // preempted: runnable, whatever it was about to become
-		a.user_stack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-		a.kernel_stack = bpf_get_stackid(ctx, &stacks, 0);
-		if ((a.user_stack < 0 && a.user_stack != -14) || a.kernel_stack < 0)
-			count_lost(0);
+		struct last *l = bpf_map_lookup_elem(&lasts, &tid);
+		if (l && now - l->when < RESTACK_NS && l->syscall == a.syscall && l->state == a.state) {
+			a.user_stack = l->user_stack;
+		} else {
+			a.user_stack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+			if (a.user_stack < 0 && a.user_stack != -14)
+				count_lost(0);
+			struct last n = {.when = now, .user_stack = a.user_stack, .syscall = a.syscall, .state = a.state};
+			bpf_map_update_elem(&lasts, &tid, &n, BPF_ANY);
+		}
+		// The kernel's stack says why a thread waits where its system call
+		// does not (a page fault, the disk): walking it costs most of this
+		// program's time, so only an uninterruptible wait (not an idle
+		// kernel thread's) has it.
+		if ((a.state & 2) && !(a.state & 0x400)) {
+			a.kernel_stack = bpf_get_stackid(ctx, &stacks, 0);
+			if (a.kernel_stack < 0)
+				count_lost(0);
+		}
 		if (bpf_map_update_elem(&aways, &tid, &a, BPF_ANY))
 			count_lost(1);
 	}
@@ -185,7 +249,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 	__u32 tid = ns_tid(next);
 	struct away *a = tid ? bpf_map_lookup_elem(&aways, &tid) : NULL;
 	if (a) {
-		struct wait_key k = {.tgid = a->tgid, .user_stack = a->user_stack, .kernel_stack = a->kernel_stack, .state = a->state};
+		struct wait_key k = {.tgid = a->tgid, .user_stack = a->user_stack, .kernel_stack = a->kernel_stack, .state = a->state, .syscall = a->syscall};
 		__u64 from = a->since;
 		bpf_map_delete_elem(&aways, &tid);
 		add(&waits, &k, now - from);

@@ -67,7 +67,11 @@ type Wait struct {
 	// as /proc read it when the window began.
 	User, Kernel []uint64
 	KernelNames  []string
-	Time         time.Duration
+	// Syscall is the number of the system call it waited in (-1: none).
+	// Kernel is recorded for uninterruptible waits only: walking it at
+	// every switch would cost the followed threads most of what they pay.
+	Syscall int
+	Time    time.Duration
 }
 
 // Seen says whether the kernel recorded this wait's stacks.
@@ -113,7 +117,7 @@ func Start(t Target) (*Tracker, error) {
 	}
 	for _, p := range t.Processes {
 		for _, th := range asleep(p.Dir, p.PID) {
-			a := offcpuAway{Since: tr.since, Tgid: p.PID, UserStack: -1, KernelStack: -1, State: th.state}
+			a := offcpuAway{Since: tr.since, Tgid: p.PID, UserStack: -1, KernelStack: -1, State: th.state, Syscall: th.syscall}
 			if tr.objs.Aways.Update(th.nsTID, a, ebpf.UpdateNoExist) == nil { // one that left since is the kernel's
 				tr.sleepers[th.nsTID] = kernelStackOf(filepath.Join(p.Dir, "task", th.dir))
 			}
@@ -144,7 +148,7 @@ func (tr *Tracker) Stop() (Result, error) {
 	var tid uint32
 	var a offcpuAway
 	for it := tr.objs.Aways.Iterate(); it.Next(&tid, &a); {
-		p := place{k: offcpuWaitKey{Tgid: a.Tgid, UserStack: a.UserStack, KernelStack: a.KernelStack, State: a.State}}
+		p := place{k: offcpuWaitKey{Tgid: a.Tgid, UserStack: a.UserStack, KernelStack: a.KernelStack, State: a.State, Syscall: a.Syscall}}
 		if a.UserStack == -1 && a.KernelStack == -1 {
 			p.names = tr.sleepers[tid]
 		}
@@ -158,7 +162,7 @@ func (tr *Tracker) Stop() (Result, error) {
 	}
 	var waits []Wait
 	for p, ns := range times {
-		w := Wait{PID: p.k.Tgid, State: StateName(p.k.State), Time: time.Duration(ns)}
+		w := Wait{PID: p.k.Tgid, State: StateName(p.k.State), Syscall: int(p.k.Syscall), Time: time.Duration(ns)}
 		var err error
 		if w.User, err = tr.stack(p.k.UserStack); err != nil {
 			return Result{}, err
@@ -237,11 +241,13 @@ func StateName(s uint32) string {
 }
 
 // sleeper is a thread asleep when the window began: its ID in the
-// target's namespace, its directory's name under task/, its state.
+// target's namespace, its directory's name under task/, its state and
+// its system call (-1: none).
 type sleeper struct {
-	nsTID uint32
-	dir   string
-	state uint32
+	nsTID   uint32
+	dir     string
+	state   uint32
+	syscall int32
 }
 
 // asleep are the threads of the process at dir, whose PID in the target's
@@ -261,7 +267,7 @@ func asleep(dir string, pid uint32) []sleeper {
 			continue
 		}
 		if s, ok := stateOf(string(b)); ok {
-			out = append(out, sleeper{ids[level], t.Name(), s})
+			out = append(out, sleeper{ids[level], t.Name(), s, syscallOf(filepath.Join(dir, "task", t.Name(), "syscall"))})
 		}
 	}
 	return out
@@ -309,6 +315,25 @@ func stateOf(stat string) (uint32, bool) {
 		return 8, true
 	}
 	return 0, false
+}
+
+// syscallOf reads the system call a thread is in from its /proc syscall
+// file ("NR args... sp pc"; "-1 sp pc" outside one); -1 if none or
+// unknown.
+func syscallOf(path string) int32 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	nr, err := strconv.ParseInt(f[0], 10, 32)
+	if err != nil {
+		return -1
+	}
+	return int32(nr)
 }
 
 // kernelStackOf names the kernel stack of the thread at dir (a

@@ -11,17 +11,18 @@ import (
 	"time"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/symbols"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/syscalls"
 	"github.com/trace-debug/kubectl-trace-debug/internal/testns"
 )
 
 // The tracker accounts for the whole window of every thread of a C program
 // in a namespace of its own, as the threads really spent it: one asleep in
-// nanosleep all the time (its user stack in libc's clock_nanosleep under
-// main — waiter_loop, between them, is lost to the frame-pointer walk
-// through libc, which keeps none — its kernel stack in the sleep), one on
-// the CPU half the time, one
+// clock_nanosleep all the time (its user stack in libc's clock_nanosleep
+// under main — waiter_loop, between them, is lost to the frame-pointer
+// walk through libc, which keeps none), one on the CPU half the time, one
 // in pause() since before the window began (known from /proc, its kernel
-// stack named).
+// stack named), one waiting uninterruptibly for its vforked children (the
+// kernel's stack recorded, through the vfork wait).
 func TestTrackerAccountsForTheWindow(t *testing.T) {
 	exe := filepath.Join(t.TempDir(), "waiter")
 	if out, err := exec.Command("gcc", "-O1", "-fno-omit-frame-pointer", "-pthread", "-o", exe, "testdata/waiter.c").CombinedOutput(); err != nil {
@@ -35,8 +36,7 @@ func TestTrackerAccountsForTheWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	window := 2 * time.Second
-	time.Sleep(window)
+	time.Sleep(2 * time.Second)
 	res, err := tr.Stop()
 	if err != nil {
 		t.Fatal(err)
@@ -45,15 +45,17 @@ func TestTrackerAccountsForTheWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var total, waiter, unseen time.Duration
-	var waiterKernel string
-	window = res.Window
+	kernel, err := symbols.NewKernel("/proc/kallsyms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total, waiter, paused, vforking time.Duration
 	for _, w := range res.Waits {
 		if w.PID != 1 {
 			t.Errorf("a wait of process %d, which was not asked for", w.PID)
 		}
 		total += w.Time
-		var user []string
+		var user, kern []string
 		for i, a := range w.User {
 			if i > 0 {
 				a--
@@ -62,31 +64,39 @@ func TestTrackerAccountsForTheWindow(t *testing.T) {
 				user = append(user, f.Func)
 			}
 		}
-		t.Logf("%-12s %8v user %v kernel %d frames %v", w.State, w.Time.Round(time.Millisecond), user, len(w.Kernel), w.KernelNames)
+		for _, a := range w.Kernel {
+			kern = append(kern, kernel.Name(a))
+		}
+		call := syscalls.Name(uint32(w.Syscall))
+		if w.Syscall < 0 {
+			call = "none"
+		}
+		t.Logf("%-15s %8v in %s, user %v, kernel %v %v", w.State, w.Time.Round(time.Millisecond), call, user, kern, w.KernelNames)
 		switch {
-		case !w.Seen() && strings.Contains(strings.Join(w.KernelNames, " "), "pause"):
-			unseen += w.Time
-		case w.State == "sleeping" && len(user) > 1 && user[0] == "clock_nanosleep" && user[1] == "main":
-			waiter += w.Time
-			if len(w.Kernel) == 0 {
-				t.Errorf("the sleeper's wait of %v has no kernel stack", w.Time)
+		case !w.Seen() && call == "pause":
+			paused += w.Time
+			if !strings.Contains(strings.Join(w.KernelNames, " "), "pause") {
+				t.Errorf("the thread in pause()'s kernel stack, as /proc gave it: %v", w.KernelNames)
 			}
-			waiterKernel = "seen"
+		case w.State == "sleeping" && call == "clock_nanosleep" && len(user) > 1 && user[0] == "clock_nanosleep" && user[1] == "main":
+			waiter += w.Time
+		case w.State == "uninterruptible" && strings.Contains(strings.Join(kern, " "), "vfork"):
+			vforking += w.Time
+		case w.State == "sleeping" && len(w.Kernel) > 0:
+			t.Errorf("a wait that is not uninterruptible has a kernel stack (the costly walk): %v", kern)
 		}
 	}
 	t.Logf("running %v, lost %+v", res.Running, res.Lost)
 	total += res.Running[1]
 	check := func(what string, got time.Duration, lo, hi float64) {
 		t.Helper()
-		if r := got.Seconds() / window.Seconds(); r < lo || r > hi {
-			t.Errorf("%s: %v in a window of %v (%.2f of it), want %.2f to %.2f", what, got.Round(time.Millisecond), window, r, lo, hi)
+		if r := got.Seconds() / res.Window.Seconds(); r < lo || r > hi {
+			t.Errorf("%s: %v in a window of %v (%.2f of it), want %.2f to %.2f", what, got.Round(time.Millisecond), res.Window, r, lo, hi)
 		}
 	}
-	check("all three threads' time, off the CPU and on", total, 2.85, 3.3)
-	check("the sleeper's time asleep under main", waiter, 0.9, 1.1)
-	check("the thread in pause()'s time", unseen, 0.9, 1.1)
-	check("the half-time burner's time on the CPU", res.Running[1], 0.3, 0.7)
-	if waiterKernel == "" {
-		t.Error("no wait under main")
-	}
+	check("all four threads' time, off the CPU and on", total, 3.8, 4.3)
+	check("the sleeper's time in clock_nanosleep under main", waiter, 0.9, 1.1)
+	check("the thread in pause()'s time", paused, 0.9, 1.1)
+	check("the vforker's time uninterruptible, through the vfork wait", vforking, 0.8, 1.1)
+	check("the half-time burner's time on the CPU", res.Running[1], 0.3, 0.8)
 }

@@ -72,8 +72,10 @@ func TestAsleepIDsInTheNamespace(t *testing.T) {
 	write("task/4001/stat", "4001 (w) R 1")
 	write("task/4002/status", "NSpid:\t4002\t3\n")
 	write("task/4002/stat", "4002 (w) D 1")
+	write("task/4000/syscall", "230 0x1 0x0 0x7ffd 0x0 0x0 0x0 0x7ffd0 0x7f12\n")
+	write("task/4002/syscall", "-1 0x7ffd0 0x7f12\n")
 	got := asleep(dir, 1)
-	want := []sleeper{{1, "4000", 1}, {3, "4002", 2}}
+	want := []sleeper{{1, "4000", 1, 230}, {3, "4002", 2, -1}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("asleep = %+v, want %+v", got, want)
 	}

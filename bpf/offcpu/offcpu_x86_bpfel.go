@@ -20,6 +20,17 @@ type offcpuAway struct {
 	UserStack   int32
 	KernelStack int32
 	State       uint32
+	Syscall     int32
+	Pad         uint32
+}
+
+type offcpuLast struct {
+	_         structs.HostLayout
+	When      uint64
+	UserStack int32
+	Syscall   int32
+	State     uint32
+	Pad       uint32
 }
 
 type offcpuWaitKey struct {
@@ -28,6 +39,7 @@ type offcpuWaitKey struct {
 	UserStack   int32
 	KernelStack int32
 	State       uint32
+	Syscall     int32
 }
 
 // Names of all BPF objects in the ELF.
@@ -35,6 +47,7 @@ type offcpuWaitKey struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	offcpuMapAways     = "aways"
+	offcpuMapLasts     = "lasts"
 	offcpuMapLost      = "lost"
 	offcpuMapStacks    = "stacks"
 	offcpuMapTracked   = "tracked"
@@ -94,6 +107,7 @@ type offcpuProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type offcpuMapSpecs struct {
 	Aways   *ebpf.MapSpec `ebpf:"aways"`
+	Lasts   *ebpf.MapSpec `ebpf:"lasts"`
 	Lost    *ebpf.MapSpec `ebpf:"lost"`
 	Stacks  *ebpf.MapSpec `ebpf:"stacks"`
 	Tracked *ebpf.MapSpec `ebpf:"tracked"`
@@ -129,6 +143,7 @@ func (o *offcpuObjects) Close() error {
 // It can be passed to loadOffcpuObjects or ebpf.CollectionSpec.LoadAndAssign.
 type offcpuMaps struct {
 	Aways   *ebpf.Map `ebpf:"aways"`
+	Lasts   *ebpf.Map `ebpf:"lasts"`
 	Lost    *ebpf.Map `ebpf:"lost"`
 	Stacks  *ebpf.Map `ebpf:"stacks"`
 	Tracked *ebpf.Map `ebpf:"tracked"`
@@ -138,6 +153,7 @@ type offcpuMaps struct {
 func (m *offcpuMaps) Close() error {
 	return _OffcpuClose(
 		m.Aways,
+		m.Lasts,
 		m.Lost,
 		m.Stacks,
 		m.Tracked,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -93,11 +94,15 @@ func (e wallEngine) Start(_ context.Context, t Target) (Trace, error) {
 			}
 		}
 	}()
-	what := fmt.Sprintf("Sampling the goroutines of %d Go processes at %d Hz (their state and stack, waiting included)", len(procs), o.Session.WallHz)
-	if threads != nil {
-		what += fmt.Sprintf(", following the threads of %d other processes on and off the CPU", len(notGo))
+	var what []string
+	if len(procs) > 0 {
+		what = append(what, fmt.Sprintf("Sampling the goroutines of %d Go processes at %d Hz (their state and stack, waiting included)", len(procs), o.Session.WallHz))
 	}
-	o.announce(1, what+"... Hit Ctrl-C to end.")
+	if threads != nil {
+		what = append(what, fmt.Sprintf("following the threads of %d processes that are not Go on and off the CPU", len(notGo)))
+	}
+	sentence := strings.Join(what, ", ")
+	o.announce(1, strings.ToUpper(sentence[:1])+sentence[1:]+"... Hit Ctrl-C to end.")
 	return newNativeTrace(1, o.StopGrace, func() int {
 		close(stop)
 		<-done

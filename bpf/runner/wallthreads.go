@@ -11,6 +11,7 @@ import (
 	"github.com/trace-debug/kubectl-trace-debug/bpf/cpuprofile"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/offcpu"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
+	"github.com/trace-debug/kubectl-trace-debug/bpf/syscalls"
 )
 
 // threadWaits is --wall's view of the processes of a pod that are not Go:
@@ -46,8 +47,9 @@ func followThreads(procRoot string, target int, procs map[int]string, say func(s
 // stop ends the window and gives its time as stacks at hz samples a
 // second of a thread's time, each topped by the thread's state: where it
 // waited ("[sleeping]", "[uninterruptible]", "[runnable]": preempted,
-// waiting for a CPU) over its kernel and user stacks, and "[running]"
-// for its time on the CPU (where it ran is --cpu's).
+// waiting for a CPU) over its kernel stack (uninterruptible waits only),
+// the system call it was in ("[syscall read]") and its user stack, and
+// "[running]" for its time on the CPU (where it ran is --cpu's).
 func (w *threadWaits) stop(procRoot string, hz int, say func(string, ...any)) []stacks.Stack {
 	if w == nil {
 		return nil
@@ -60,7 +62,7 @@ func (w *threadWaits) stop(procRoot string, hz int, say func(string, ...any)) []
 	}
 	samples := func(d time.Duration) uint64 { return uint64(math.Round(d.Seconds() * float64(hz))) }
 	var seen []cpuprofile.Stack
-	var seenState []string
+	var seenWaits []offcpu.Wait
 	var out []stacks.Stack
 	for _, wt := range res.Waits {
 		n := samples(wt.Time)
@@ -68,25 +70,14 @@ func (w *threadWaits) stop(procRoot string, hz int, say func(string, ...any)) []
 		case n == 0:
 		case wt.Seen():
 			seen = append(seen, cpuprofile.Stack{PID: wt.PID, User: wt.User, Kernel: wt.Kernel, Count: n})
-			seenState = append(seenState, wt.State)
+			seenWaits = append(seenWaits, wt)
 		default:
-			frames := []stacks.Frame{{Func: "[" + wt.State + "]"}}
-			for _, k := range wt.KernelNames {
-				frames = append(frames, stacks.Frame{Func: k})
-			}
-			frames = append(frames, stacks.Frame{Func: "[asleep since before the window: its user stack not seen]"})
-			out = append(out, stacks.Stack{Frames: frames, Count: n, Process: w.names[wt.PID]})
+			out = append(out, stacks.Stack{Frames: waitFrames(wt, nil), Count: n, Process: w.names[wt.PID]})
 		}
 	}
 	named := cpuprofile.Name(procRoot, seen, nil)
 	for i, st := range named.Stacks {
-		frames := []stacks.Frame{{Func: "[" + seenState[i] + "]"}}
-		for _, f := range st.Frames {
-			if !tracersOwn(f.Func) {
-				frames = append(frames, f)
-			}
-		}
-		st.Frames = frames
+		st.Frames = waitFrames(seenWaits[i], st.Frames)
 		out = append(out, st)
 	}
 	for pid, d := range res.Running {
@@ -101,6 +92,40 @@ func (w *threadWaits) stop(procRoot string, hz int, say func(string, ...any)) []
 	say("the threads of %d processes that are not Go followed on and off the CPU for %v (sched_switch; their time on the CPU is one [running] frame: --cpu shows where)%s",
 		len(w.names), res.Window.Round(time.Millisecond), lost)
 	return out
+}
+
+// waitFrames are the frames of a wait, innermost first: its state, its
+// kernel's frames (named: the tracer's own left out; for a thread asleep
+// since before the window, as /proc named them), the system call it was
+// in, its user's frames — named holds the kernel's then the user's, as
+// cpuprofile.Name gives them — or, for that sleeper, a frame saying they
+// were not seen.
+func waitFrames(wt offcpu.Wait, named []stacks.Frame) []stacks.Frame {
+	frames := []stacks.Frame{{Func: "[" + wt.State + "]"}}
+	if !wt.Seen() {
+		for _, k := range wt.KernelNames {
+			frames = append(frames, stacks.Frame{Func: k})
+		}
+		frames = append(frames, syscallFrame(wt.Syscall)...)
+		return append(frames, stacks.Frame{Func: "[asleep since before the window: its user stack not seen]"})
+	}
+	kernel := min(len(wt.Kernel), len(named)) // one frame an address
+	for _, f := range named[:kernel] {
+		if !tracersOwn(f.Func) {
+			frames = append(frames, f)
+		}
+	}
+	frames = append(frames, syscallFrame(wt.Syscall)...)
+	return append(frames, named[kernel:]...)
+}
+
+// syscallFrame is the frame that says which system call a thread waited
+// in, between its kernel's frames and its user's; none outside one.
+func syscallFrame(nr int) []stacks.Frame {
+	if nr < 0 {
+		return nil
+	}
+	return []stacks.Frame{{Func: "[syscall " + syscalls.Name(uint32(nr)) + "]"}}
 }
 
 // tracersOwn says whether a kernel frame is the tracer's own (the

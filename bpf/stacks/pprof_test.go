@@ -58,7 +58,7 @@ func TestWallProfileTop(t *testing.T) {
 		t.Fatalf("read back %+v, %v", back, err)
 	}
 	var top bytes.Buffer
-	if err := back.WriteTop(&top, 5); err != nil || !strings.HasPrefix(top.String(), "30 goroutine samples, 10 readings a second over 3s (each sample about 100ms of one goroutine's time)\n") {
+	if err := back.WriteTop(&top, 5); err != nil || !strings.HasPrefix(top.String(), "30 wall samples, 10 a second over 3s (each sample about 100ms of one goroutine's or thread's time)\n") {
 		t.Fatalf("top: %v\n%s", err, top.String())
 	}
 }

@@ -152,7 +152,7 @@ func (p *Profile) TotalShares() map[string]float64 {
 func (p *Profile) WriteTop(w io.Writer, n int) error {
 	each := (time.Second / time.Duration(max(p.Hz, 1))).Round(10 * time.Microsecond)
 	if p.Wall {
-		fmt.Fprintf(w, "%d goroutine samples, %d readings a second over %v (each sample about %v of one goroutine's time)\n",
+		fmt.Fprintf(w, "%d wall samples, %d a second over %v (each sample about %v of one goroutine's or thread's time)\n",
 			p.Samples(), p.Hz, p.Duration.Round(time.Millisecond), each)
 	} else {
 		fmt.Fprintf(w, "%d samples at %d Hz over %v on %d CPUs (each sample about %v of CPU)\n",

@@ -61,7 +61,7 @@ func main() {
 	node := flag.String("node", "trace-debug-node", "node the Job is pinned to")
 	runs := flag.Int("runs", 5, "runs of each way")
 	kubectl := flag.String("kubectl", "kubectl", "kubectl, for the by-hand floor")
-	only := flag.String("only", "", "run one comparison only: floor, wildcard, cpu, agree, goroutines or images (developers' reruns)")
+	only := flag.String("only", "", "run one comparison only: floor, wildcard, cpu, agree, goroutines, offcpu or images (developers' reruns)")
 	flag.Parse()
 	defer func() { // the results file: after every comparison (deferred first, run last)
 		path, err := results.write(*only != "")
@@ -83,6 +83,9 @@ func main() {
 		return
 	case "images":
 		imageSizes("_output/images")
+		return
+	case "offcpu":
+		switchCost()
 		return
 	case "goroutines":
 		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
@@ -109,6 +112,7 @@ func main() {
 	}
 	defer imageSizes("_output/images")
 	defer perCallCost()
+	defer switchCost()
 	defer func() {
 		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 		if err != nil {

@@ -1,7 +1,9 @@
 // waiter is the off-CPU tracker's target: one thread sleeps in
 // waiter_loop all the time, one burns the CPU half the time in halftime,
-// one waits in forever from its start to its end.
+// one waits in forever from its start to its end, one waits for the
+// children it vforks (uninterruptible: the kernel's stack is recorded).
 #include <pthread.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +43,19 @@ __attribute__((noinline)) void *forever(void *arg)
 	return arg;
 }
 
+__attribute__((noinline)) void *vforker(void *arg)
+{
+	for (;;) {
+		pid_t child = vfork();
+		if (child == 0) {
+			usleep(10000);
+			_exit(0);
+		}
+		waitpid(child, 0, 0);
+	}
+	return arg;
+}
+
 __attribute__((noinline)) void waiter_loop(void)
 {
 	for (;;)
@@ -49,9 +64,10 @@ __attribute__((noinline)) void waiter_loop(void)
 
 int main(void)
 {
-	pthread_t a, b;
+	pthread_t a, b, c;
 	pthread_create(&a, 0, halftime, 0);
 	pthread_create(&b, 0, forever, 0);
+	pthread_create(&c, 0, vforker, 0);
 	waiter_loop();
 	return 0;
 }
