@@ -26,7 +26,7 @@ var clientLayers = []string{"debug", "debug/group", "debug/session", "debug/kube
 // the runner, and the client links none of it.
 var (
 	sharedBpf = []string{"bpf/protocol", "bpf/program", "bpf/mapmerge", "bpf/stacks", "bpf/goroutines"}
-	podOnly   = []string{"bpf/runner", "bpf/gofunc", "bpf/goproc", "bpf/symbols", "bpf/cpuprofile", "bpf/offcpu", "bpf/syscalls", "bpf/pidns", "bpf/cmd"}
+	podOnly   = []string{"bpf/runner", "bpf/gofunc", "bpf/goproc", "bpf/symbols", "bpf/cpuprofile", "bpf/cfi", "bpf/offcpu", "bpf/syscalls", "bpf/pidns", "bpf/cmd"}
 )
 
 // pureClient are the client's packages of logic alone, which the command
