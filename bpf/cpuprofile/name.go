@@ -58,7 +58,8 @@ func Name(procRoot string, sampled []Stack, known map[uint32]*symbols.Process) *
 // frames names st's addresses, innermost first: the kernel's above the
 // user's, as they were on the CPU, a user address's inlined calls as frames
 // of their own; an address nothing names (user nil: the process could not
-// be read) stays as it is.
+// be read) stays as it is. A user stack whose walk stopped short ends in a
+// frame that says why ("[unwind stopped: ...]"), never in a guessed caller.
 func (st Stack) frames(user userNamer, kernel kernelNamer) []stacks.Frame {
 	out := make([]stacks.Frame, 0, len(st.Kernel)+len(st.User))
 	for _, a := range st.Kernel {
@@ -77,6 +78,9 @@ func (st Stack) frames(user userNamer, kernel kernelNamer) []stacks.Frame {
 			a-- // a return address: the call is the instruction before it
 		}
 		out = append(out, user.Frames(a)...)
+	}
+	if st.Stopped != "" {
+		out = append(out, stacks.Frame{Func: "[unwind stopped: " + st.Stopped + "]"})
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -11,7 +12,6 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
-	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/pidns"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/protocol"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/symbols"
@@ -48,7 +48,8 @@ type Sampler struct {
 	counts   map[string]*Stack
 	procs    map[uint32]*symbols.Process // nil: could not be read
 	fpStacks map[int32][]uint64          // the stack map's user stacks, by id (an id keeps its stack)
-	unwound  [3]uint64                   // samples by how their user stack was walked
+	unwound  [4]uint64                   // samples by how their user stack was walked
+	stops    map[string]uint64           // samples whose walk stopped short, by why
 	key      []byte                      // a sample's key in counts, reused
 	err      error
 }
@@ -60,6 +61,9 @@ type Stack struct {
 	User   []uint64
 	Kernel []uint64
 	Count  uint64
+	// Stopped says why the user stack's walk stopped short of its top
+	// frame ("" where it did not): its last frame is then not its first.
+	Stopped string
 
 	kernelID int32
 }
@@ -75,9 +79,11 @@ type Lost struct {
 	// NoStackCopy are samples whose user stack could not be copied (its
 	// user stack is then walked by frame pointers alone).
 	NoStackCopy uint64
-	// ByGo, Spliced and ByFramePointers count the samples by how their
-	// user stack was walked (see userStack).
-	ByGo, Spliced, ByFramePointers uint64
+	// ByTables, Spliced, ByFramePointers and Stopped count the samples by
+	// how their user stack was walked (see userStack); Stops counts those
+	// that stopped short by why.
+	ByTables, Spliced, ByFramePointers, Stopped uint64
+	Stops                                       map[string]uint64
 }
 
 // Start loads the sampler, restricted to t's PID namespace, and attaches it
@@ -90,7 +96,7 @@ func Start(t Target) (*Sampler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load sampler spec: %w", err)
 	}
-	s := &Sampler{process: t.Process, done: make(chan struct{}), counts: map[string]*Stack{}, procs: map[uint32]*symbols.Process{}, fpStacks: map[int32][]uint64{}}
+	s := &Sampler{process: t.Process, done: make(chan struct{}), counts: map[string]*Stack{}, stops: map[string]uint64{}, procs: map[uint32]*symbols.Process{}, fpStacks: map[int32][]uint64{}}
 	if err := pidns.Load("sampler", spec, t.PIDNamespace, map[string]any{"self_tgid": t.Self}, &s.objs); err != nil {
 		return nil, err
 	}
@@ -191,28 +197,32 @@ func (s *Sampler) add(raw []byte) {
 		s.err = err
 		return
 	}
-	user, how := userStack(s.funcs(pid), sample{pc: le.Uint64(raw[16:]), sp: le.Uint64(raw[24:]), stack: stack, fp: fp})
+	user, how, stop := userStack(s.funcs(pid), sample{pc: le.Uint64(raw[16:]), sp: le.Uint64(raw[24:]), bp: le.Uint64(raw[32:]), stack: stack, fp: fp})
 	if len(user) == 0 {
 		how = byFramePointers
 	}
 	s.unwound[how]++
+	if stop != "" {
+		s.stops[stop]++
+	}
 	key := binary.LittleEndian.AppendUint32(s.key[:0], pid)
 	key = binary.LittleEndian.AppendUint32(key, uint32(kernelID))
 	for _, a := range user {
 		key = binary.LittleEndian.AppendUint64(key, a)
 	}
+	key = append(key, stop...)
 	s.key = key
 	st := s.counts[string(key)] // no copy of the key to look it up
 	if st == nil {
-		st = &Stack{PID: pid, User: user, kernelID: kernelID}
+		st = &Stack{PID: pid, User: user, Stopped: stop, kernelID: kernelID}
 		s.counts[string(key)] = st
 	}
 	st.Count++
 }
 
-// funcs is how process pid's Go functions are read (nil: they are not),
-// the process read when first sampled.
-func (s *Sampler) funcs(pid uint32) gofunc.FrameFinder {
+// funcs is how process pid's code is unwound (nil: it is not read), the
+// process read when first sampled.
+func (s *Sampler) funcs(pid uint32) frameReader {
 	p, seen := s.procs[pid]
 	if !seen && s.process != nil {
 		p, _ = s.process(pid)
@@ -260,7 +270,7 @@ func (s *Sampler) Stacks() ([]Stack, Lost, error) {
 		}
 	}
 	return out, Lost{UserStacks: lost[0], KernelStacks: lost[1], Samples: lost[2], NoStackCopy: lost[4],
-		ByGo: s.unwound[byGo], Spliced: s.unwound[spliced], ByFramePointers: s.unwound[byFramePointers]}, nil
+		ByTables: s.unwound[byTables], Spliced: s.unwound[spliced], ByFramePointers: s.unwound[byFramePointers], Stopped: s.unwound[stopped], Stops: maps.Clone(s.stops)}, nil
 }
 
 // Processes are the sampled processes as they were read while they ran

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/trace-debug/kubectl-trace-debug/bpf/cpuprofile"
@@ -55,9 +57,35 @@ func (e cpuEngine) Start(_ context.Context, t Target) (Trace, error) {
 			return 1
 		}
 		o.say("%d samples in %d distinct stacks%s", p.Samples(), len(p.Stacks), p.Lost.Note())
-		o.say("user stacks: %d unwound by Go's tables to their top, %d by them then frame pointers, %d by frame pointers alone (%d with no stack copy)",
-			lost.ByGo, lost.Spliced, lost.ByFramePointers, lost.NoStackCopy)
+		o.say("user stacks: %d unwound by Go's and the call-frame tables to their top, %d by them then frame pointers, %d by frame pointers alone (%d with no stack copy), %d stopped short%s",
+			lost.ByTables, lost.Spliced, lost.ByFramePointers, lost.NoStackCopy, lost.Stopped, stopReasons(lost.Stops))
 		o.say("peak memory of the runner: %s", peakMemory())
 		return 0
 	}), nil
+}
+
+// stopReasons says why user stacks stopped short, the commonest first
+// (at most three), as " (N: why; ...)"; "" for none.
+func stopReasons(stops map[string]uint64) string {
+	type reason struct {
+		why string
+		n   uint64
+	}
+	var rs []reason
+	for why, n := range stops {
+		rs = append(rs, reason{why, n})
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].n > rs[j].n || rs[i].n == rs[j].n && rs[i].why < rs[j].why })
+	var parts []string
+	for i, r := range rs {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("%d more reasons", len(rs)-3))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%d: %s", r.n, r.why))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
 }

@@ -2,12 +2,14 @@ package symbols
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/cfi"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
 )
@@ -100,6 +102,42 @@ func (p *Process) GoFrame(a uint64) (gofunc.FrameInfo, bool) {
 	}
 	return gofunc.FrameInfo{}, false
 }
+
+// FrameRule is the call-frame rule of the native code at address a (see
+// cfi.Table.RuleAt), from the file mapped there; its error says why there
+// is none: no file is mapped there (code made at run time), the file has
+// no call-frame information for it (cfi.ErrNoCFI), or the row is one the
+// unwinder does not follow.
+func (p *Process) FrameRule(a uint64) (cfi.Rule, error) {
+	for _, m := range p.maps {
+		if a < m.start || a >= m.end {
+			continue
+		}
+		t := p.table(m)
+		if t == nil {
+			return cfi.Rule{}, fmt.Errorf("%s cannot be read", m.path)
+		}
+		va, ok := t.addr(a - m.start + m.off)
+		if !ok {
+			return cfi.Rule{}, fmt.Errorf("%s+0x%x is in no segment of it", filepath.Base(m.path), a-m.start+m.off)
+		}
+		rules, err := t.frameRules()
+		if err == nil {
+			var r cfi.Rule
+			if r, err = rules.RuleAt(va); err == nil {
+				return r, nil
+			}
+		}
+		if errors.Is(err, cfi.ErrNoCFI) {
+			return cfi.Rule{}, fmt.Errorf("%w in %s", err, m.path)
+		}
+		return cfi.Rule{}, fmt.Errorf("%s: %w", m.path, err)
+	}
+	return cfi.Rule{}, fmt.Errorf("%w at 0x%x (code made at run time?)", ErrUnmapped, a)
+}
+
+// ErrUnmapped is an address no file is mapped at.
+var ErrUnmapped = errors.New("no file is mapped")
 
 // table is m's file's table, read once (nil when it cannot be read).
 func (p *Process) table(m mapping) *table {

@@ -5,7 +5,9 @@ import (
 	"debug/gosym"
 	"fmt"
 	"sort"
+	"sync"
 
+	"github.com/trace-debug/kubectl-trace-debug/bpf/cfi"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
 )
@@ -19,6 +21,11 @@ type table struct {
 	loads   []*elf.Prog
 	lines   *gosym.Table
 	inlines *gofunc.Inlines
+
+	path    string // to read its call-frame information when first asked
+	cfiOnce sync.Once
+	cfi     *cfi.Table
+	cfiErr  error
 }
 
 // loadTable reads the functions of the ELF file at path.
@@ -28,7 +35,7 @@ func loadTable(path string) (*table, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	defer f.Close()
-	t := &table{}
+	t := &table{path: path}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_LOAD {
 			t.loads = append(t.loads, p)
@@ -51,6 +58,20 @@ func loadTable(path string) (*table, error) {
 	}
 	sort.Slice(t.funcs, func(i, j int) bool { return t.funcs[i].Start < t.funcs[j].Start })
 	return t, nil
+}
+
+// frameRules is the file's call-frame information, read when first asked.
+func (t *table) frameRules() (*cfi.Table, error) {
+	t.cfiOnce.Do(func() {
+		f, err := elf.Open(t.path)
+		if err != nil {
+			t.cfiErr = fmt.Errorf("open %s: %w", t.path, err)
+			return
+		}
+		defer f.Close()
+		t.cfi, t.cfiErr = cfi.Read(f)
+	})
+	return t.cfi, t.cfiErr
 }
 
 // addr turns a file offset into the address the file's symbols use.
