@@ -110,7 +110,7 @@ func TestUserStack(t *testing.T) {
 // they fail, the walk stops and says why, unless frame pointers are known
 // to carry it on (back at the sample's own rbp, across a Go stack switch).
 func TestUserStackNative(t *testing.T) {
-	leaf := cfi.Rule{CFAOffset: 8, RAOffset: -8}                                   // frameless: its return address at rsp
+	leaf := cfi.Rule{CFAOffset: 8, RAOffset: -8}                                  // frameless: its return address at rsp
 	caller := cfi.Rule{CFAOffset: 16, RAOffset: -8, BPSaved: true, BPOffset: -16} // pushed rbp, then its return address
 	byBP := cfi.Rule{CFAFromBP: true, CFAOffset: 16, RAOffset: -8, BPSaved: true, BPOffset: -16}
 	top := cfi.Rule{Outermost: true}
