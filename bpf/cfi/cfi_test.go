@@ -22,7 +22,7 @@ func TestRulesAreReadelfs(t *testing.T) {
 	dir := t.TempDir()
 	build := func(name string, flags ...string) string {
 		out := filepath.Join(dir, name)
-		args := append(append([]string{}, flags...), "-o", out, "testdata/callers.c")
+		args := append(append([]string{}, flags...), "-o", out, "../../images/callers/callers.c")
 		if b, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
 			t.Fatalf("gcc %v: %v\n%s", args, err, b)
 		}

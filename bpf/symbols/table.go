@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/ianlancetaylor/demangle"
+
 	"github.com/trace-debug/kubectl-trace-debug/bpf/cfi"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/gofunc"
 	"github.com/trace-debug/kubectl-trace-debug/bpf/stacks"
@@ -56,8 +58,20 @@ func loadTable(path string) (*table, error) {
 			}
 		}
 	}
+	for i, fn := range t.funcs {
+		if fn.Symbol {
+			t.funcs[i].Name = demangled(fn.Name)
+		}
+	}
 	sort.Slice(t.funcs, func(i, j int) bool { return t.funcs[i].Start < t.funcs[j].Start })
 	return t, nil
+}
+
+// demangled is a C++ or Rust symbol's name as its source says it
+// (std::vector<int>::push_back, callers::caller_a), without parameters, a
+// compiler's clone suffixes or Rust's hash; any other name as it is.
+func demangled(name string) string {
+	return demangle.Filter(name, demangle.NoParams, demangle.NoClones)
 }
 
 // frameRules is the file's call-frame information, read when first asked.

@@ -26,3 +26,19 @@ func TestTable(t *testing.T) {
 		t.Error("an offset in no loadable segment has an address")
 	}
 }
+
+func TestDemangled(t *testing.T) {
+	for mangled, want := range map[string]string{
+		"_ZN7callers8caller_a17h19e75421dbecf90fE": "callers::caller_a", // Rust, legacy: no hash
+		"_RNvCs1234_7callers8caller_a":             "callers::caller_a", // Rust, v0
+		"_Z4leafImET_S0_":                          "leaf<unsigned long>",
+		"_ZN3OneILi2EE3runEm.isra.0":               "One<2>::run", // a GCC clone
+		"_ZNSt6vectorIiSaIiEE9push_backERKi":       "std::vector<int, std::allocator<int> >::push_back",
+		"main":                                     "main",
+		"_Zjunk":                                   "_Zjunk", // not a name it reads: as it is
+	} {
+		if got := demangled(mangled); got != want {
+			t.Errorf("demangled(%q) = %q, want %q", mangled, got, want)
+		}
+	}
+}

@@ -1,5 +1,7 @@
-// callers is the native unwinder's target: two callers of one hot leaf,
-// main.c's way (built -O2, without frame pointers, by the tests).
+// callers is --cpu's native target in C: two callers of one hot leaf at a
+// known 3:1 (caller_a three calls for each of caller_b's), built -O2
+// without frame pointers (GCC's default), as Debian's packages are. Its
+// C++ and Rust twins (callers.cpp, callers.rs) make the same split.
 #include <stdlib.h>
 
 volatile unsigned long sink;
