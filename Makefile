@@ -39,14 +39,15 @@ demo: build
 # cached root filesystem), whose tools (/usr/sbin/*.bt) are the corpus the
 # runner's composition is checked against. Tests that drive Debian's
 # packages (tag external) run too: the flame graph in headless Chromium, the
-# JUnit reports read by python3-junitparser. The client's packages must keep
+# JUnit reports read by python3-junitparser, names from separate debug files
+# (libc6-dbg's). The client's packages must keep
 # 75% of their statements covered by unit tests (scripts/client-coverage.sh).
 unit-test:
 	go vet ./...
 	go vet -tags root ./...
-	go vet -tags external ./bpf/stacks ./debug/junit
+	go vet -tags external ./bpf/stacks ./bpf/symbols ./debug/junit
 	go test -race -count=1 -tags root ./...
-	go test -count=1 -tags external ./bpf/stacks ./debug/junit
+	go test -count=1 -tags external ./bpf/stacks ./bpf/symbols ./debug/junit
 	TRACE_DEBUG_BPFTRACE=$(CURDIR)/scripts/bpftrace-sid TRACE_DEBUG_BPFTRACE_TOOLS=$$(scripts/images/bpftrace-root.sh)/usr/sbin \
 	  go test -race -count=1 -tags root ./bpf/runner
 	scripts/client-coverage.sh

@@ -3,9 +3,12 @@
 package cpuprofile
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,5 +77,72 @@ func TestNativeCallersByCFI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A program from Debian's archive (gzip, stripped, built without frame
+// pointers) has its stacks unwound whole, as gdb, the binary's own
+// debugger, unwinds them: each of three backtraces gdb takes of it after
+// the profile is one the profile holds (the same return addresses, frame
+// for frame), and nearly every sample reaches libc's __libc_start_main.
+func TestDebianProgramAsGDBUnwindsIt(t *testing.T) {
+	target := testns.Start(t, "bash", "-c", "exec gzip -9 -c < /dev/urandom > /dev/null")
+	time.Sleep(200 * time.Millisecond)
+	read := func(uint32) (*symbols.Process, error) { return symbols.NewProcess("/proc", target) }
+	s, err := Start(Target{PIDNamespace: "/proc/" + strconv.Itoa(target) + "/ns/pid", Hz: 499, Process: read})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	time.Sleep(3 * time.Second)
+	s.Stop()
+	sampled, lost, err := s.Stacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc, err := read(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]bool{} // each sampled user stack's callers (return addresses), as text
+	var total, toStart uint64
+	for _, st := range sampled {
+		total += st.Count
+		if len(st.User) > 1 {
+			held[fmt.Sprintf("%x", st.User[1:])] = true
+		}
+		for _, a := range st.User[1:] {
+			if proc.Name(a-1) == "__libc_start_main" || proc.Name(a-1) == "__libc_start_call_main" {
+				toStart += st.Count
+				break
+			}
+		}
+	}
+	t.Logf("%d samples, %d distinct caller chains; %d reach __libc_start_main; unwound: %d by tables, %d stopped %v", total, len(held), toStart, lost.ByTables, lost.Stopped, lost.Stops)
+	if toStart*100 < total*95 {
+		t.Errorf("%d of %d samples reach __libc_start_main, want 95%%", toStart, total)
+	}
+	frame := regexp.MustCompile(`^#(\d+)\s+(0x[0-9a-f]+)? ?`)
+	for i := 0; i < 3; i++ {
+		out, err := exec.Command("gdb", "-p", strconv.Itoa(target), "-batch", "-ex", "bt").Output()
+		if err != nil {
+			t.Fatalf("gdb: %v\n%s", err, out)
+		}
+		var callers []uint64
+		for _, line := range strings.Split(string(out), "\n") {
+			m := frame.FindStringSubmatch(line)
+			if m == nil || m[1] == "0" {
+				continue
+			}
+			if m[2] == "" { // an inlined frame: gdb prints no address, the sampler has no frame
+				continue
+			}
+			a, _ := strconv.ParseUint(m[2][2:], 16, 64)
+			callers = append(callers, a)
+		}
+		if !held[fmt.Sprintf("%x", callers)] {
+			t.Errorf("gdb's backtrace %d, callers %#x, is no stack the profile holds\n%s", i, callers, out)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

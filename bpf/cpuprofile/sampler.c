@@ -117,16 +117,26 @@ int sample(struct bpf_perf_event_data *ctx)
 #endif
 	}
 	// As much of the stack as can be read, from sp up: the whole copy,
-	// or less near the top of a stack whose next page is not mapped.
+	// or, near the top of a stack whose next page is not mapped, up to the
+	// end of the last page that is.
 	if (k->sp) {
-		if (!bpf_probe_read_user(k->stack, STACK_COPY, (void *)k->sp))
+		if (!bpf_probe_read_user(k->stack, STACK_COPY, (void *)k->sp)) {
 			k->len = STACK_COPY;
-		else if (!bpf_probe_read_user(k->stack, 4096, (void *)k->sp))
-			k->len = 4096;
-		else if (!bpf_probe_read_user(k->stack, 1024, (void *)k->sp))
-			k->len = 1024;
-		else
-			count_lost(4);
+		} else {
+			__u32 to_page = 4096 - (k->sp & 4095); // to the end of sp's page
+			for (int pages = 3; pages >= 0; pages--) {
+				__u32 n = to_page + pages * 4096;
+				if (n > STACK_COPY)
+					continue;
+				n &= STACK_COPY * 2 - 1; // (a bound the verifier sees)
+				if (n && n <= STACK_COPY && !bpf_probe_read_user(k->stack, n, (void *)k->sp)) {
+					k->len = n;
+					break;
+				}
+			}
+			if (!k->len)
+				count_lost(4);
+		}
 	}
 	__u64 size = offsetof(struct sample, stack) + k->len;
 	if (size > sizeof(*k))

@@ -24,6 +24,7 @@ type mapping struct {
 // Process names the user addresses of one process. It reads the process's
 // mappings once, when made, so make it while the process lives.
 type Process struct {
+	root   string // the process's root directory (/proc/PID/root)
 	maps   []mapping
 	tables map[string]*table // by file; nil when the file cannot be read
 }
@@ -36,7 +37,7 @@ func NewProcess(procRoot string, pid int) (*Process, error) {
 		return nil, fmt.Errorf("read the mappings of process %d: %w", pid, err)
 	}
 	defer f.Close()
-	p := &Process{tables: map[string]*table{}}
+	p := &Process{root: filepath.Join(dir, "root"), tables: map[string]*table{}}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
@@ -143,7 +144,7 @@ var ErrUnmapped = errors.New("no file is mapped")
 func (p *Process) table(m mapping) *table {
 	t, ok := p.tables[m.path]
 	if !ok {
-		t, _ = loadTable(m.file)
+		t, _ = loadTable(m.file, p.root, m.path)
 		p.tables[m.path] = t
 	}
 	return t

@@ -3,8 +3,12 @@ package symbols
 import (
 	"debug/elf"
 	"debug/gosym"
+	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/ianlancetaylor/demangle"
@@ -30,8 +34,10 @@ type table struct {
 	cfiErr  error
 }
 
-// loadTable reads the functions of the ELF file at path.
-func loadTable(path string) (*table, error) {
+// loadTable reads the functions of the ELF file at path; a file without a
+// symbol table is named from its separate debug file under root (the
+// process's root: see debugFile) where it has one.
+func loadTable(path, root, seenAs string) (*table, error) {
 	f, err := elf.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -50,7 +56,15 @@ func loadTable(path string) (*table, error) {
 		t.lines, _ = gofunc.LineTable(f)
 		t.inlines, _ = gofunc.ReadInlines(f, t.lines)
 	}
-	if len(t.funcs) == 0 { // a stripped shared library: its dynamic symbols
+	if len(t.funcs) == 0 { // stripped: its separate debug file's symbols
+		if dbg := debugFile(f, root, seenAs); dbg != "" {
+			if df, err := elf.Open(dbg); err == nil {
+				t.funcs, _ = gofunc.Functions(df)
+				df.Close()
+			}
+		}
+	}
+	if len(t.funcs) == 0 { // a stripped shared library without one: its dynamic symbols
 		syms, _ := f.DynamicSymbols()
 		for _, s := range syms {
 			if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Size > 0 {
@@ -129,4 +143,56 @@ func (t *table) name(a uint64) string {
 		return t.funcs[i].Name
 	}
 	return ""
+}
+
+// debugFile is where f, mapped by the process as seenAs, keeps its
+// symbols apart, under the process's root: by its build ID
+// (/usr/lib/debug/.build-id/ab/cdef....debug), else by its .gnu_debuglink
+// name in the places gdb looks (/usr/lib/debug/DIR, DIR/.debug, DIR); ""
+// if none is there.
+func debugFile(f *elf.File, root, seenAs string) string {
+	if root == "" {
+		return ""
+	}
+	var candidates []string
+	if id := buildID(f); len(id) > 1 {
+		h := hex.EncodeToString(id)
+		candidates = append(candidates, filepath.Join("/usr/lib/debug/.build-id", h[:2], h[2:]+".debug"))
+	}
+	if s := f.Section(".gnu_debuglink"); s != nil {
+		if b, err := s.Data(); err == nil {
+			if name, _, ok := strings.Cut(string(b), "\x00"); ok && name != "" {
+				dir := filepath.Dir(seenAs)
+				candidates = append(candidates, filepath.Join("/usr/lib/debug", dir, name), filepath.Join(dir, ".debug", name), filepath.Join(dir, name))
+			}
+		}
+	}
+	for _, c := range candidates {
+		p := filepath.Join(root, c)
+		if p == filepath.Join(root, seenAs) {
+			continue // the file itself
+		}
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}
+
+// buildID is f's GNU build ID (its .note.gnu.build-id), or nil.
+func buildID(f *elf.File) []byte {
+	s := f.Section(".note.gnu.build-id")
+	if s == nil {
+		return nil
+	}
+	b, err := s.Data()
+	if err != nil || len(b) < 16 {
+		return nil
+	}
+	namesz, descsz, typ := f.ByteOrder.Uint32(b), f.ByteOrder.Uint32(b[4:]), f.ByteOrder.Uint32(b[8:])
+	off := 12 + (namesz+3)&^3
+	if typ != 3 || uint64(off)+uint64(descsz) > uint64(len(b)) { // NT_GNU_BUILD_ID
+		return nil
+	}
+	return b[off : off+descsz]
 }
