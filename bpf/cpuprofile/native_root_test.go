@@ -4,6 +4,7 @@ package cpuprofile
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -144,5 +145,86 @@ func TestDebianProgramAsGDBUnwindsIt(t *testing.T) {
 			t.Errorf("gdb's backtrace %d, callers %#x, is no stack the profile holds\n%s", i, callers, out)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Code in a library built without call-frame information
+// (-fno-asynchronous-unwind-tables) ends its stack in a frame that says
+// so and names the library, never in a guessed caller; the share of such
+// samples is counted.
+func TestNoCFIStopsAndSaysWhy(t *testing.T) {
+	dir := t.TempDir()
+	lib, exe := filepath.Join(dir, "libnocfi.so"), filepath.Join(dir, "main")
+	const libSrc = `
+__attribute__((noinline)) unsigned long nocfi_hot(unsigned long n)
+{
+	unsigned long x = 0;
+	for (unsigned long i = 0; i < n; i++)
+		x += (i * i) ^ (x >> 3);
+	return x;
+}
+`
+	const mainSrc = `
+unsigned long nocfi_hot(unsigned long n);
+volatile unsigned long sink;
+__attribute__((noinline)) void caller(void) { sink += nocfi_hot(100000000); }
+int main(void) { for (;;) caller(); }
+`
+	for name, src := range map[string]string{"lib.c": libSrc, "main.c": mainSrc} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{
+		{"gcc", "-O2", "-shared", "-fPIC", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-o", lib, filepath.Join(dir, "lib.c")},
+		{"gcc", "-O2", "-o", exe, filepath.Join(dir, "main.c"), "-L" + dir, "-lnocfi", "-Wl,-rpath," + dir},
+	} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	target := testns.Start(t, exe)
+	time.Sleep(100 * time.Millisecond)
+	read := func(uint32) (*symbols.Process, error) { return symbols.NewProcess("/proc", target) }
+	s, err := Start(Target{PIDNamespace: "/proc/" + strconv.Itoa(target) + "/ns/pid", Hz: 499, Process: read})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	time.Sleep(2 * time.Second)
+	s.Stop()
+	sampled, lost, err := s.Stacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc, err := read(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Name("/proc", sampled, map[uint32]*symbols.Process{1: proc})
+	want := "[unwind stopped: no call-frame information in " + lib + "]"
+	var inHot, saidSo uint64
+	for _, st := range p.Stacks {
+		var user []string
+		for _, f := range st.Frames {
+			user = append(user, f.Func)
+		}
+		all := strings.Join(user, ";")
+		if !strings.Contains(all, "nocfi_hot") {
+			continue
+		}
+		inHot += st.Count
+		if strings.HasSuffix(all, "nocfi_hot;"+want) {
+			saidSo += st.Count
+		} else {
+			t.Logf("%d: %s", st.Count, all)
+		}
+	}
+	t.Logf("%d samples in nocfi_hot, %d end in %s; %d stopped in all %v", inHot, saidSo, want, lost.Stopped, lost.Stops)
+	if inHot < 500 || saidSo*100 < inHot*95 {
+		t.Errorf("%d of %d samples in nocfi_hot end right after it in %s, want 95%%", saidSo, inHot, want)
+	}
+	if lost.Stops["no call-frame information in "+lib] < saidSo {
+		t.Errorf("the stops are not counted by reason: %v", lost.Stops)
 	}
 }

@@ -78,6 +78,9 @@ func userStack(p frameReader, s sample) ([]uint64, unwound, string) {
 		if w.bpIsSamples && len(s.fp) > 1 { // back at the frame pointer the sample began with: the kernel's walk from it is the rest
 			return append(slices.Clip(w.pcs), s.fp[1:]...), spliced, ""
 		}
+		if w.native { // native frames below: the kernel's walk may have gone astray in them
+			return w.pcs, stopped, w.stop
+		}
 		if len(s.fp) > len(w.pcs) { // Go code keeps frame pointers: the longer walk
 			return s.fp, byFramePointers, ""
 		}
@@ -95,8 +98,9 @@ type walked struct {
 	inGo, jit bool
 	stop      string
 	// bpIsSamples says the frame pointer where it stopped is the one the
-	// sample began with (native frames that did not touch it).
-	bpIsSamples bool
+	// sample began with (native frames that did not change it, or put it
+	// back); native says native frames were walked.
+	bpIsSamples, native bool
 }
 
 // walk unwinds s's stack by the tables, over the copied stack.
@@ -108,7 +112,7 @@ func walk(p frameReader, s sample) walked {
 		return binary.LittleEndian.Uint64(s.stack[addr-s.sp:]), true
 	}
 	regs := cfi.Regs{PC: s.pc, SP: s.sp, BP: s.bp}
-	bpKnown, bpIsSamples := true, true
+	bpKnown := true
 	w := walked{pcs: []uint64{s.pc}}
 	for len(w.pcs) < maxDepth {
 		at := regs.PC
@@ -121,7 +125,7 @@ func walk(p frameReader, s sample) walked {
 				w.whole = true
 				return w
 			case f.Flag&gofunc.FuncSPWrite != 0:
-				w.inGo, w.stop, w.bpIsSamples = true, "a stack switch", bpKnown && bpIsSamples
+				w.inGo, w.stop, w.bpIsSamples = true, "a stack switch", bpKnown && regs.BP == s.bp
 				return w
 			}
 			slot := regs.SP + uint64(f.SPDelta)
@@ -159,8 +163,9 @@ func walk(p frameReader, s sample) walked {
 			return w
 		}
 		if r.BPSaved {
-			bpKnown, bpIsSamples = true, false
+			bpKnown = true
 		}
+		w.native = true
 		regs = next
 		w.pcs = append(w.pcs, regs.PC)
 	}
