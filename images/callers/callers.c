@@ -1,5 +1,6 @@
 // callers is --cpu's native target in C: two callers of one hot leaf at a
-// known 3:1 (caller_a three calls for each of caller_b's), built -O2
+// known 3:1 (caller_a three calls for each of caller_b's, in random order,
+// each short, so no sampling rate falls in step with them), built -O2
 // without frame pointers (GCC's default), as Debian's packages are. Its
 // C++ and Rust twins (callers.cpp, callers.rs) make the same split.
 #include <stdlib.h>
@@ -20,11 +21,13 @@ __attribute__((noinline)) void caller_b(unsigned long n) { sink += leaf(n) + 2; 
 int main(int argc, char **argv)
 {
 	long rounds = argc > 1 ? atol(argv[1]) : -1;
-	for (long r = 0; rounds < 0 || r < rounds; r++) {
-		caller_a(3000000); // three parts of the leaf's time
-		caller_a(3000000);
-		caller_a(3000000);
-		caller_b(3000000); // one part
+	unsigned long r = 88172645463325252UL; // xorshift64
+	for (long i = 0; rounds < 0 || i < rounds; i++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		if (r % 4 != 3)
+			caller_a(100000); // three parts of the leaf's time
+		else
+			caller_b(100000); // one part
 	}
 	return 0;
 }

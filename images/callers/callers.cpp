@@ -32,11 +32,13 @@ int main(int argc, char **argv)
 	long rounds = argc > 1 ? std::atol(argv[1]) : -1;
 	Three a;
 	One<2> b;
-	for (long r = 0; rounds < 0 || r < rounds; r++) {
-		a.run(3000000); // three parts of the leaf's time
-		a.run(3000000);
-		a.run(3000000);
-		b.run(3000000); // one part
+	unsigned long r = 88172645463325252UL; // xorshift64
+	for (long i = 0; rounds < 0 || i < rounds; i++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		if (r % 4 != 3)
+			a.run(100000); // three parts of the leaf's time
+		else
+			b.run(100000); // one part
 	}
 	return 0;
 }

@@ -1,5 +1,6 @@
 // callers.rs is --cpu's native target in Rust: two callers of one hot leaf
-// at a known 3:1, a release build (-C opt-level=3: no frame pointers).
+// at a known 3:1, in random order (as callers.c), a release build
+// (-C opt-level=3: no frame pointers).
 use std::ptr::{read_volatile, write_volatile};
 
 static mut SINK: u64 = 0;
@@ -26,12 +27,17 @@ fn caller_b(n: u64) {
 
 fn main() {
     let rounds: i64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(-1);
-    let mut r = 0;
-    while rounds < 0 || r < rounds {
-        caller_a(3_000_000); // three parts of the leaf's time
-        caller_a(3_000_000);
-        caller_a(3_000_000);
-        caller_b(3_000_000); // one part
-        r += 1;
+    let mut r: u64 = 88172645463325252; // xorshift64
+    let mut i = 0;
+    while rounds < 0 || i < rounds {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        if r % 4 != 3 {
+            caller_a(100_000); // three parts of the leaf's time
+        } else {
+            caller_b(100_000); // one part
+        }
+        i += 1;
     }
 }

@@ -3,7 +3,9 @@
 # cluster's containerd (scripts/cluster/up.sh calls it):
 #   pause   the pod sandbox (static Go binary)
 #   demo    the demo target: images/demo's web server at /app/server (and
-#           stripped, -s -w, at /app/server-stripped) and /bin/bash
+#           stripped, -s -w, at /app/server-stripped), images/parked's
+#           goroutines, images/callers' native targets (/app/callers-c, -c-fp,
+#           -cpp, -rust), /bin/bash and Debian's gzip
 #   runner  the tracer: trace-debug-runner and the newest bpftrace Debian ships
 #           (suite sid, >= 0.24.2) with its libraries, the same packages as
 #           images/runner/Dockerfile, tagged as the client's default
@@ -97,6 +99,16 @@ for tc in go1.21.13 go1.27.3; do
 	(cd images/parked && GOTOOLCHAIN=$tc go build -trimpath -ldflags="-s -w" -o "$work/demo/app/parked-${tc%.*}" .)
 done
 add_binary "$work/demo" /bin/bash /usr/bin/bash
+# --cpu's native targets: two callers of one leaf at 3:1 in C, C++ and Rust,
+# built as Debian builds its packages (optimised, no frame pointers), and a
+# program from Debian's archive as it ships (gzip: stripped, no frame
+# pointers).
+gcc -O2 -o "$work/callers-c" images/callers/callers.c
+gcc -O2 -fno-omit-frame-pointer -o "$work/callers-c-fp" images/callers/callers.c
+g++ -O2 -o "$work/callers-cpp" images/callers/callers.cpp
+rustc -C opt-level=3 -C strip=debuginfo -o "$work/callers-rust" images/callers/callers.rs
+for b in callers-c callers-c-fp callers-cpp callers-rust; do add_binary "$work/demo" "$work/$b" "/app/$b"; done
+add_binary "$work/demo" /bin/gzip /usr/bin/gzip
 image demo trace-debug.local/demo:1 /app/server
 
 runner_bin=$work/trace-debug-runner

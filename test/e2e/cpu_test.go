@@ -57,6 +57,24 @@ type cpuJSON struct {
 	} `json:"stacks"`
 }
 
+// totalShare is fn's cumulative share of a JSON profile's samples, in
+// percent: the samples whose stack holds it.
+func (p cpuJSON) totalShare(fn string) float64 {
+	var n uint64
+	for _, s := range p.Stacks {
+		for _, f := range s.Frames {
+			if f.Func == fn {
+				n += s.Count
+				break
+			}
+		}
+	}
+	if p.Samples == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(p.Samples)
+}
+
 // selfShare is fn's self share in a JSON profile.
 func (p cpuJSON) selfShare(fn string) float64 {
 	for _, r := range p.Top {
