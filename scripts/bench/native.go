@@ -85,6 +85,27 @@ func nativeSideBySide(client kubernetes.Interface, plugin, kubeconfig string) {
 	}
 	kb, _ := strconv.Atoi(m[1] + m[2])
 	fmt.Printf("  the runner profiling the C++ target in a pod for 8 s: peak %s\n", fig("native.peak", mb(int64(kb))))
+
+	// From the command to the profile printed, a 3 s profile, alternated
+	// with bpftrace's frame-pointer profile of the same pod through
+	// trace-debug: what naming and unwinding by CFI add.
+	run := func(args ...string) time.Duration {
+		start := time.Now()
+		var stderr bytes.Buffer
+		cmd := exec.Command(plugin, append([]string{"--kubeconfig", kubeconfig, "pod/native", "--duration", "3s"}, args...)...)
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			fail(fmt.Errorf("%v on the native pod: %v\n%s", args, err, stderr.String()))
+		}
+		return time.Since(start)
+	}
+	var ours, theirs []float64
+	for i := 0; i < 3; i++ {
+		ours = append(ours, run("--cpu", "-o", "folded").Seconds())
+		theirs = append(theirs, run("-e", "profile:hz:99 { @[ustack, kstack] = count(); }").Seconds())
+	}
+	fmt.Printf("  a 3 s profile, command to output: --cpu %s s, bpftrace's profile:hz:99 through trace-debug %s s (medians of 3 alternated)\n",
+		fig("native.profile-time", fmt.Sprintf("%.2f", medianFloat(ours))), fig("native.bpftrace-time", fmt.Sprintf("%.2f", medianFloat(theirs))))
 }
 
 // nativeRate runs the C target for rounds rounds in a PID namespace of its
