@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trace-debug/kubectl-trace-debug/bpf/symbols"
 	"github.com/trace-debug/kubectl-trace-debug/internal/testns"
 )
 
@@ -45,26 +44,11 @@ func TestNativeCallersByCFI(t *testing.T) {
 				t.Fatalf("%v: %v\n%s", c.build, err, out)
 			}
 			target := testns.Start(t, exe)
-			read := func(uint32) (*symbols.Process, error) { return symbols.NewProcess("/proc", target) }
-			s, err := Start(Target{PIDNamespace: "/proc/" + strconv.Itoa(target) + "/ns/pid", Hz: 499, Process: read})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			time.Sleep(4 * time.Second)
-			s.Stop()
-			sampled, lost, err := s.Stacks()
-			if err != nil {
-				t.Fatal(err)
-			}
-			proc, err := read(1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := Name("/proc", sampled, map[uint32]*symbols.Process{1: proc})
+			pr := profileFor(t, target, 499, 4*time.Second)
+			p := pr.profile
 			shares := p.TotalShares()
 			t.Logf("%d samples; unwound: %d by tables, %d spliced, %d by frame pointers, %d stopped %v; %s %.1f%%, %s %.1f%%, %s %.1f%%",
-				p.Samples(), lost.ByTables, lost.Spliced, lost.ByFramePointers, lost.Stopped, lost.Stops, c.a, shares[c.a], c.b, shares[c.b], c.leaf, shares[c.leaf])
+				p.Samples(), pr.lost.ByTables, pr.lost.Spliced, pr.lost.ByFramePointers, pr.lost.Stopped, pr.lost.Stops, c.a, shares[c.a], c.b, shares[c.b], c.leaf, shares[c.leaf])
 			leaf := shares[c.leaf]
 			if leaf < 90 {
 				for _, st := range p.Stacks {
@@ -89,37 +73,22 @@ func TestNativeCallersByCFI(t *testing.T) {
 func TestDebianProgramAsGDBUnwindsIt(t *testing.T) {
 	target := testns.Start(t, "bash", "-c", "exec gzip -9 -c < /dev/urandom > /dev/null")
 	time.Sleep(200 * time.Millisecond)
-	read := func(uint32) (*symbols.Process, error) { return symbols.NewProcess("/proc", target) }
-	s, err := Start(Target{PIDNamespace: "/proc/" + strconv.Itoa(target) + "/ns/pid", Hz: 499, Process: read})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	time.Sleep(3 * time.Second)
-	s.Stop()
-	sampled, lost, err := s.Stacks()
-	if err != nil {
-		t.Fatal(err)
-	}
-	proc, err := read(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pr := profileFor(t, target, 499, 3*time.Second)
 	held := map[string]bool{} // each sampled user stack's callers (return addresses), as text
 	var total, toStart uint64
-	for _, st := range sampled {
+	for _, st := range pr.sampled {
 		total += st.Count
 		if len(st.User) > 1 {
 			held[fmt.Sprintf("%x", st.User[1:])] = true
 		}
 		for _, a := range st.User[1:] {
-			if proc.Name(a-1) == "__libc_start_main" || proc.Name(a-1) == "__libc_start_call_main" {
+			if pr.proc.Name(a-1) == "__libc_start_main" || pr.proc.Name(a-1) == "__libc_start_call_main" {
 				toStart += st.Count
 				break
 			}
 		}
 	}
-	t.Logf("%d samples, %d distinct caller chains; %d reach __libc_start_main; unwound: %d by tables, %d stopped %v", total, len(held), toStart, lost.ByTables, lost.Stopped, lost.Stops)
+	t.Logf("%d samples, %d distinct caller chains; %d reach __libc_start_main; unwound: %d by tables, %d stopped %v", total, len(held), toStart, pr.lost.ByTables, pr.lost.Stopped, pr.lost.Stops)
 	if toStart*100 < total*95 {
 		t.Errorf("%d of %d samples reach __libc_start_main, want 95%%", toStart, total)
 	}
@@ -185,23 +154,8 @@ int main(void) { for (;;) caller(); }
 	}
 	target := testns.Start(t, exe)
 	time.Sleep(100 * time.Millisecond)
-	read := func(uint32) (*symbols.Process, error) { return symbols.NewProcess("/proc", target) }
-	s, err := Start(Target{PIDNamespace: "/proc/" + strconv.Itoa(target) + "/ns/pid", Hz: 499, Process: read})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	time.Sleep(2 * time.Second)
-	s.Stop()
-	sampled, lost, err := s.Stacks()
-	if err != nil {
-		t.Fatal(err)
-	}
-	proc, err := read(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := Name("/proc", sampled, map[uint32]*symbols.Process{1: proc})
+	pr := profileFor(t, target, 499, 2*time.Second)
+	p := pr.profile
 	want := "[unwind stopped: no call-frame information in " + lib + "]"
 	var inHot, saidSo uint64
 	for _, st := range p.Stacks {
@@ -220,11 +174,11 @@ int main(void) { for (;;) caller(); }
 			t.Logf("%d: %s", st.Count, all)
 		}
 	}
-	t.Logf("%d samples in nocfi_hot, %d end in %s; %d stopped in all %v", inHot, saidSo, want, lost.Stopped, lost.Stops)
+	t.Logf("%d samples in nocfi_hot, %d end in %s; %d stopped in all %v", inHot, saidSo, want, pr.lost.Stopped, pr.lost.Stops)
 	if inHot < 500 || saidSo*100 < inHot*95 {
 		t.Errorf("%d of %d samples in nocfi_hot end right after it in %s, want 95%%", saidSo, inHot, want)
 	}
-	if lost.Stops["no call-frame information in "+lib] < saidSo {
-		t.Errorf("the stops are not counted by reason: %v", lost.Stops)
+	if pr.lost.Stops["no call-frame information in "+lib] < saidSo {
+		t.Errorf("the stops are not counted by reason: %v", pr.lost.Stops)
 	}
 }

@@ -281,25 +281,8 @@ func (s *Sampler) Processes() map[uint32]*symbols.Process {
 	return s.procs
 }
 
-// stack reads the addresses of stack id, innermost first; none for a
-// negative id (no stack, or one not recorded).
-func (s *Sampler) stack(id int32) ([]uint64, error) {
-	if id < 0 {
-		return nil, nil
-	}
-	var frames [127]uint64
-	if err := s.objs.Stacks.Lookup(uint32(id), &frames); err != nil {
-		return nil, fmt.Errorf("read stack %d: %w", id, err)
-	}
-	var out []uint64
-	for _, a := range frames {
-		if a == 0 {
-			break
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
+// stack reads the addresses of stack id (see pidns.Stack).
+func (s *Sampler) stack(id int32) ([]uint64, error) { return pidns.Stack(s.objs.Stacks, id) }
 
 // Close detaches the sampler and frees it.
 func (s *Sampler) Close() error {

@@ -161,3 +161,35 @@ func TestStartRefusesHz(t *testing.T) {
 		}
 	}
 }
+
+// profiled is what profileFor sampled of one process.
+type profiled struct {
+	profile *stacks.Profile // named
+	sampled []Stack
+	lost    Lost
+	proc    *symbols.Process // the process's reader, through its PID here
+}
+
+// profileFor samples process target (PID 1 of a namespace of its own, as
+// testns.Start makes it) at hz for d, unwinding as the runner does, and
+// names what it sampled.
+func profileFor(t *testing.T, target, hz int, d time.Duration) profiled {
+	t.Helper()
+	read := func(uint32) (*symbols.Process, error) { return symbols.NewProcess("/proc", target) }
+	s, err := Start(Target{PIDNamespace: "/proc/" + strconv.Itoa(target) + "/ns/pid", Hz: hz, Process: read})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	time.Sleep(d)
+	s.Stop()
+	var pr profiled
+	if pr.sampled, pr.lost, err = s.Stacks(); err != nil {
+		t.Fatal(err)
+	}
+	if pr.proc, err = read(1); err != nil {
+		t.Fatal(err)
+	}
+	pr.profile = Name("/proc", pr.sampled, map[uint32]*symbols.Process{1: pr.proc})
+	return pr
+}

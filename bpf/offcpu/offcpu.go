@@ -187,25 +187,8 @@ func (tr *Tracker) Stop() (Result, error) {
 	return Result{Waits: waits, Running: running, Window: time.Duration(now - tr.since), Lost: Lost{Stacks: lost[0], Threads: lost[1], Places: lost[2]}}, nil
 }
 
-// stack reads the addresses of stack id, innermost first; none for a
-// negative id.
-func (tr *Tracker) stack(id int32) ([]uint64, error) {
-	if id < 0 {
-		return nil, nil
-	}
-	var frames [127]uint64
-	if err := tr.objs.Stacks.Lookup(uint32(id), &frames); err != nil {
-		return nil, fmt.Errorf("read stack %d: %w", id, err)
-	}
-	var out []uint64
-	for _, a := range frames {
-		if a == 0 {
-			break
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
+// stack reads the addresses of stack id (see pidns.Stack).
+func (tr *Tracker) stack(id int32) ([]uint64, error) { return pidns.Stack(tr.objs.Stacks, id) }
 
 // Close detaches the program (if Stop did not) and frees it.
 func (tr *Tracker) Close() error {

@@ -97,6 +97,8 @@ func TestTrackerAccountsForTheWindow(t *testing.T) {
 	check("all four threads' time, off the CPU and on", total, 3.8, 4.3)
 	check("the sleeper's time in clock_nanosleep under main", waiter, 0.9, 1.1)
 	check("the thread in pause()'s time", paused, 0.9, 1.1)
-	check("the vforker's time uninterruptible, through the vfork wait", vforking, 0.8, 1.1)
-	check("the half-time burner's time on the CPU", res.Running[1], 0.3, 0.8)
+	// (Other tests' processes may hold the CPUs meanwhile: the vforker's
+	// child and the burner then wait for one, and that time is runnable.)
+	check("the vforker's time uninterruptible, through the vfork wait", vforking, 0.4, 1.1)
+	check("the half-time burner's time on the CPU", res.Running[1], 0.15, 0.8)
 }

@@ -1,7 +1,8 @@
 // Package pidns loads the native engines' eBPF programs, which all count
 // only the processes of one PID namespace (the target container's): it
 // reads the namespace's identity, sets it, and the engine's other settings,
-// on the program before load, and explains a verifier rejection.
+// on the program before load, and explains a verifier rejection; and it
+// reads the stacks their stack maps hold (Stack).
 //
 // Pod-only: it runs in the runner, in the tracer container; the client
 // links none of it (boundary_test.go keeps it so).
@@ -40,4 +41,25 @@ func Load(name string, spec *ebpf.CollectionSpec, path string, vars map[string]a
 		return fmt.Errorf("load %s: %w", name, err)
 	}
 	return nil
+}
+
+// Stack reads the addresses of stack id from a BPF_MAP_TYPE_STACK_TRACE
+// map of 127 frames, innermost first; none for a negative id (no stack,
+// or one the kernel could not record).
+func Stack(m *ebpf.Map, id int32) ([]uint64, error) {
+	if id < 0 {
+		return nil, nil
+	}
+	var frames [127]uint64
+	if err := m.Lookup(uint32(id), &frames); err != nil {
+		return nil, fmt.Errorf("read stack %d: %w", id, err)
+	}
+	var out []uint64
+	for _, a := range frames {
+		if a == 0 {
+			break
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }

@@ -83,8 +83,11 @@ func loadTable(path, root, seenAs string) (*table, error) {
 
 // demangled is a C++ or Rust symbol's name as its source says it
 // (std::vector<int>::push_back, callers::caller_a), without parameters, a
-// compiler's clone suffixes or Rust's hash; any other name as it is.
+// compiler's clone suffixes or Rust's hash; any other name as it is, but
+// for a symbol version (clock_nanosleep@GLIBC_2.2.5, as libc's debug file
+// names it), which no source name holds.
 func demangled(name string) string {
+	name, _, _ = strings.Cut(name, "@")
 	return demangle.Filter(name, demangle.NoParams, demangle.NoClones)
 }
 

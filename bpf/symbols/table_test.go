@@ -35,6 +35,8 @@ func TestDemangled(t *testing.T) {
 		"_ZN3OneILi2EE3runEm.isra.0":               "One<2>::run", // a GCC clone
 		"_ZNSt6vectorIiSaIiEE9push_backERKi":       "std::vector<int, std::allocator<int> >::push_back",
 		"main":                                     "main",
+		"clock_nanosleep@GLIBC_2.2.5":              "clock_nanosleep", // a versioned symbol
+		"memcpy@@GLIBC_2.14":                       "memcpy",
 		"_Zjunk":                                   "_Zjunk", // not a name it reads: as it is
 	} {
 		if got := demangled(mangled); got != want {
