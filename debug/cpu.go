@@ -71,7 +71,8 @@ type profileEnding struct {
 	out io.Writer
 }
 
-// End draws the pods' profile; a profile has no maps.
+// End draws the pods' profile; a memory profile's bytes by function are
+// its maps (for --assert), another profile has none.
 func (e *profileEnding) End(ends group.Ends) (*mapmerge.Dump, error) {
 	o := e.o
 	var names, containers []string
@@ -100,7 +101,13 @@ func (e *profileEnding) End(ends group.Ends) (*mapmerge.Dump, error) {
 	if len(containers) == 1 {
 		container = containers[0]
 	}
-	return nil, o.writeProfile(e.out, p, strings.Join(names, ", "), container)
+	if err := o.writeProfile(e.out, p, strings.Join(names, ", "), container); err != nil {
+		return nil, err
+	}
+	if p.Heap != nil {
+		return p.HeapMaps(), nil
+	}
+	return nil, nil
 }
 
 // writeProfile writes p to w in the -o format.
@@ -109,8 +116,13 @@ func (o *TraceOptions) writeProfile(w io.Writer, p *stacks.Profile, pods, contai
 	switch o.profileFormat() {
 	case "svg":
 		title := fmt.Sprintf("CPU of %s: %d samples at %d Hz over %v", pods, p.Samples(), p.Hz, p.Duration.Round(time.Second))
-		if o.Wall {
+		switch {
+		case o.Wall:
 			title = fmt.Sprintf("Wall clock of %s: %d samples of its goroutines and threads, %d a second over %v", pods, p.Samples(), p.Hz, p.Duration.Round(time.Second))
+		case p.Heap != nil && p.Heap.Alloc:
+			title = fmt.Sprintf("Memory allocated by %s over %v: %d bytes (the runtime's memory profile)", pods, p.Duration.Round(time.Second), p.Samples())
+		case p.Heap != nil:
+			title = fmt.Sprintf("Memory in use in %s: %d bytes as of the last garbage collection (the runtime's memory profile)", pods, p.Samples())
 		}
 		err = p.WriteSVG(w, title, o.PerPod)
 	case "pprof":

@@ -2,6 +2,7 @@ package debug
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -71,6 +72,10 @@ type TraceOptions struct {
 	// second (10 unless given) for Duration (30 s unless given): the
 	// wall-clock profile.
 	Wall bool
+	// Heap reads the memory profile of the target's Go processes once;
+	// Alloc reads it at the start and the end of --duration: what was
+	// allocated between.
+	Heap, Alloc bool
 	// hzGiven says --hz was given (each profile has its own default).
 	hzGiven bool
 
@@ -128,6 +133,8 @@ func (o *TraceOptions) AddFlags(flags *pflag.FlagSet) {
 	flags.BoolVar(&o.CPU, "cpu", o.CPU, "profile the target's CPU: sample the on-CPU stacks of its processes (user and kernel, Go-aware) and show where the time goes (-o top, svg, pprof, folded or json; --duration, default 30s)")
 	flags.IntVar(&o.Hz, "hz", o.Hz, "with --cpu: samples a second on each CPU (1 to 1000); with --wall: readings of the goroutines a second (default 10)")
 	flags.BoolVar(&o.Wall, "wall", o.Wall, "profile where a pod's time goes, waiting included: read every goroutine's state and stack --hz times a second (from outside, as --goroutines), follow the other processes' threads on and off the CPU (sched_switch), and show them as --cpu does, each stack topped by its state ([chan receive], [sync.Mutex.Lock], [sleeping], [running]...)")
+	flags.BoolVar(&o.Heap, "heap", o.Heap, "show the memory a Go pod's processes hold, by the stack that allocated it: the runtime's own memory profile, read from outside (stripped binaries too, Go 1.21+), as of the last garbage collection, scaled as /debug/pprof/heap is (outputs as --cpu's, pprof with Go's four sample types; @inuse_bytes[\"main.cache\"] for --assert)")
+	flags.BoolVar(&o.Alloc, "alloc", o.Alloc, "show what a Go pod's processes allocated during --duration (30s by default), by stack: the memory profile read at the start and the end, the difference (outputs as --heap's; @alloc_bytes for --assert)")
 	flags.BoolVar(&o.Goroutines, "goroutines", o.Goroutines, "dump the goroutines of the target's Go processes, read from outside (stripped binaries too, Go 1.21+): grouped by state and stack, largest first, each with how long it has waited (-o text, json or pprof; @goroutines[\"main.worker\"] and @states[\"chan receive\"] for --assert)")
 	flags.StringArrayVar(&o.Funcs, "func", o.Funcs, "trace calls of this Go function of the target's executable, with results and durations, Go-safe (repeatable; patterns like main.* allowed). "+
 		"@errors counts the calls whose last result is a non-nil error; a stripped binary has no types, so declare them: --func 'main.handle=int,error'")
@@ -168,7 +175,7 @@ func (o *TraceOptions) Complete(args []string) error {
 		}
 		o.Program = string(b)
 	}
-	if (o.CPU || o.Wall) && o.Duration == 0 {
+	if (o.CPU || o.Wall || o.Alloc) && o.Duration == 0 {
 		o.Duration = defaultCPUDuration
 	}
 	if o.Wall && !o.hzGiven {
@@ -196,9 +203,9 @@ func (o *TraceOptions) Validate() error {
 	case (o.CPU || o.Wall) && (o.Hz < 1 || o.Hz > protocol.MaxCPUHz):
 		return codef(ExitUsage, "--hz must be 1 to %d, not %d: more samples cost the target more than they tell", protocol.MaxCPUHz, o.Hz)
 	case o.session(o.Program).Engines() == 0:
-		return codef(ExitUsage, "no program: give a bpftrace program with -e 'PROGRAM' or -f FILE, or use --syscalls, --func FUNCTION, --cpu, --wall or --goroutines")
+		return codef(ExitUsage, "no program: give a bpftrace program with -e 'PROGRAM' or -f FILE, or use --syscalls, --func FUNCTION, --cpu, --wall, --goroutines, --heap or --alloc")
 	case o.session(o.Program).Engines() > 1:
-		return codef(ExitUsage, "give one of -e/-f (a bpftrace program), --syscalls (the native census), --func (the Go function tracer), --cpu (the CPU profile), --wall (the wall-clock profile) and --goroutines (the goroutine dump)")
+		return codef(ExitUsage, "give one of -e/-f (a bpftrace program), --syscalls (the native census), --func (the Go function tracer), --cpu (the CPU profile), --wall (the wall-clock profile), --goroutines (the goroutine dump) and --heap or --alloc (the memory profile)")
 	case o.Image == "":
 		return codef(ExitUsage, "--image must not be empty")
 	case o.Duration < 0:
@@ -217,6 +224,14 @@ func (o *TraceOptions) Validate() error {
 		return codef(ExitUsage, "--output-file needs an attached session: a detached one keeps its output in the pod; read it with `kubectl trace-debug logs`")
 	case o.Goroutines && o.Detach:
 		return codef(ExitUsage, "--goroutines reads the goroutines once and ends: there is nothing to detach; drop --detach")
+	case o.Heap && o.Alloc:
+		return codef(ExitUsage, "give --heap (what is in use now) or --alloc (what is allocated during --duration), not both: --alloc's profile holds the in-use bytes too (-o pprof, inuse_space)")
+	case (o.Heap || o.Alloc) && o.Detach:
+		return codef(ExitUsage, "--heap and --alloc need an attached session: the client names and writes the profile as it ends; bound --alloc with --duration instead of --detach")
+	case o.Heap || o.Alloc:
+		if !slices.Contains(profileFormats, o.profileFormat()) {
+			return codef(ExitUsage, "with --heap or --alloc, --output must be one of %s, not %q", strings.Join(profileFormats, ", "), o.OutputFormat)
+		}
 	case o.Goroutines && o.OutputFormat != "text" && o.OutputFormat != "json" && o.OutputFormat != "pprof":
 		return codef(ExitUsage, "with --goroutines, --output must be text, json or pprof, not %q", o.OutputFormat)
 	case (o.CPU || o.Wall) && o.Checks.active():
@@ -270,8 +285,9 @@ func (o *TraceOptions) session(program string) protocol.Session {
 		s.ProgramSize, s.ProgramSHA256, s.ProgramHead = protocol.ProgramOnStdin(program)
 	}
 	s.Attached = !o.Detach
-	s.JSON = o.OutputFormat == "json" && !o.CPU && !o.Goroutines && !o.Wall
+	s.JSON = o.OutputFormat == "json" && !o.CPU && !o.Goroutines && !o.Wall && !o.Heap && !o.Alloc
 	s.Goroutines = o.Goroutines
+	s.Heap, s.Alloc = o.Heap, o.Alloc
 	if o.Wall {
 		s.WallHz = o.Hz
 	}

@@ -85,7 +85,7 @@ func (o *TraceOptions) targets(ctx context.Context) (pods.Targets, error) {
 // here.
 func (o *TraceOptions) ending(out io.Writer) (group.Ending, io.Writer) {
 	switch {
-	case o.CPU || o.Wall:
+	case o.CPU || o.Wall || o.Heap || o.Alloc:
 		return &profileEnding{o, out}, o.ErrOut
 	case o.Goroutines:
 		return &goroutinesEnding{o, out}, o.ErrOut

@@ -7,7 +7,10 @@
 // table per Go release (layouts_table.go, made by gen_layouts.go from the
 // DWARF of a program each release's toolchain builds, and checked against
 // those builds in tests). It is the one reader of a Go process's memory:
-// its goroutines (--goroutines) today, its heap profile records next.
+// its goroutines (--goroutines, --wall) and its memory profile's records
+// (--heap, --alloc: runtime.mbuckets, found in runtime.mProf_FlushLocked;
+// runtime.MemProfileRate and runtime.disableMemoryProfiling, in
+// runtime.schedinit).
 // Goroutines move while they are read: what is read is validated (status
 // read twice, stack bounds) and what does not hold is dropped and counted.
 //

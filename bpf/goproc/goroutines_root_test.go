@@ -182,6 +182,13 @@ func startCounted(t *testing.T, toolchain, src string, flags ...string) (*Proces
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startExe(t, exe)
+}
+
+// startExe starts exe, waits for the number its first line says, and
+// opens the process.
+func startExe(t *testing.T, exe string) (*Process, int) {
+	t.Helper()
 	cmd := exec.Command(exe)
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -192,11 +199,11 @@ func startCounted(t *testing.T, toolchain, src string, flags ...string) (*Proces
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := strconv.Atoi(strings.TrimSpace(line))
 	p, err := Open("/proc", cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
+	said, _ := strconv.Atoi(strings.TrimSpace(line))
 	t.Cleanup(func() { p.Close() })
-	return p, want
+	return p, said
 }

@@ -25,6 +25,18 @@ type Layout struct {
 	WaitSince, WaitReason int64
 	// GoPC is the go statement that made it, StartPC its function.
 	GoPC, StartPC int64
+
+	// The memory profile's records (runtime.bucket, mprof.go): a bucket's
+	// size and its fields — the next bucket of all (AllNext), its kind,
+	// the size of the objects it counts, the length of the stack that
+	// follows it — and, after the stack, its runtime.memRecord: the active
+	// cycle at 0, the future ones at RecordFuture, each a
+	// runtime.memRecordCycle of CycleSize bytes holding allocations and
+	// frees, and their bytes where the release keeps them (-1: Go 1.27
+	// counts objects alone, each of the bucket's size).
+	BucketSize, BucketAllNext, BucketType, BucketObjSize, BucketNstk int64
+	RecordFuture, CycleSize, CycleAllocs, CycleFrees                 int64
+	CycleAllocBytes, CycleFreeBytes                                  int64
 }
 
 // Release is a Go version's release: go1.21 of go1.21.13 (or of
@@ -65,9 +77,10 @@ func LayoutFromDWARF(path string) (Layout, error) {
 	if err != nil {
 		return Layout{}, fmt.Errorf("read the DWARF of %s: %w", path, err)
 	}
+	wanted := map[string]bool{"runtime.g": true, "runtime.gobuf": true, "runtime.bucket": true, "runtime.memRecord": true, "runtime.memRecordCycle": true}
 	structs := map[string]*dwarf.StructType{}
 	r := d.Reader()
-	for len(structs) < 2 {
+	for len(structs) < len(wanted) {
 		e, err := r.Next()
 		if err != nil || e == nil {
 			break
@@ -75,7 +88,7 @@ func LayoutFromDWARF(path string) (Layout, error) {
 		if e.Tag != dwarf.TagStructType {
 			continue
 		}
-		if name, _ := e.Val(dwarf.AttrName).(string); name == "runtime.g" || name == "runtime.gobuf" {
+		if name, _ := e.Val(dwarf.AttrName).(string); wanted[name] && structs[name] == nil {
 			if t, err := d.Type(e.Offset); err == nil {
 				if st, ok := t.(*dwarf.StructType); ok {
 					structs[name] = st
@@ -83,18 +96,26 @@ func LayoutFromDWARF(path string) (Layout, error) {
 			}
 		}
 	}
-	g, buf := structs["runtime.g"], structs["runtime.gobuf"]
-	if g == nil || buf == nil {
-		return Layout{}, fmt.Errorf("%s's DWARF lacks runtime.g or runtime.gobuf", path)
+	for name := range wanted {
+		if structs[name] == nil {
+			return Layout{}, fmt.Errorf("%s's DWARF lacks %s", path, name)
+		}
 	}
-	field := func(st *dwarf.StructType, name string) int64 {
+	g, buf := structs["runtime.g"], structs["runtime.gobuf"]
+	maybe := func(st *dwarf.StructType, name string) int64 {
 		for _, f := range st.Field {
 			if f.Name == name {
 				return f.ByteOffset
 			}
 		}
-		err = fmt.Errorf("%s has no field %s", st.StructName, name)
 		return -1
+	}
+	field := func(st *dwarf.StructType, name string) int64 {
+		off := maybe(st, name)
+		if off < 0 {
+			err = fmt.Errorf("%s has no field %s", st.StructName, name)
+		}
+		return off
 	}
 	sched := field(g, "sched")
 	l := Layout{
@@ -103,5 +124,9 @@ func LayoutFromDWARF(path string) (Layout, error) {
 		WaitSince: field(g, "waitsince"), WaitReason: field(g, "waitreason"), GoPC: field(g, "gopc"), StartPC: field(g, "startpc"),
 	}
 	l.StackHi = l.StackLo + 8
+	b, rec, cyc := structs["runtime.bucket"], structs["runtime.memRecord"], structs["runtime.memRecordCycle"]
+	l.BucketSize, l.BucketAllNext, l.BucketType, l.BucketObjSize, l.BucketNstk = b.ByteSize, field(b, "allnext"), field(b, "typ"), field(b, "size"), field(b, "nstk")
+	l.RecordFuture, l.CycleSize, l.CycleAllocs, l.CycleFrees = field(rec, "future"), cyc.ByteSize, field(cyc, "allocs"), field(cyc, "frees")
+	l.CycleAllocBytes, l.CycleFreeBytes = maybe(cyc, "alloc_bytes"), maybe(cyc, "free_bytes")
 	return l, err
 }

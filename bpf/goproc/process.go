@@ -35,6 +35,7 @@ type Process struct {
 	// runtime.waitReasonStrings, both where the process has them.
 	allgs, waitReasons uint64
 	reasons            map[uint8]string
+	heap               heapGlobals
 }
 
 // Open reads process pid under procRoot (/proc, or the target's): its
@@ -81,6 +82,8 @@ func Open(procRoot string, pid int) (*Process, error) {
 		return nil, fmt.Errorf("read the memory of process %d: %w", pid, err)
 	}
 	p := &Process{PID: pid, Version: bi.GoVersion, Names: names, layout: layout, mem: mem, allgs: allgs + bias, reasons: map[uint8]string{}}
+	p.heap = findHeapGlobals(f, lines)
+	p.heap.mbuckets, p.heap.rate, p.heap.disabled = p.heap.mbuckets+bias, p.heap.rate+bias, p.heap.disabled+bias
 	for _, a := range leaTargets(f, lines, "runtime.goroutineheader") {
 		if p.isWaitReasons(a + bias) {
 			p.waitReasons = a + bias

@@ -66,6 +66,7 @@ var NativeMaps = map[string]string{
 	"@syscalls": "count", "@syscalls_by_thread": "count",
 	"@calls": "count", "@errors": "count", "@latency_us": "hist",
 	"@goroutines": "count", "@states": "count",
+	"@inuse_bytes": "count", "@alloc_bytes": "count",
 }
 
 // NativeModeMaps are the maps of NativeMaps each native engine prints, by
@@ -75,6 +76,9 @@ var NativeModeMaps = map[Engine][]string{
 	EngineFunc:     {"@calls", "@errors", "@latency_us"},
 	// the goroutine dump's counts: by the function each waits in, by state
 	EngineGoroutines: {"@goroutines", "@states"},
+	// the memory profile's bytes by function (cumulative): in use, and
+	// allocated (over the window with --alloc)
+	EngineHeap: {"@inuse_bytes", "@alloc_bytes"},
 }
 
 // RunnerPrefix starts every line the runner writes itself (on stderr);
@@ -184,6 +188,10 @@ const (
 	// read in the target (none is Go, or the Go release or binary is one
 	// the reader does not know); the runner said which and why.
 	ExitNoGoProcess = 80
+	// ExitNoMemProfile: the memory profile found no Go process that keeps
+	// one (its linker turned the profile off, or the program set
+	// runtime.MemProfileRate to 0); the runner said which and why.
+	ExitNoMemProfile = 81
 )
 
 // Session is everything the runner needs to know about one trace. The client
@@ -252,6 +260,10 @@ type Session struct {
 	// second on each CPU (the native CPU profile), instead of a program; at
 	// most MaxCPUHz.
 	CPUHz int
+	// Heap reads the memory profile of the target's Go processes once (as
+	// of their last garbage collection); Alloc reads it when the session
+	// starts and when it stops, and gives what was allocated between.
+	Heap, Alloc bool
 }
 
 // MaxCPUHz bounds the CPU profile's sampling rate: past it the sampling
@@ -275,6 +287,9 @@ const (
 	EngineGoroutines Engine = "goroutines"
 	// EngineWall is the wall-clock profile of the goroutines (--wall).
 	EngineWall Engine = "wall"
+	// EngineHeap is the memory profile of the Go processes (--heap,
+	// --alloc).
+	EngineHeap Engine = "heap"
 )
 
 // Engine is the engine s asks for; "" when it asks for none or several.
@@ -293,6 +308,8 @@ func (s Session) Engine() Engine {
 		return EngineGoroutines
 	case s.WallHz > 0:
 		return EngineWall
+	case s.Heap || s.Alloc:
+		return EngineHeap
 	}
 	return EngineBpftrace
 }
@@ -301,15 +318,17 @@ func (s Session) Engine() Engine {
 // no bpftrace in the image.
 func (s Session) Native() bool {
 	e := s.Engine()
-	return e == EngineSyscalls || e == EngineFunc || e == EngineCPU || e == EngineGoroutines || e == EngineWall
+	return e == EngineSyscalls || e == EngineFunc || e == EngineCPU || e == EngineGoroutines || e == EngineWall || e == EngineHeap
 }
 
 // Engines counts the engines s asks for: a valid session asks for one of a
 // bpftrace program, the syscall census, the Go function tracer, the CPU
-// profile, the goroutine dump and the wall-clock profile.
+// profile, the goroutine dump, the wall-clock profile and the memory
+// profile (--heap and --alloc count as one: --alloc's window is --heap's
+// reading twice).
 func (s Session) Engines() int {
 	n := 0
-	for _, on := range []bool{s.Program != "" || s.ProgramSize > 0, s.Syscalls, len(s.Funcs) > 0, s.CPUHz > 0, s.Goroutines, s.WallHz > 0} {
+	for _, on := range []bool{s.Program != "" || s.ProgramSize > 0, s.Syscalls, len(s.Funcs) > 0, s.CPUHz > 0, s.Goroutines, s.WallHz > 0, s.Heap || s.Alloc} {
 		if on {
 			n++
 		}
@@ -385,6 +404,12 @@ func (s Session) Args() []string {
 	if s.CPUHz > 0 {
 		args = append(args, fmt.Sprintf("--cpu-hz=%d", s.CPUHz))
 	}
+	if s.Heap {
+		args = append(args, "--heap")
+	}
+	if s.Alloc {
+		args = append(args, "--alloc")
+	}
 	return args
 }
 
@@ -414,6 +439,8 @@ func ParseArgs(args []string) (Session, error) {
 	fs.BoolVar(&s.Goroutines, "goroutines", false, "read the goroutines of the target's Go processes once (the goroutine dump)")
 	fs.IntVar(&s.WallHz, "wall-hz", 0, "read the goroutines' states and stacks this many times a second (the wall-clock profile)")
 	fs.IntVar(&s.CPUHz, "cpu-hz", 0, "sample the on-CPU stacks this many times a second (the CPU profile)")
+	fs.BoolVar(&s.Heap, "heap", false, "read the memory profile of the target's Go processes once")
+	fs.BoolVar(&s.Alloc, "alloc", false, "read the memory profile at the start and at the end: what was allocated between")
 	fs.DurationVar(&s.Deadline, "deadline", s.Deadline, "hard bound of the session")
 	fs.Func("not-after", "when the session must be over (RFC 3339)", func(v string) error {
 		t, err := time.Parse(time.RFC3339, v)

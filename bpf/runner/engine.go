@@ -69,6 +69,8 @@ func (o Options) newEngine(features <-chan Features) Engine {
 		return goroutinesEngine{o}
 	case protocol.EngineWall:
 		return wallEngine{o}
+	case protocol.EngineHeap:
+		return heapEngine{o}
 	}
 	return &bpftraceEngine{o: o, features: features}
 }

@@ -1,7 +1,8 @@
-// Package stacks is the CPU profile as the runner sends it and the client
-// shows it: named stacks (frames innermost first, with file and line where
-// the binary records them) and how often each was sampled, by process and
-// pod. The runner writes a profile as JSON lines after protocol.MapsLine;
+// Package stacks is a profile as the runner sends it and the client shows
+// it — a CPU or wall-clock profile, or a Go process's memory profile:
+// named stacks (frames innermost first, with file and line where the
+// binary records them) and how often each was sampled (or, for memory,
+// the bytes and objects it holds), by process and pod. The runner writes a profile as JSON lines after protocol.MapsLine;
 // the client reads them back, merges the pods' profiles and writes them as
 // a pprof profile (github.com/google/pprof/profile), folded lines, a top
 // table or JSON. It is pure: no eBPF, no Kubernetes.
@@ -30,8 +31,10 @@ type Frame struct {
 // Stack is one distinct stack and how often it was sampled.
 type Stack struct {
 	// Frames are innermost first: the kernel's above the user's.
-	Frames  []Frame `json:"frames"`
-	Count   uint64  `json:"count"`
+	Frames []Frame `json:"frames"`
+	Count  uint64  `json:"count"`
+	// Values are a memory profile's four values (see Heap).
+	Values  []int64 `json:"values,omitempty"`
 	Process string  `json:"process,omitempty"`
 	// Pod is set when profiles of several pods are merged.
 	Pod string `json:"pod,omitempty"`
@@ -83,7 +86,9 @@ type Profile struct {
 	Lost     Lost          `json:"lost"`
 	// Wall says the samples are of goroutines, read Hz times a second,
 	// each in its state (--wall), not of CPUs.
-	Wall   bool    `json:"wall,omitempty"`
+	Wall bool `json:"wall,omitempty"`
+	// Heap marks a memory profile (--heap, --alloc): Count is bytes.
+	Heap   *Heap   `json:"heap,omitempty"`
 	Stacks []Stack `json:"-"`
 }
 
@@ -177,6 +182,9 @@ func Merge(pods []string, profiles []*Profile) *Profile {
 			continue
 		}
 		m.Hz, m.CPUs, m.Wall = max(m.Hz, p.Hz), max(m.CPUs, p.CPUs), m.Wall || p.Wall
+		if m.Heap == nil {
+			m.Heap = p.Heap
+		}
 		m.Duration = max(m.Duration, p.Duration)
 		m.Lost.UserStacks += p.Lost.UserStacks
 		m.Lost.KernelStacks += p.Lost.KernelStacks

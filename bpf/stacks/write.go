@@ -18,6 +18,10 @@ import (
 // (nanoseconds, each sample standing for one period), a function per name
 // and file, a location per function and line, and labels on every sample:
 // the given ones (the container, say), the process and the pod.
+//
+// A memory profile (p.Heap) has Go's own heap profile's sample types
+// instead (HeapTypes, in-use bytes the default; allocated bytes for
+// --alloc's), its period the sampling rate in bytes.
 func (p *Profile) PProf(labels map[string]string) *profile.Profile {
 	period := int64(time.Second) / int64(max(p.Hz, 1))
 	out := &profile.Profile{
@@ -25,6 +29,13 @@ func (p *Profile) PProf(labels map[string]string) *profile.Profile {
 		PeriodType:    &profile.ValueType{Type: "cpu", Unit: "nanoseconds"},
 		Period:        period,
 		DurationNanos: int64(p.Duration),
+	}
+	if p.Heap != nil {
+		out.SampleType, out.PeriodType, out.Period = HeapTypes, &profile.ValueType{Type: "space", Unit: "bytes"}, p.Heap.Rate
+		out.DefaultSampleType = "inuse_space"
+		if p.Heap.Alloc {
+			out.DefaultSampleType = "alloc_space"
+		}
 	}
 	funcs := map[[2]string]*profile.Function{}
 	locs := map[Frame]*profile.Location{}
@@ -40,6 +51,12 @@ func (p *Profile) PProf(labels map[string]string) *profile.Profile {
 			label["pod"] = []string{s.Pod}
 		}
 		sample := &profile.Sample{Value: []int64{int64(s.Count), int64(s.Count) * period}, Label: label}
+		if p.Heap != nil {
+			sample.Value = append([]int64(nil), s.Values...)
+			if len(sample.Value) != len(HeapTypes) {
+				sample.Value = make([]int64, len(HeapTypes))
+			}
+		}
 		for _, f := range s.Frames {
 			loc, ok := locs[f]
 			if !ok {
@@ -151,10 +168,17 @@ func (p *Profile) TotalShares() map[string]float64 {
 // like `go tool pprof -top`: self and total share, and the samples.
 func (p *Profile) WriteTop(w io.Writer, n int) error {
 	each := (time.Second / time.Duration(max(p.Hz, 1))).Round(10 * time.Microsecond)
-	if p.Wall {
+	switch {
+	case p.Heap != nil && p.Heap.Alloc:
+		fmt.Fprintf(w, "%s allocated in %v (the runtime's memory profile, sampled every %s and scaled as Go scales it; in bytes)\n",
+			bytesText(p.Samples()), p.Duration.Round(time.Millisecond), bytesText(uint64(p.Heap.Rate)))
+	case p.Heap != nil:
+		fmt.Fprintf(w, "%s in use as of the last garbage collection (the runtime's memory profile, sampled every %s and scaled as Go scales it; in bytes)\n",
+			bytesText(p.Samples()), bytesText(uint64(p.Heap.Rate)))
+	case p.Wall:
 		fmt.Fprintf(w, "%d wall samples, %d a second over %v (each sample about %v of one goroutine's or thread's time)\n",
 			p.Samples(), p.Hz, p.Duration.Round(time.Millisecond), each)
-	} else {
+	default:
 		fmt.Fprintf(w, "%d samples at %d Hz over %v on %d CPUs (each sample about %v of CPU)\n",
 			p.Samples(), p.Hz, p.Duration.Round(time.Millisecond), p.CPUs, each)
 	}

@@ -56,6 +56,11 @@ const (
 	// NoGoProcess: --goroutines or --wall found no Go process it could read in the
 	// pod (each process's reason is above).
 	NoGoProcess = 17
+	// NoMemProfile: --heap or --alloc found no Go process that keeps a
+	// memory profile (its linker turned it off: it links neither
+	// runtime/pprof nor anything calling runtime.MemProfile; or the
+	// program set runtime.MemProfileRate to 0).
+	NoMemProfile = 18
 	// Interrupted: the user left before the trace ended (second Ctrl-C).
 	Interrupted = 130
 )

@@ -36,6 +36,8 @@ func exitResult(name string, code, program int, reason string) error {
 		return exit.Codef(exit.UnsafeRide, "refused the program before anything was attached: its stripped Go return probes need bpftrace's --unsafe, and other parts of it would ride on that --unsafe (the tracer's message above names them and what to do instead)")
 	case protocol.ExitNoGoProcess:
 		return exit.Codef(exit.NoGoProcess, "no Go process of the target could be read (the tracer's message above names each process and what is missing: not Go, or a Go release or binary the reader does not know); --goroutines and --wall read Go 1.21 to 1.27, amd64")
+	case protocol.ExitNoMemProfile:
+		return exit.Codef(exit.NoMemProfile, "no Go process of the target keeps a memory profile (the tracer's message above says why for each): the Go linker leaves it out of a binary where nothing can read it; importing net/http/pprof or runtime/pprof in the program keeps it, and nothing else is needed")
 	case protocol.ExitKernelUnsupported:
 		return exit.Codef(exit.Kernel, "the node's kernel cannot be traced (the tracer's message is above)")
 	case protocol.ExitTargetNotFound:
