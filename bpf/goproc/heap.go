@@ -76,7 +76,7 @@ func isImm(arg x86asm.Arg, v int64) bool {
 // sample per MemProfileRate bytes on average: see Heap.Rate), as of the
 // last garbage collection.
 type MemRecord struct {
-	Stack                    []uint64
+	Stack                     []uint64
 	AllocObjects, FreeObjects int64
 	AllocBytes, FreeBytes     int64
 }

@@ -12,9 +12,9 @@ func TestScaleHeapSample(t *testing.T) {
 	for _, c := range []struct {
 		count, size, rate, n, bytes int64
 	}{
-		{64, 1 << 20, 512 * 1024, 74, 77612585}, // 1 MiB objects: each sampled one stands for 1/(1-e^-2) = 1.1565
+		{64, 1 << 20, 512 * 1024, 74, 77612585},     // 1 MiB objects: each sampled one stands for 1/(1-e^-2) = 1.1565
 		{1000, 512, 512 * 1024, 1024500, 524544041}, // 1/(1-e^(-512/524288)) = 1024.5
-		{10, 100, 1, 10, 1000}, // every allocation recorded: as it is
+		{10, 100, 1, 10, 1000},                      // every allocation recorded: as it is
 		{0, 100, 512 * 1024, 0, 0},
 	} {
 		n, b := ScaleHeapSample(c.count, c.size, c.rate)
