@@ -79,6 +79,11 @@ type MemRecord struct {
 	Stack                     []uint64
 	AllocObjects, FreeObjects int64
 	AllocBytes, FreeBytes     int64
+	// RecentObjects and RecentBytes are the allocations recorded since
+	// (the runtime's future cycles, published two collections after they
+	// are made): AllocObjects plus RecentObjects is every allocation the
+	// stack made so far, what --alloc's two readings difference.
+	RecentObjects, RecentBytes int64
 }
 
 // MemProfile is one reading of a process's memory profile.
@@ -164,15 +169,18 @@ func (p *Process) MemProfile() (MemProfile, error) {
 	}
 	for _, r := range all {
 		rec := r.rec
-		if allZero { // no collection yet: every cycle so far, as the runtime does
-			for _, f := range r.future {
+		for _, f := range r.future {
+			if allZero { // no collection yet: every cycle so far, as the runtime does
 				rec.AllocObjects += f.AllocObjects
 				rec.FreeObjects += f.FreeObjects
 				rec.AllocBytes += f.AllocBytes
 				rec.FreeBytes += f.FreeBytes
+				continue
 			}
+			rec.RecentObjects += f.AllocObjects
+			rec.RecentBytes += f.AllocBytes
 		}
-		if rec.AllocObjects != 0 || rec.FreeObjects != 0 {
+		if rec.AllocObjects != 0 || rec.FreeObjects != 0 || rec.RecentObjects != 0 {
 			mp.Records = append(mp.Records, rec)
 		}
 	}

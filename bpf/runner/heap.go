@@ -20,7 +20,8 @@ import (
 // the JSON lines of package stacks (a profile marked Heap). --heap reads
 // once, as of each process's last garbage collection, and ends; --alloc
 // reads when it starts and when it stops, and gives what was allocated
-// between.
+// between: every allocation recorded in the window, whether a collection
+// has published it yet or not.
 type heapEngine struct{ o Options }
 
 func (heapEngine) NeedsKernelTypes() bool { return false }
@@ -97,12 +98,12 @@ func heapProfile(gp goProcesses, first, last map[int]goproc.MemProfile) *stacks.
 	p := &stacks.Profile{Heap: &stacks.Heap{Alloc: first != nil}}
 	for pid, mp := range last {
 		p.Heap.Rate = mp.Rate
-		before := map[string]goproc.MemRecord{}
+		before := map[string]goproc.MemRecord{} // every allocation recorded at the first reading, by stack
 		if first != nil {
 			for _, r := range first[pid].Records {
 				k := stackKey(r.Stack)
 				b := before[k]
-				b.AllocObjects, b.AllocBytes = b.AllocObjects+r.AllocObjects, b.AllocBytes+r.AllocBytes
+				b.AllocObjects, b.AllocBytes = b.AllocObjects+r.AllocObjects+r.RecentObjects, b.AllocBytes+r.AllocBytes+r.RecentBytes
 				before[k] = b
 			}
 		}
@@ -113,8 +114,8 @@ func heapProfile(gp goProcesses, first, last map[int]goproc.MemProfile) *stacks.
 				b := before[stackKey(r.Stack)]
 				delete(before, stackKey(r.Stack)) // a stack's records count once against it
 				v[stacks.AllocObjects], v[stacks.AllocSpace] = 0, 0
-				if n := r.AllocObjects - b.AllocObjects; n > 0 {
-					v[stacks.AllocObjects], v[stacks.AllocSpace] = stacks.ScaleHeapSample(n, (r.AllocBytes-b.AllocBytes)/n, mp.Rate)
+				if n := r.AllocObjects + r.RecentObjects - b.AllocObjects; n > 0 { // recorded since, published or not
+					v[stacks.AllocObjects], v[stacks.AllocSpace] = stacks.ScaleHeapSample(n, (r.AllocBytes+r.RecentBytes-b.AllocBytes)/n, mp.Rate)
 				}
 				count = v[stacks.AllocSpace]
 			}

@@ -5,7 +5,8 @@
 #   demo    the demo target: images/demo's web server at /app/server (and
 #           stripped, -s -w, at /app/server-stripped), images/parked's
 #           goroutines, images/callers' native targets (/app/callers-c, -c-fp,
-#           -cpp, -rust), /bin/bash and Debian's gzip
+#           -cpp, -rust), images/nopprof (no memory profile), /bin/bash
+#           and Debian's gzip
 #   runner  the tracer: trace-debug-runner and the newest bpftrace Debian ships
 #           (suite sid, >= 0.24.2) with its libraries, the same packages as
 #           images/runner/Dockerfile, tagged as the client's default
@@ -98,6 +99,8 @@ go build -trimpath -ldflags="-s -w" -o "$work/demo/app/server-stripped" ./images
 for tc in go1.21.13 go1.27.3; do
 	(cd images/parked && GOTOOLCHAIN=$tc go build -trimpath -ldflags="-s -w" -o "$work/demo/app/parked-${tc%.*}" .)
 done
+# A Go program whose linker turns the memory profile off (--heap's error).
+go build -trimpath -ldflags="-s -w" -o "$work/demo/app/nopprof" ./images/nopprof
 add_binary "$work/demo" /bin/bash /usr/bin/bash
 # --cpu's native targets: two callers of one leaf at 3:1 in C, C++ and Rust,
 # built as Debian builds its packages (optimised, no frame pointers), and a
