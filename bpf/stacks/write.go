@@ -185,7 +185,7 @@ func (p *Profile) WriteTop(w io.Writer, n int) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "SELF\tSELF%\tTOTAL\tTOTAL%\t FUNCTION")
 	for i, r := range p.Top() {
-		if i == n {
+		if i == n || r.Total == 0 { // (a memory profile's stack can hold nothing of the value shown)
 			break
 		}
 		fmt.Fprintf(tw, "%d\t%.1f%%\t%d\t%.1f%%\t %s\n", r.Self, p.Share(r.Self), r.Total, p.Share(r.Total), r.Func)

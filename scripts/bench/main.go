@@ -61,7 +61,7 @@ func main() {
 	node := flag.String("node", "trace-debug-node", "node the Job is pinned to")
 	runs := flag.Int("runs", 5, "runs of each way")
 	kubectl := flag.String("kubectl", "kubectl", "kubectl, for the by-hand floor")
-	only := flag.String("only", "", "run one comparison only: floor, wildcard, cpu, native, agree, goroutines, offcpu or images (developers' reruns)")
+	only := flag.String("only", "", "run one comparison only: floor, wildcard, cpu, native, agree, goroutines, heap, offcpu or images (developers' reruns)")
 	flag.Parse()
 	defer func() { // the results file: after every comparison (deferred first, run last)
 		path, err := results.write(*only != "")
@@ -86,6 +86,13 @@ func main() {
 		return
 	case "offcpu":
 		switchCost()
+		return
+	case "heap":
+		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+		if err != nil {
+			fail(err)
+		}
+		heapSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
 		return
 	case "native":
 		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
@@ -130,6 +137,7 @@ func main() {
 		agreeSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
 		goroutinesSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
 		wallSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
+		heapSideBySide(kubernetes.NewForConfigOrDie(cfg), *plugin, *kubeconfig)
 	}()
 	defer censusVersusWildcard(*plugin, *kubeconfig, *pod)
 	defer wildcardSideBySide(*plugin, *kubeconfig)
