@@ -31,14 +31,18 @@ func TestArgsRoundTrip(t *testing.T) {
 	funcs.Funcs = []string{"main.counterValue", "main.*"}
 	cpu := DefaultSession()
 	cpu.CPUHz = 99
+	heap := DefaultSession()
+	heap.Heap = true
+	alloc := DefaultSession()
+	alloc.Alloc, alloc.Duration = true, 5*time.Second
 	stdin := DefaultSession()
 	stdin.ProgramSize, stdin.ProgramSHA256, stdin.ProgramHead = ProgramOnStdin("// big\nBEGIN { }\n")
-	for name, s := range map[string]Session{"full": full, "minimal": minimal, "census": census, "funcs": funcs, "cpu": cpu, "program on stdin": stdin} {
+	for name, s := range map[string]Session{"full": full, "minimal": minimal, "census": census, "funcs": funcs, "cpu": cpu, "heap": heap, "alloc": alloc, "program on stdin": stdin} {
 		got, err := ParseArgs(s.Args())
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if got.Engine() == "" || got.Native() != (name == "census" || name == "funcs" || name == "cpu") {
+		if got.Engine() == "" || got.Native() != (name == "census" || name == "funcs" || name == "cpu" || name == "heap" || name == "alloc") {
 			t.Fatalf("%s: engine %q, native %v", name, got.Engine(), got.Native())
 		}
 		if d := cmp.Diff(s, got); d != "" {
