@@ -67,6 +67,9 @@ func main() {
 }
 `
 
+// holdingCgo is holding linked with C (cgo), which calls into it once.
+var holdingCgo = strings.Replace(holding, "import (\n", "// int one(void) { return 1; }\nimport \"C\"\n\nimport (\n", 1) + "\nfunc init() { _ = C.one() }\n"
+
 // unprofiled allocates and holds, but nothing in it can read the memory
 // profile: the linker turns it off.
 const unprofiled = `package main
@@ -92,20 +95,24 @@ func main() {
 // The memory profile of a running Go process is read from outside as its
 // own runtime.MemProfile gives it: the bytes in use under main.holder
 // exactly (the same records), main.churner's allocations, the sampling
-// rate; built by the oldest and newest supported releases, stripped and
-// not, a PIE. A binary whose linker turned the profile off says so.
+// rate; built by every supported release, stripped (the oldest not too), a
+// PIE, a cgo binary. A binary whose linker turned the profile off says so.
 func TestMemProfileAsTheRuntimeGivesIt(t *testing.T) {
 	type build struct {
-		toolchain string
-		flags     []string
+		toolchain, src string
+		flags          []string
 	}
-	builds := []build{{"go1.21.13", nil}, {"go1.27.3", []string{"-buildmode=pie", "-ldflags=-s -w"}}}
+	builds := []build{{"go1.21.13", holding, nil}, {"go1.27.3", holding, []string{"-buildmode=pie", "-ldflags=-s -w"}}, {"go1.27.3", holdingCgo, []string{"-ldflags=-s -w"}}}
 	for _, tc := range testgo.Toolchains {
-		builds = append(builds, build{tc, []string{"-ldflags=-s -w"}})
+		builds = append(builds, build{tc, holding, []string{"-ldflags=-s -w"}})
 	}
 	for _, c := range builds {
-		t.Run(c.toolchain+" "+strings.Join(c.flags, " "), func(t *testing.T) {
-			p, want := startCounted(t, c.toolchain, holding, c.flags...)
+		name := c.toolchain + " " + strings.Join(c.flags, " ")
+		if c.src == holdingCgo {
+			name += " cgo"
+		}
+		t.Run(name, func(t *testing.T) {
+			p, want := startCounted(t, c.toolchain, c.src, c.flags...)
 			time.Sleep(1500 * time.Millisecond) // main.churner's allocations published (two collections after they are made)
 			mp, err := p.MemProfile()
 			if err != nil {
