@@ -4,6 +4,7 @@ package goproc
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,27 +71,6 @@ func main() {
 // holdingCgo is holding linked with C (cgo), which calls into it once.
 var holdingCgo = strings.Replace(holding, "import (\n", "// int one(void) { return 1; }\nimport \"C\"\n\nimport (\n", 1) + "\nfunc init() { _ = C.one() }\n"
 
-// unprofiled allocates and holds, but nothing in it can read the memory
-// profile: the linker turns it off.
-const unprofiled = `package main
-
-import (
-	"fmt"
-	"time"
-)
-
-var hold [][]byte
-
-func main() {
-	for i := 0; i < 8; i++ {
-		hold = append(hold, make([]byte, 1<<20))
-	}
-	fmt.Println(len(hold))
-	for {
-		time.Sleep(time.Hour)
-	}
-}
-`
 
 // The memory profile of a running Go process is read from outside as its
 // own runtime.MemProfile gives it: the bytes in use under main.holder
@@ -142,7 +122,11 @@ func TestMemProfileAsTheRuntimeGivesIt(t *testing.T) {
 		})
 	}
 	t.Run("profile off", func(t *testing.T) {
-		exe, err := testgo.BuildWith(filepath.Join(t.TempDir(), "t"), "go1.27.3", unprofiled, "-ldflags=-s -w")
+		src, err := os.ReadFile("../../images/nopprof/main.go") // nothing in it can read the profile
+		if err != nil {
+			t.Fatal(err)
+		}
+		exe, err := testgo.BuildWith(filepath.Join(t.TempDir(), "t"), "go1.27.3", string(src), "-ldflags=-s -w")
 		if err != nil {
 			t.Fatal(err)
 		}
