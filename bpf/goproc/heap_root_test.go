@@ -71,7 +71,6 @@ func main() {
 // holdingCgo is holding linked with C (cgo), which calls into it once.
 var holdingCgo = strings.Replace(holding, "import (\n", "// int one(void) { return 1; }\nimport \"C\"\n\nimport (\n", 1) + "\nfunc init() { _ = C.one() }\n"
 
-
 // The memory profile of a running Go process is read from outside as its
 // own runtime.MemProfile gives it: the bytes in use under main.holder
 // exactly (the same records), main.churner's allocations, the sampling

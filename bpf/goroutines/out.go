@@ -1,10 +1,7 @@
 package goroutines
 
 import (
-	"encoding/json"
-	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/google/pprof/profile"
 
@@ -28,24 +25,16 @@ func (g Group) Runs() string {
 // by the function they run (see Runs; "running" when their stack moved
 // under the reader), and @states, by state.
 func (d *Dump) Maps() *mapmerge.Dump {
-	by, states := map[string]int{}, map[string]int{}
+	by, states := map[string]int64{}, map[string]int64{}
 	for _, g := range d.Groups {
 		fn := g.Runs()
 		if fn == "" {
 			fn = g.State
 		}
-		by[fn] += g.Count
-		states[g.State] += g.Count
+		by[fn] += int64(g.Count)
+		states[g.State] += int64(g.Count)
 	}
-	var b strings.Builder
-	for _, m := range []struct {
-		name   string
-		counts map[string]int
-	}{{"@goroutines", by}, {"@states", states}} {
-		data, _ := json.Marshal(map[string]map[string]int{m.name: m.counts})
-		fmt.Fprintf(&b, `{"type": "map", "data": %s}`+"\n", data)
-	}
-	return mapmerge.ParseJSON(b.String())
+	return mapmerge.CountMaps(map[string]map[string]int64{"@goroutines": by, "@states": states})
 }
 
 // PProf is d as a goroutine profile in pprof's format (as

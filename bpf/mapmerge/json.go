@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -229,4 +230,22 @@ func jsonValue(v *Value, k Kind) string {
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// CountMaps is a dump of count maps (name, as "@goroutines", to key to
+// count), as bpftrace's -f json would print them: how the native engines'
+// summaries (the goroutine dump's counts, a memory profile's bytes) become
+// maps --assert reads. The maps come in name order.
+func CountMaps(maps map[string]map[string]int64) *Dump {
+	names := make([]string, 0, len(maps))
+	for name := range maps {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		data, _ := json.Marshal(map[string]map[string]int64{name: maps[name]})
+		fmt.Fprintf(&b, `{"type": "map", "data": %s}`+"\n", data)
+	}
+	return ParseJSON(b.String())
 }

@@ -1,10 +1,8 @@
 package stacks
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/google/pprof/profile"
 
@@ -101,13 +99,5 @@ func (p *Profile) HeapMaps() *mapmerge.Dump {
 			alloc[f.Func] += s.Values[AllocSpace]
 		}
 	}
-	var b strings.Builder
-	for _, m := range []struct {
-		name  string
-		bytes map[string]int64
-	}{{"@inuse_bytes", inuse}, {"@alloc_bytes", alloc}} {
-		data, _ := json.Marshal(map[string]map[string]int64{m.name: m.bytes})
-		fmt.Fprintf(&b, `{"type": "map", "data": %s}`+"\n", data)
-	}
-	return mapmerge.ParseJSON(b.String())
+	return mapmerge.CountMaps(map[string]map[string]int64{"@inuse_bytes": inuse, "@alloc_bytes": alloc})
 }
