@@ -57,9 +57,10 @@ type frameReader interface {
 // skips); native code's by its file's call-frame information (so code
 // built without frame pointers keeps its callers too). Frame pointers
 // carry the walk on only where they are known to be right: across the Go
-// runtime's stack switches (from the first frame both walks hold, or from
-// the sample's own frame pointer when the walk has come back to it), and
-// for code in no file. Elsewhere the walk stops, and says why, rather than
+// runtime's stack switches (from the first frame both walks hold, else the
+// longer walk, as Go code keeps frame pointers; under cgo, from the
+// sample's own frame pointer when the C code put it back), and for code in
+// no file. Elsewhere the walk stops, and says why, rather than
 // guess a caller.
 func userStack(p frameReader, s sample) ([]uint64, unwound, string) {
 	if p == nil {
@@ -75,11 +76,11 @@ func userStack(p frameReader, s sample) ([]uint64, unwound, string) {
 		if pcs, ok := spliceAt(w.pcs, s.fp); ok {
 			return pcs, spliced, ""
 		}
-		if w.bpIsSamples && len(s.fp) > 1 { // back at the frame pointer the sample began with: the kernel's walk from it is the rest
-			return append(slices.Clip(w.pcs), s.fp[1:]...), spliced, ""
-		}
-		if w.native { // native frames below: the kernel's walk may have gone astray in them
-			return w.pcs, stopped, w.stop
+		if w.native { // native code below the switch (C under cgo)
+			if w.bpIsSamples && len(s.fp) > 1 { // back at the frame pointer the sample began with: the kernel's walk from it is the rest
+				return append(slices.Clip(w.pcs), s.fp[1:]...), spliced, ""
+			}
+			return w.pcs, stopped, w.stop // the kernel's walk may have gone astray in it
 		}
 		if len(s.fp) > len(w.pcs) { // Go code keeps frame pointers: the longer walk
 			return s.fp, byFramePointers, ""

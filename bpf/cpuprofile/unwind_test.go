@@ -93,6 +93,9 @@ func TestUserStack(t *testing.T) {
 			[]uint64{0x1010, 0x5001, 0x3050, 0x4001}, spliced},
 		{"nothing in common: the longer walk", sample{pc: 0x1010, sp: 0x7000, stack: stackOf(0x2050), fp: []uint64{0x1010, 0x6000, 0x6100}},
 			[]uint64{0x1010, 0x6000, 0x6100}, byFramePointers},
+		{"a Go stack switch with nothing in common, rbp untouched: still the longer walk (not the kernel's walk glued on: that was 5 points off Go's own profile)",
+			sample{pc: 0x1010, sp: 0x7000, bp: 0xb000, stack: stackOf(0x5001), fp: []uint64{0x1010, 0x6000, 0x6100, 0x6200}},
+			[]uint64{0x1010, 0x6000, 0x6100, 0x6200}, byFramePointers},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, how, _ := userStack(funcs, c.s)
