@@ -4,9 +4,9 @@
 // (the target container's) wait off the CPU, from the scheduler's
 // sched_switch tracepoint (no kprobes): when a tracked thread leaves the
 // CPU, its state, its system call and its user stack (by frame pointers;
-// the kernel's too for an uninterruptible wait) are kept
-// with the time; when it comes back, the time it was away is added to
-// (process, user stack, kernel stack, state). The time on the CPU is the
+// the kernel's too for an uninterruptible wait) are kept with the time;
+// when it comes back, the time it was away is added to (process, user
+// stack, kernel stack, state, system call). The time on the CPU is the
 // kernel's own count (schedstat), which the runner reads.
 #include <stdbool.h>
 #include <stddef.h>
