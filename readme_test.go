@@ -13,7 +13,7 @@ import (
 
 // benchFigure is a figure README quotes from `make bench`'s results:
 // VALUE<!--bench KEY-->, the comment invisible where README is rendered.
-var benchFigure = regexp.MustCompile(`([^\s>(]+(?: (?:s|MB|µs))?)<!--bench ([a-z0-9.-]+)-->`)
+var benchFigure = regexp.MustCompile(`([^\s>(]+(?: (?:s|MB|µs))?)<!--bench ([a-z][A-Za-z0-9.-]*)-->`)
 
 // README's figures are the latest `make bench` run's, as committed in
 // docs/bench (the newest dated file): each quoted figure is that file's,
