@@ -42,11 +42,16 @@ demo: build
 # JUnit reports read by python3-junitparser, names from separate debug files
 # (libc6-dbg's). The client's packages must keep
 # 75% of their statements covered by unit tests (scripts/client-coverage.sh).
+# The CPU profile's agreement with Go's own profiler runs alone, after the
+# rest: with other packages' tests holding both CPUs the two profilers part
+# by 5 to 7 points (measured with the code of before this check's last
+# change too), which says nothing of the unwinder.
 unit-test:
 	go vet ./...
 	go vet -tags root ./...
 	go vet -tags external ./bpf/stacks ./bpf/symbols ./debug/junit
-	go test -race -count=1 -tags root ./...
+	go test -race -count=1 -tags root -skip 'TestProfileAgreesWithGo' ./...
+	go test -count=1 -tags root -run 'TestProfileAgreesWithGo' ./bpf/cpuprofile
 	go test -count=1 -tags external ./bpf/stacks ./bpf/symbols ./debug/junit
 	TRACE_DEBUG_BPFTRACE=$(CURDIR)/scripts/bpftrace-sid TRACE_DEBUG_BPFTRACE_TOOLS=$$(scripts/images/bpftrace-root.sh)/usr/sbin \
 	  go test -race -count=1 -tags root ./bpf/runner
