@@ -2,6 +2,7 @@ package debug
 
 import (
 	"flag"
+	"sync"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
@@ -83,10 +84,15 @@ func addVerbosity(cmd *cobra.Command) {
 	cmd.PersistentFlags().AddFlag(v)
 	cmd.PersistentPreRun = func(*cobra.Command, []string) {
 		if v.Value.String() == "0" {
-			klog.SetLogger(logr.Discard())
+			quietKlog.Do(func() { klog.SetLogger(logr.Discard()) })
 		}
 	}
 }
+
+// quietKlog sets klog's logger (a global) once: a process runs one
+// command, and the tests run many, whose earlier ones may still be
+// logging from a goroutine (a stop being sent) while the next one starts.
+var quietKlog sync.Once
 
 // NewCmdTraceDebug returns the `kubectl trace-debug` command. interrupts
 // delivers the user's Ctrl-C (SIGINT) and SIGTERM.
